@@ -1,0 +1,35 @@
+# Each target sets itself up from nothing: a .venv with the Python packages, and the
+# system packages (through apt-get when running as root; otherwise the exact command).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench setup setup-test clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+setup: $(STAMP)
+	@bash scripts/system-packages.sh runtime
+
+setup-test: $(STAMP)
+	@bash scripts/system-packages.sh test
+
+demo: setup
+	$(BIN)/kiosk demo $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check kiosk tests bench scripts
+	$(BIN)/ruff format --check kiosk tests bench scripts
+
+test: setup-test lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup-test
+	$(BIN)/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

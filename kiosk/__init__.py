@@ -1,0 +1,3 @@
+"""kiosk: the gate kiosk of a housing compound."""
+
+__version__ = "0.1.0"

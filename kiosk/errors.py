@@ -1,0 +1,41 @@
+"""The family of kiosk errors.
+
+Every error kiosk raises on purpose derives from :class:`KioskError`; each leaf also derives
+from the matching built-in so callers that only know Python's own exceptions still catch it.
+"""
+
+
+class KioskError(Exception):
+    """Base class for every error raised by kiosk on purpose."""
+
+
+class ConfigError(KioskError, ValueError):
+    """A configuration file or value is wrong; the message names the file and the key."""
+
+
+class SensorError(KioskError, RuntimeError):
+    """A sensor did not answer, or answered with something that is not a measurement."""
+
+
+class CameraError(KioskError, RuntimeError):
+    """The camera cannot be opened or delivers no frames."""
+
+
+class PassError(KioskError, ValueError):
+    """A pass cannot be issued (bad household, key missing, token too long, ...)."""
+
+
+class KeyFileError(KioskError, OSError):
+    """A key file is missing, unreadable, malformed or would be overwritten."""
+
+
+class JournalError(KioskError, RuntimeError):
+    """The journal database cannot be opened, migrated or written."""
+
+
+class ScenarioError(KioskError, ValueError):
+    """A simulation scenario file is wrong; the message names the file and the entry."""
+
+
+class UplinkError(KioskError, RuntimeError):
+    """The committee server refused or could not be reached."""
