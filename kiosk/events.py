@@ -1,0 +1,74 @@
+"""Immutable inputs that sources (camera, thermometer, door inputs, guard) send to a lane.
+
+Times ``t`` are monotonic seconds from the injected clock. Sources build these; the lane
+thread alone consumes them. Nothing here is mutable, so they can cross threads freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PassPresented:
+    """The camera read *text* from a QR code. The scanner never interprets it."""
+
+    lane: str
+    t: float
+    text: str
+
+
+@dataclass(frozen=True)
+class PersonPresent:
+    """The thermometer sees someone step in front of it."""
+
+    lane: str
+    t: float
+
+
+@dataclass(frozen=True)
+class PersonLeft:
+    """The thermometer no longer sees anyone in front of it."""
+
+    lane: str
+    t: float
+
+
+@dataclass(frozen=True)
+class TemperatureRead:
+    """A screening reading, or the reason there is none.
+
+    :param status: ``"ok"`` (a stable, plausible reading), ``"unstable"`` (samples never
+        agreed: ask the person to hold still), ``"implausible"`` (outside the plausible range:
+        re-measure), or ``"manual"`` (typed in by the guard from a clinical thermometer).
+    :param body_c: estimated body temperature in °C (calibrated forehead + skin-to-core
+        offset); ``None`` unless status is ``"ok"`` or ``"manual"``.
+    :param forehead_c: calibrated forehead (object) temperature in °C, or ``None``.
+    :param raw_object_c: uncalibrated object temperature from the sensor in °C, or ``None``.
+    :param ambient_c: sensor ambient (die) temperature in °C, or ``None``.
+    :param samples: how many samples the reading is the median of.
+    """
+
+    lane: str
+    t: float
+    status: str
+    body_c: float | None
+    forehead_c: float | None = None
+    raw_object_c: float | None = None
+    ambient_c: float | None = None
+    samples: int = 0
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class SensorStatus:
+    """A source changed health: *ok* False raises a fault, True clears it.
+
+    :param source: ``"thermometer"``, ``"camera"``, ``"relay"`` or ``"door"``.
+    """
+
+    lane: str
+    t: float
+    source: str
+    ok: bool
+    message: str = ""
