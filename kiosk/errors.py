@@ -39,3 +39,7 @@ class ScenarioError(KioskError, ValueError):
 
 class UplinkError(KioskError, RuntimeError):
     """The committee server refused or could not be reached."""
+
+
+class CalibrationError(KioskError, ValueError):
+    """A calibration is refused: the correction is beyond the limit or the points are unusable."""

@@ -1,0 +1,1 @@
+"""Camera: frame sources and the QR scanner."""

@@ -1,0 +1,1 @@
+"""The simulated world: emulated sensor, rendered camera, scenarios. Only the lowest layer."""
