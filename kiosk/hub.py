@@ -1,0 +1,73 @@
+"""Live updates for the guard screen: a publish/subscribe hub that never blocks a publisher.
+
+Publishers (the lane thread, the journal) call :meth:`Hub.publish`; each subscriber (one per
+open guard screen) has a bounded queue. A slow subscriber loses its oldest messages, never
+slows the gate (Mopidy's listeners ``tell()``, never ``ask()``).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+
+class Subscription:
+    def __init__(self, hub: Hub, maxsize: int) -> None:
+        self._hub = hub
+        self.queue: queue.Queue = queue.Queue(maxsize)
+        self.dropped = 0
+
+    def get(self, timeout: float) -> tuple[str, Any] | None:
+        """The next ``(kind, payload)``, or None after *timeout* seconds."""
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self._hub._remove(self)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+        self._lock = threading.Lock()
+        self.closed = threading.Event()
+
+    def subscribe(self, maxsize: int = 256) -> Subscription:
+        sub = Subscription(self, maxsize)
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subs)
+
+    def publish(self, kind: str, payload: Any) -> None:
+        """Send ``(kind, payload)`` to every subscriber without blocking."""
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            while True:
+                try:
+                    sub.queue.put_nowait((kind, payload))
+                    break
+                except queue.Full:
+                    try:
+                        sub.queue.get_nowait()
+                        sub.dropped += 1
+                    except queue.Empty:  # pragma: no cover - raced with the reader
+                        pass
+
+    def close(self) -> None:
+        """Tell every subscriber stream to end."""
+        self.closed.set()
+        self.publish("bye", None)
