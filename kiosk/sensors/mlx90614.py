@@ -289,7 +289,11 @@ class MLX90614:
             differs from the value written.
         """
         low, high = EMISSIVITY_RANGE
-        if not isinstance(emissivity, (int, float)) or not math.isfinite(emissivity):
+        if (
+            isinstance(emissivity, bool)
+            or not isinstance(emissivity, (int, float))
+            or not math.isfinite(emissivity)
+        ):
             raise CalibrationError(f"emissivity must be a number in {low}..{high}")
         if not low <= emissivity <= high:
             raise CalibrationError(f"emissivity {emissivity} is outside {low}..{high}")

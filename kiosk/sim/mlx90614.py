@@ -58,6 +58,7 @@ from kiosk.sensors.mlx90614 import (
     ZERO_CELSIUS_K,
     celsius_to_word,
     pec,
+    word_to_celsius,
 )
 
 #: ``i2c_msg.flags`` bit for a read message (``I2C_M_RD`` in ``linux/i2c.h``).
@@ -451,7 +452,7 @@ class EmulatedMLX90614:
         """The noise-free object output now, rounded to the 0.02 K resolution, in °C."""
         with self._lock:
             self._update_signal()
-            return celsius_to_word(self._object_output_c()) * 0.02 - ZERO_CELSIUS_K
+            return word_to_celsius(celsius_to_word(self._object_output_c()))
 
     # -- SMBus side ---------------------------------------------------------------------
 
@@ -562,8 +563,12 @@ class EmulatedMLX90614:
                 word = self._temperature_word(cell)
             return word | ERROR_FLAG if self.error_flag else word
         if cell in (RAM_RAW_IR1, RAM_RAW_IR2):
+            # Sign and magnitude, growing with the IR signal; the scale is made up (the real
+            # one depends on factory calibration), only its sign and trend are meaningful.
             self._update_signal()
-            return min(0x7FFF, round(abs(self._signal_now()) / 1e5)) & 0x7FFF
+            signal = self._signal_now()
+            magnitude = min(0x7FFF, round(abs(signal) / 1e5))
+            return magnitude | (0x8000 if signal < 0 else 0)
         return 0x0000
 
     def _temperature_word(self, cell: int) -> int:

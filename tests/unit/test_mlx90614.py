@@ -245,7 +245,7 @@ def test_mlx90614_write_emissivity_detects_a_failed_write(sensor, emu, sleeps):
         hasty.write_emissivity(0.9)
 
 
-@pytest.mark.parametrize("value", [0.0, 0.09, 1.01, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("value", [0.0, 0.09, 1.01, -1.0, float("nan"), float("inf"), True, "1"])
 def test_mlx90614_refuses_emissivity_out_of_range(sensor, emu, value):
     with pytest.raises(CalibrationError):
         sensor.write_emissivity(value)
