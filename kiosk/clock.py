@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 
 class SystemClock:
@@ -20,7 +20,7 @@ class SystemClock:
 
     def now(self) -> datetime:
         """Wall-clock time, timezone-aware, in the machine's local offset."""
-        return datetime.now(timezone.utc).astimezone()
+        return datetime.now(UTC).astimezone()
 
 
 class FakeClock:

@@ -13,6 +13,7 @@ serialised by one lock, readers never block the writer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -133,10 +134,8 @@ class Journal:
         self._closed = True
         with self._conn_lock:
             for conn in self._connections:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:  # pragma: no cover - closing is best effort
-                    pass
             self._connections.clear()
         self._local = threading.local()
 
@@ -296,9 +295,11 @@ class Journal:
 
     def get_user(self, name: str) -> tuple[str, str] | None:
         """``(role, password_hash)`` of *name*, or None."""
-        row = self._conn().execute(
-            "SELECT role, password_hash FROM users WHERE name = ?", (name,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT role, password_hash FROM users WHERE name = ?", (name,))
+            .fetchone()
+        )
         return (row[0], row[1]) if row else None
 
     def put_user(self, name: str, role: str, password_hash: str) -> None:
