@@ -51,6 +51,7 @@ FAULT_KINDS = (
     "overack",  # process, then reply an ``acked_seq`` beyond what was sent
     "too_large",  # reply 413 without processing
     "bad_seq",  # reply 400 with ``bad_seq`` = a seq of the batch (param ``seq`` or random)
+    "bad_request",  # reply 400 without ``bad_seq`` (nothing processed)
     "bad_roster",  # reply a roster that is not a roster (200 with an ETag)
 )
 
@@ -71,7 +72,7 @@ CHAOS_KINDS = (
 
 _ENDPOINT_FAULTS = {
     "events": set(FAULT_KINDS) - {"bad_roster"},
-    "heartbeat": {"drop", "error", "slow", "refuse", "busy", "garbage"},
+    "heartbeat": {"drop", "error", "slow", "refuse", "busy", "garbage", "bad_request"},
     "roster": {"drop", "error", "slow", "refuse", "busy", "garbage", "bad_roster"},
 }
 
@@ -345,10 +346,13 @@ class CommitteeServer:
         events = payload["events"]
         if not isinstance(events, list) or not events:
             return 400, {"error": "events must be a non-empty list"}
+        first = events[0].get("seq") if isinstance(events[0], dict) else None
+        last = events[-1].get("seq") if isinstance(events[-1], dict) else None
+        record.n_events = len(events)
+        record.first_seq = first if _is_int(first) else None
+        record.last_seq = last if _is_int(last) else None
         if len(events) > self.max_events:
             return 413, {"error": f"at most {self.max_events} events per request"}
-        record.n_events = len(events)
-        first = events[0].get("seq") if isinstance(events[0], dict) else None
         for index, event in enumerate(events):
             problem = _event_problem(event)
             seq = event.get("seq") if isinstance(event, dict) else None
@@ -360,7 +364,6 @@ class CommitteeServer:
                 if not _is_int(seq):
                     return 400, {"error": f"event {index}: {problem}"}
                 return 400, {"error": problem, "bad_seq": seq}
-        record.first_seq, record.last_seq = first, events[-1]["seq"]
         if first != self.acked_seq + 1:
             return 409, {"acked_seq": self.acked_seq}
         for event in events:
@@ -412,6 +415,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     committee: CommitteeServer
 
     def log_message(self, format, *args) -> None:
@@ -504,6 +508,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(record, 200, b"<html><body>Bad Gateway</body></html>", "text/html")
         elif kind == "too_large":
             self._reply(record, 413, {"error": "batch too large"})
+        elif kind == "bad_request":
+            self._reply(record, 400, {"error": "request refused"})
         elif kind == "lose_acks":
             with self.committee._lock:
                 self.committee._rollback(params.get("n", 1), params.get("keep_events", False))
