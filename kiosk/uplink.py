@@ -384,8 +384,10 @@ class Uplink:
     :param on_roster: called with a new roster body once it is checked and stored.
     :param on_alert: called with ``(code, detail)`` when maintenance must know; codes are
         ``token_file``, ``auth_refused``, ``quarantined``, ``roster_rejected``,
-        ``unreachable`` and ``server_fault``. Called from the uplink's thread; it must not
-        block and may journal an event (which may :meth:`nudge`).
+        ``heartbeat_refused``, ``unreachable`` and ``server_fault``; each is raised once per
+        episode (until the next success), and ``detail["message"]`` says what happened.
+        Called from the uplink's thread; it must not block and may journal an event (which
+        may :meth:`nudge`).
     :param site: when given, a roster for another site is refused.
     :param rng: random source of the back-off jitter (seed it in tests).
     :raises UplinkError: the URL or ``ca_file`` is unusable, or no token source was given.
@@ -897,6 +899,7 @@ class Uplink:
             return self._down(now, f"heartbeat: {exc}")
         if reply.status == 200:
             self._next_heartbeat = now + self.heartbeat_s
+            self._alerted.discard("heartbeat_refused")
             self._success(now)
             return True
         if reply.status in (401, 403, 429) or reply.status >= 500:
@@ -904,7 +907,8 @@ class Uplink:
         # the server refused our heartbeat; that must not hold the events back
         self._next_heartbeat = now + self.heartbeat_s
         self._set_error(f"heartbeat: {reply.status} {_server_error(reply.json(), self._token)}")
-        self._alert("server_fault", {"message": self._last_error})
+        log.error("uplink: %s", self._last_error)
+        self._alert("heartbeat_refused", {"message": self._last_error})
         return True
 
     def _pull_roster(self, now: float) -> bool:

@@ -11,6 +11,7 @@ import logging
 import random
 import ssl
 import time
+import types
 
 import pytest
 
@@ -569,6 +570,21 @@ def test_uplink_heartbeat_failure_backs_off_like_events(make_uplink, server, clo
     assert len(server.heartbeats) == 1
 
 
+def test_uplink_refused_heartbeat_alerts_once_and_does_not_hold_events_back(
+    make_uplink, journal, server, clock, alerts
+):
+    server.inject("bad_request", 3, endpoint="heartbeat")
+    uplink = make_uplink(heartbeat_s=60, interval_s=10)
+    for _ in range(3):
+        append(journal, 2)
+        uplink.step()
+        clock.advance(60)
+    assert server.stored_seqs() == [1, 2, 3, 4, 5, 6]
+    assert [code for code, _ in alerts] == ["heartbeat_refused"]
+    uplink.step()
+    assert len(server.heartbeats) == 1
+
+
 def test_uplink_heartbeat_survives_a_failing_heartbeat_info(make_uplink, server):
     def broken():
         raise RuntimeError("lane table busy")
@@ -734,6 +750,44 @@ def test_uplink_accepts_https_and_loopback_http(url):
 def test_uplink_http_refusal_says_why():
     with pytest.raises(UplinkError, match=r"plain http is refused for committee\.example\.org"):
         check_url("http://committee.example.org/api/v1")
+
+
+def test_uplink_from_settings_reads_the_config_section(journal, clock, server, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    settings = types.SimpleNamespace(
+        url=server.url,
+        token_file=str(token_file),
+        ca_file="",
+        interval_s=5,
+        heartbeat_s=30,
+        roster_s=120,
+        timeout_s=3,
+    )
+    uplink = Uplink.from_settings(journal, clock, settings, gate_id=GATE)
+    assert (uplink.interval_s, uplink.heartbeat_s, uplink.roster_s) == (5, 30, 120)
+    append(journal, 1)
+    uplink.step()
+    uplink.close()
+    assert server.stored_seqs() == [1]
+
+
+def test_uplink_status_tells_maintenance_what_is_going_on(make_uplink, journal, server, clock):
+    append(journal, 4)
+    uplink = make_uplink(interval_s=10)
+    assert uplink.status()["last_success"] is None
+    uplink.step()
+    clock.advance(4)
+    append(journal, 2)
+    status = uplink.status()
+    assert status["state"] == "ok"
+    assert status["unsent"] == 2
+    assert status["last_success"] == "2020-02-04T07:30:00.000+08:00"
+    assert status["last_success_age_s"] == 4
+    assert status["next_attempt_s"] == 6
+    assert status["last_error"] is None
+    assert status["quarantined_seq"] is None
 
 
 def test_uplink_without_url_is_disabled(journal, clock):
