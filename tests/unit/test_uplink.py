@@ -6,7 +6,10 @@ Time is a FakeClock: every back-off and timer is crossed by advancing it, never 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import http.client
 import ipaddress
+import json
 import logging
 import random
 import ssl
@@ -942,3 +945,63 @@ def test_uplink_https_refuses_an_unknown_certificate(journal, clock, tls_server)
     assert tls_server.stored_seqs() == []
     assert journal.acked_seq == 0
     uplink.close()
+
+
+# -- the fake server is strict (else the tests above would prove little) ----------------------
+
+
+def post(server, body, *, token=TOKEN, gate=GATE, encoding=None, agent="kiosk/test"):
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": agent}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if encoding == "gzip":
+        raw, headers["Content-Encoding"] = gzip.compress(raw), "gzip"
+    elif encoding == "broken-gzip":
+        headers["Content-Encoding"] = "gzip"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("POST", f"/api/v1/gates/{gate}/events", raw, headers)
+        reply = conn.getresponse()
+        data = reply.read()
+        return reply.status, json.loads(data) if data else None
+    finally:
+        conn.close()
+
+
+def api_events(journal, n):
+    return [e.to_api() for e in append(journal, n)]
+
+
+def test_committee_fake_refuses_what_the_contract_forbids(journal, server):
+    events = api_events(journal, 3)
+    batch = {"gate_id": GATE, "events": events}
+    assert post(server, batch, token=None)[0] == 401
+    assert post(server, batch, token="wrong")[0] == 401
+    assert post(server, {"gate_id": "other", "events": events}, gate="other")[0] == 403
+    assert post(server, batch, agent="curl/8")[0] == 400
+    assert post(server, batch, encoding="broken-gzip")[0] == 400
+    assert post(server, {"gate_id": GATE, "events": events[1:]}) == (409, {"acked_seq": 0})
+    gap = {"gate_id": GATE, "events": [events[0], events[2]]}
+    assert post(server, gap) == (400, {"error": "seq is not contiguous in the batch", "bad_seq": 3})
+    bad = dict(events[0], ts="yesterday")
+    assert post(server, {"gate_id": GATE, "events": [bad]})[1]["bad_seq"] == 1
+    assert server.stored_seqs() == []
+    assert post(server, batch, encoding="gzip") == (200, {"acked_seq": 3})
+    assert server.stored_seqs() == [1, 2, 3]
+
+
+def test_committee_fake_enforces_the_batch_limits(journal, server):
+    events = api_events(journal, 501)
+    assert post(server, {"gate_id": GATE, "events": events})[0] == 413
+    big = [dict(e, data={"pad": "x" * 3000}) for e in events[:400]]
+    assert post(server, {"gate_id": GATE, "events": big}, encoding="gzip")[0] == 413
+    assert server.stored_seqs() == []
+
+
+def test_committee_fake_ignores_an_event_it_already_has(journal, server):
+    events = api_events(journal, 4)
+    assert post(server, {"gate_id": GATE, "events": events})[0] == 200
+    server.lose_acks(2, keep_events=True)
+    assert post(server, {"gate_id": GATE, "events": events[2:]}) == (200, {"acked_seq": 4})
+    assert server.stored_seqs() == [1, 2, 3, 4]
