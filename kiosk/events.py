@@ -72,3 +72,13 @@ class SensorStatus:
     source: str
     ok: bool
     message: str = ""
+
+
+@dataclass(frozen=True)
+class ManualOpen:
+    """The guard opens the gate by hand, with a reason; *guard* is the account name."""
+
+    lane: str
+    t: float
+    reason: str
+    guard: str

@@ -1,0 +1,486 @@
+"""One lane's state machine: inputs in, decisions and actions out.
+
+The lane alone decides and actuates. It is driven by :meth:`Lane.handle` (one input event)
+and :meth:`Lane.tick` (time passing); :class:`LaneThread` runs both from a queue in the daemon,
+and the simulator calls them directly on a fake clock.
+
+States: ``idle`` -> ``measuring`` (a good pass waits for a temperature) -> ``granted`` (relay
+pulsed) | ``denied`` -> ``idle``, with a timeout at each step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from kiosk import policy
+from kiosk.errors import JournalError
+from kiosk.events import (
+    ManualOpen,
+    PassPresented,
+    PersonLeft,
+    PersonPresent,
+    SensorStatus,
+    TemperatureRead,
+)
+from kiosk.reasons import Reason, message
+from kiosk.roster import Roster
+
+log = logging.getLogger(__name__)
+
+IDLE, MEASURING, GRANTED, DENIED = "idle", "measuring", "granted", "denied"
+#: How long a lane whose thermometer is faulty waits for the guard to type a temperature.
+MANUAL_TEMPERATURE_TIMEOUT_S = 90.0
+#: How long a pass denial waits for the person's temperature, so that the record carries it.
+DENIAL_WAIT_S = 1.5
+
+
+@dataclass(frozen=True)
+class LaneSnapshot:
+    """What the guard screen shows for one lane."""
+
+    name: str
+    direction: str
+    state: str = IDLE
+    reason: str | None = None
+    message_zh: str = ""
+    message_en: str = ""
+    household: str | None = None
+    pass_id: str | None = None
+    temperature_c: float | None = None
+    ambient_c: float | None = None
+    present: bool = False
+    relay_open: bool = False
+    hold_s: float = 0.0
+    faults: dict[str, str] = field(default_factory=dict)
+    manual_temperature: bool = False
+    version: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "direction": self.direction,
+            "state": self.state,
+            "reason": self.reason,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+            "household": self.household,
+            "pass_id": self.pass_id,
+            "temperature_c": self.temperature_c,
+            "ambient_c": self.ambient_c,
+            "present": self.present,
+            "relay_open": self.relay_open,
+            "hold_s": round(self.hold_s, 1),
+            "faults": dict(self.faults),
+            "manual_temperature": self.manual_temperature,
+            "version": self.version,
+        }
+
+
+class Lane:
+    """One lane.
+
+    :param name: lane name (``main``).
+    :param settings: :class:`kiosk.config.LaneSettings`.
+    :param screening: :class:`kiosk.config.ScreeningSettings`.
+    :param clock: the injected clock.
+    :param journal: where every event is recorded (``append(type, data, lane)``).
+    :param relay: :class:`kiosk.actuators.Relay`.
+    :param verify_pass: ``(text, now) -> passes.PassCheck``; never raises.
+    :param roster: ``() -> Roster``, the current roster.
+    :param on_change: called with a :class:`LaneSnapshot` whenever the lane changes; must not
+        block.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings,
+        screening,
+        *,
+        clock,
+        journal,
+        relay,
+        verify_pass: Callable,
+        roster: Callable[[], Roster],
+        on_change: Callable[[LaneSnapshot], None] = lambda s: None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.screening = screening
+        self.clock = clock
+        self.journal = journal
+        self.relay = relay
+        self.verify_pass = verify_pass
+        self.roster = roster
+        self.on_change = on_change
+        self.state = IDLE
+        self._deadline: float | None = None
+        self._check = None  # the PassCheck waiting for a temperature
+        self._denial: policy.Decision | None = None  # a pass denial waiting for a temperature
+        self._last_text: str | None = None
+        self._reading: TemperatureRead | None = None
+        self._unstable: TemperatureRead | None = None
+        self._present = False
+        self._faults: dict[str, str] = {}
+        self._snapshot = LaneSnapshot(name, settings.direction)
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def handle(self, event) -> None:
+        """Process one input event."""
+        if isinstance(event, PassPresented):
+            self._on_pass(event)
+        elif isinstance(event, TemperatureRead):
+            self._on_temperature(event)
+        elif isinstance(event, PersonPresent):
+            self._present = True
+            self._publish()
+        elif isinstance(event, PersonLeft):
+            self._present = False
+            self._reading = None
+            self._unstable = None
+            self._publish()
+        elif isinstance(event, SensorStatus):
+            self._on_sensor_status(event)
+        elif isinstance(event, ManualOpen):
+            self._on_manual_open(event)
+        else:
+            log.warning("lane %s: ignoring unknown input %r", self.name, event)
+
+    def tick(self) -> None:
+        """Let time pass: end timeouts and result displays."""
+        now = self.clock.monotonic()
+        if self._deadline is None or now < self._deadline:
+            return
+        if self.state == MEASURING and self._denial is not None:
+            self._finish(self._denial)
+        elif self.state == MEASURING:
+            reading = self._unstable
+            self._finish(
+                policy.decide(
+                    self._check,
+                    reading,
+                    self.roster(),
+                    now=self.clock.now(),
+                    direction=self.settings.direction,
+                    threshold_c=self.screening.threshold_c,
+                    accept_without_roster=self.screening.accept_without_roster,
+                )
+                if reading is not None or "thermometer" not in self._faults
+                else self._fault_decision()
+            )
+        elif self.state in (GRANTED, DENIED):
+            self.state = IDLE
+            self._deadline = None
+            self._last_text = None
+            self._snapshot = replace(
+                self._snapshot,
+                state=IDLE,
+                reason=None,
+                message_zh="",
+                message_en="",
+                household=None,
+                pass_id=None,
+                temperature_c=None,
+            )
+            self._publish()
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def _on_pass(self, event: PassPresented) -> None:
+        if event.text == self._last_text and self.state != IDLE:
+            return  # the same code still in view
+        now = self.clock.now()
+        check = self.verify_pass(event.text, now)
+        claims = check.claims
+        self._record(
+            "pass.scanned",
+            {
+                "pass_id": getattr(claims, "pass_id", None),
+                "household": getattr(claims, "household", None),
+                "kind": policy.kind_name(getattr(claims, "kind", None)),
+                "check": str(check.reason),
+                "token_sha256": hashlib.sha256(event.text.encode("utf-8", "replace")).hexdigest()[
+                    :16
+                ],
+                "direction": self.settings.direction,
+            },
+        )
+        self._last_text = event.text
+        denial = policy.check_pass(
+            check,
+            self.roster(),
+            now=now,
+            direction=self.settings.direction,
+            accept_without_roster=self.screening.accept_without_roster,
+        )
+        reading = self._fresh_reading()
+        manual = "thermometer" in self._faults
+        if denial is not None:
+            if reading is not None or manual:
+                self._finish(replace(denial, temperature_c=reading.body_c if reading else None))
+                return
+            # Measure everyone: hold the denial briefly so its record carries the temperature.
+            self._denial = denial
+            timeout = DENIAL_WAIT_S
+        else:
+            self._check = check
+            if reading is not None:
+                self._finish(self._decide(reading))
+                return
+            timeout = MANUAL_TEMPERATURE_TIMEOUT_S if manual else self.screening.measure_timeout_s
+        self.state = MEASURING
+        self._deadline = self.clock.monotonic() + timeout
+        self._snapshot = replace(
+            self._snapshot,
+            state=MEASURING,
+            reason=None,
+            message_zh="请手动测温（门卫）" if manual else "请看向测温仪",
+            message_en="Guard: measure by hand" if manual else "Look at the thermometer",
+            household=getattr(claims, "household", None),
+            pass_id=getattr(claims, "pass_id", None),
+            temperature_c=None,
+        )
+        self._publish()
+
+    def _on_temperature(self, event: TemperatureRead) -> None:
+        data = {
+            "status": event.status,
+            "temperature_c": event.body_c,
+            "forehead_c": event.forehead_c,
+            "raw_object_c": event.raw_object_c,
+            "ambient_c": event.ambient_c,
+            "samples": event.samples,
+        }
+        if event.by:
+            data["by"] = event.by
+        if self.state == MEASURING:
+            data["pass_id"] = self._snapshot.pass_id
+        self._record("temperature.measured", data)
+        if policy.is_fever(event, self.screening.threshold_c):
+            self._record(
+                "alert.fever",
+                {
+                    "temperature_c": event.body_c,
+                    "threshold_c": self.screening.threshold_c,
+                    "ambient_c": event.ambient_c,
+                    "pass_id": data.get("pass_id"),
+                    "household": self._snapshot.household if self.state == MEASURING else None,
+                },
+            )
+        if event.status == "unstable":
+            self._unstable = event
+            self._reading = None
+        else:
+            self._reading = event
+            self._unstable = None
+        self._snapshot = replace(self._snapshot, ambient_c=event.ambient_c)
+        if self.state == MEASURING and self._denial is not None and event.status != "unstable":
+            self._finish(replace(self._denial, temperature_c=event.body_c))
+        elif self.state == MEASURING and self._check is not None and self._reading is not None:
+            self._finish(self._decide(self._reading))
+        else:
+            self._publish()
+
+    def _on_sensor_status(self, event: SensorStatus) -> None:
+        was = event.source in self._faults
+        if event.ok and was:
+            del self._faults[event.source]
+            self._record(
+                "alert.sensor_fault",
+                {"source": event.source, "state": "recovered", "message": event.message},
+            )
+        elif not event.ok and not was:
+            self._faults[event.source] = event.message or "fault"
+            self._record(
+                "alert.sensor_fault",
+                {"source": event.source, "state": "fault", "message": event.message},
+            )
+        self._publish()
+
+    def _on_manual_open(self, event: ManualOpen) -> None:
+        seconds = self.relay.pulse(self.settings.relay.open_s)
+        self._record(
+            "gate.manual_open",
+            {"reason": event.reason, "guard": event.guard, "open_s": round(seconds, 3)},
+        )
+        self._show(GRANTED, Reason.GRANTED_MANUAL, None, None, None, seconds)
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def _fresh_reading(self) -> TemperatureRead | None:
+        reading = self._reading
+        if reading is None:
+            return None
+        if self.clock.monotonic() - reading.t > self.screening.reading_max_age_s:
+            return None
+        return reading
+
+    def _fresh_temperature(self) -> float | None:
+        reading = self._fresh_reading()
+        return reading.body_c if reading else None
+
+    def _decide(self, reading: TemperatureRead | None) -> policy.Decision:
+        return policy.decide(
+            self._check,
+            reading,
+            self.roster(),
+            now=self.clock.now(),
+            direction=self.settings.direction,
+            threshold_c=self.screening.threshold_c,
+            accept_without_roster=self.screening.accept_without_roster,
+        )
+
+    def _fault_decision(self) -> policy.Decision:
+        claims = self._check.claims
+        return policy.Decision(
+            False,
+            Reason.SENSOR_FAULT,
+            claims.pass_id,
+            claims.household,
+            policy.kind_name(claims.kind),
+            None,
+            self._faults.get("thermometer", ""),
+        )
+
+    def _finish(self, decision: policy.Decision) -> None:
+        self._check = None
+        self._denial = None
+        if decision.temperature_c is not None or decision.reason in (
+            Reason.TEMP_UNSTABLE,
+            Reason.TEMP_IMPLAUSIBLE,
+        ):
+            self._reading = None  # one reading admits one person
+            self._unstable = None
+        data = decision.data(self.settings.direction)
+        if decision.granted:
+            seconds = self.relay.pulse(self.settings.relay.open_s)
+            data["open_s"] = round(seconds, 3)
+            self._record("access.granted", data)
+            hold = max(seconds, self.settings.result_hold_s)
+            self._show(
+                GRANTED, decision.reason, decision, decision.household, decision.pass_id, hold
+            )
+        else:
+            self._record("access.denied", data)
+            self._show(
+                DENIED,
+                decision.reason,
+                decision,
+                decision.household,
+                decision.pass_id,
+                self.settings.result_hold_s,
+            )
+
+    def _show(self, state, reason, decision, household, pass_id, hold_s: float) -> None:
+        self.state = state
+        self._deadline = self.clock.monotonic() + hold_s
+        zh, en = message(reason)
+        if reason == Reason.HOME_OBSERVATION and decision is not None and decision.detail:
+            zh, en = f"{zh}（{decision.detail}）", f"{en} ({decision.detail})"
+        self._snapshot = replace(
+            self._snapshot,
+            state=state,
+            reason=str(reason),
+            message_zh=zh,
+            message_en=en,
+            household=household,
+            pass_id=pass_id,
+            temperature_c=decision.temperature_c if decision else None,
+        )
+        self._publish()
+
+    # -- output ----------------------------------------------------------------------------
+
+    def _record(self, type_: str, data: dict) -> None:
+        try:
+            self.journal.append(type_, data, lane=self.name)
+        except JournalError:
+            log.exception("lane %s: could not journal %s", self.name, type_)
+
+    def snapshot(self) -> LaneSnapshot:
+        """The lane as the guard screen shows it now."""
+        hold = 0.0
+        if self._deadline is not None:
+            hold = max(0.0, self._deadline - self.clock.monotonic())
+        return replace(
+            self._snapshot,
+            present=self._present,
+            faults=dict(self._faults),
+            manual_temperature="thermometer" in self._faults,
+            relay_open=self.relay.is_open,
+            hold_s=hold,
+        )
+
+    def _publish(self) -> None:
+        self._snapshot = replace(self._snapshot, version=self._snapshot.version + 1)
+        try:
+            self.on_change(self.snapshot())
+        except Exception:  # a listener never breaks the lane
+            log.exception("lane %s: change listener failed", self.name)
+
+    def fail_shut(self) -> None:
+        """Turn the relay off after an unexpected error and return to idle."""
+        self.relay.off()
+        self.state = IDLE
+        self._deadline = None
+        self._check = None
+        self._denial = None
+
+
+class LaneThread:
+    """Runs one :class:`Lane` from its input queue, in the project's thread shape.
+
+    Any error in the lane turns the relay off, is journaled as ``alert.lane_error``, and the
+    loop goes on with the next input.
+    """
+
+    def __init__(self, lane: Lane, *, interval: float = 0.02) -> None:
+        self.lane = lane
+        self.inputs: queue.SimpleQueue = queue.SimpleQueue()
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.heartbeat = 0.0  # monotonic time of the last loop, for the watchdog
+        self._thread: threading.Thread | None = None
+
+    def put(self, event) -> None:
+        """Queue an input for the lane (thread-safe, never blocks)."""
+        self.inputs.put(event)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"lane-{self.lane.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                event = self.inputs.get(timeout=self.interval)
+            except queue.Empty:
+                event = None
+            try:
+                if event is not None:
+                    self.lane.handle(event)
+                self.lane.tick()
+            except Exception as exc:
+                log.exception("lane %s: error; relay turned off", self.lane.name)
+                self.lane.fail_shut()
+                self.lane._record("alert.lane_error", {"error": f"{type(exc).__name__}: {exc}"})
+            self.heartbeat = self.lane.clock.monotonic()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("lane %s thread did not stop within %.1f s", self.lane.name, timeout)
