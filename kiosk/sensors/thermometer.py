@@ -377,8 +377,9 @@ class Thermometer:
         median = stable_median(self._samples, s.window, s.spread_c)
         ambient = statistics.median(self._ambients)
         if median is not None:
-            forehead_c = cal.apply(median)
-            body_c = forehead_c + s.skin_offset_c
+            # Rounded to the sensor's resolution (0.02 K) class: what the journal keeps.
+            forehead_c = round(cal.apply(median), 2)
+            body_c = round(forehead_c + s.skin_offset_c, 2)
             plausible = s.plausible_min_c <= body_c <= s.plausible_max_c
             events.append(
                 TemperatureRead(
@@ -387,8 +388,8 @@ class Thermometer:
                     "ok" if plausible else "implausible",
                     body_c if plausible else None,
                     forehead_c=forehead_c,
-                    raw_object_c=median,
-                    ambient_c=ambient,
+                    raw_object_c=round(median, 2),
+                    ambient_c=round(ambient, 2),
                     samples=s.window,
                 )
             )
@@ -400,8 +401,8 @@ class Thermometer:
                     t,
                     "unstable",
                     None,
-                    raw_object_c=statistics.median(self._samples),
-                    ambient_c=ambient,
+                    raw_object_c=round(statistics.median(self._samples), 2),
+                    ambient_c=round(ambient, 2),
                     samples=len(self._samples),
                 )
             )

@@ -1,0 +1,316 @@
+"""The kiosk daemon: builds everything from the configuration, starts it, stops it.
+
+Startup reads like a list (``_setup_journal``, ``_setup_keys``, ``_setup_hardware``,
+``_setup_lanes``, ...); stopping runs in reverse and turns every relay off first. There are no
+module-level globals: everything hangs off one :class:`Kiosk`.
+
+The guard screen talks to the daemon only through :class:`Kiosk`'s narrow surface:
+:meth:`Kiosk.state`, :meth:`Kiosk.subscribe`, :meth:`Kiosk.open_gate`,
+:meth:`Kiosk.manual_temperature`, and in demo mode :attr:`Kiosk.world`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kiosk import __version__, passes
+from kiosk.actuators import Relay
+from kiosk.camera.capture import open_source
+from kiosk.camera.reader import PassReader
+from kiosk.camera.scanner import Scanner
+from kiosk.clock import SystemClock
+from kiosk.errors import KioskError
+from kiosk.events import ManualOpen, TemperatureRead
+from kiosk.hub import Hub
+from kiosk.journal import Journal
+from kiosk.keys import load_public_keys
+from kiosk.lane import Lane, LaneSnapshot, LaneThread
+from kiosk.roster import Roster
+from kiosk.sensors.calibration import CalibrationStore
+from kiosk.sensors.mlx90614 import MLX90614
+from kiosk.sensors.thermometer import Thermometer
+from kiosk.threads import PollThread
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LaneUnit:
+    """Everything one lane is made of."""
+
+    name: str
+    lane: Lane
+    relay: Relay
+    thermometer: Thermometer
+    reader: PassReader
+    runner: LaneThread
+    threads: list[PollThread] = field(default_factory=list)
+
+
+class Kiosk:
+    """The running kiosk.
+
+    :param config: a :class:`kiosk.config.Config`.
+    :param clock: the clock (a ``FakeClock`` in simulations).
+    :param pin_factory: gpiozero pin factory; in ``sim`` hardware a private ``MockFactory``.
+    """
+
+    def __init__(self, config, *, clock=None, pin_factory=None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.started_mono = self.clock.monotonic()
+        self.simulated = config.gate.hardware == "sim"
+        self.hub = Hub()
+        self.units: dict[str, LaneUnit] = {}
+        self.world = None  # the simulated world, in sim hardware
+        self.pin_factory = pin_factory
+        self._buses: dict[int, object] = {}
+        self._roster = Roster()
+        self._roster_lock = threading.Lock()
+        self._running = False
+        self._closed = False
+        self._setup_journal()
+        try:
+            self._setup_keys()
+            self._setup_roster()
+            self._setup_hardware()
+            self._setup_lanes()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- setup, in order -------------------------------------------------------------------
+
+    def _setup_journal(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(self.config.data_dir / "journal.db", self.clock)
+        self.journal.add_listener(self._on_event)
+
+    def _setup_keys(self) -> None:
+        keys_dir = self.config.keys_dir
+        self.keyring = load_public_keys(keys_dir) if keys_dir.exists() else passes.Keyring()
+
+    def _setup_roster(self) -> None:
+        body, received = self.journal.load_roster()
+        self._roster = Roster.from_body(body, received)
+
+    def _setup_hardware(self) -> None:
+        if self.simulated:
+            from gpiozero.pins.mock import MockFactory
+
+            from kiosk.sim.world import SimWorld
+
+            if self.pin_factory is None:
+                self.pin_factory = MockFactory()
+            self.world = SimWorld(self.clock, self.config.lanes)
+
+    def _bus(self, number: int):
+        if self.simulated:
+            return self.world.bus(number)
+        if number not in self._buses:
+            from smbus2 import SMBus
+
+            self._buses[number] = SMBus(number)
+        return self._buses[number]
+
+    def _setup_lanes(self) -> None:
+        for name, settings in self.config.lanes.items():
+            relay = Relay(
+                settings.relay.pin,
+                active_high=settings.relay.active_high,
+                max_open_s=settings.relay.max_open_s,
+                clock=self.clock,
+                pin_factory=self.pin_factory,
+            )
+            try:
+                unit = self._build_unit(name, settings, relay)
+            except BaseException:
+                relay.close()
+                raise
+            self.units[name] = unit
+
+    def _build_unit(self, name, settings, relay) -> LaneUnit:
+        tcfg = settings.thermometer
+        sensor = MLX90614(self._bus(tcfg.bus), tcfg.address)
+        store = CalibrationStore(self.config.data_dir / f"calibration-{name}.json")
+        thermometer = Thermometer(sensor, self.clock, tcfg, name, store.load())
+        sim_camera = self.world.lanes[name].camera if self.simulated else None
+        source = open_source(settings.camera, sim_camera=sim_camera)
+        reader = PassReader(
+            source, Scanner(backend=settings.camera.backend), self.clock, name, settings.camera
+        )
+        lane = Lane(
+            name,
+            settings,
+            self.config.screening,
+            clock=self.clock,
+            journal=self.journal,
+            relay=relay,
+            verify_pass=self.verify_pass,
+            roster=self.roster,
+            on_change=self._on_lane_change,
+        )
+        runner = LaneThread(lane)
+        threads = [
+            PollThread(f"thermo-{name}", thermometer.poll, runner.put, 1.0 / tcfg.sample_hz),
+            PollThread(
+                f"camera-{name}",
+                reader.poll,
+                runner.put,
+                1.0 / settings.camera.fps if self.simulated else 0.0,
+            ),
+        ]
+        return LaneUnit(name, lane, relay, thermometer, reader, runner, threads)
+
+    # -- what lanes and the UI call --------------------------------------------------------
+
+    def verify_pass(self, text: str, now: datetime):
+        """Check a scanned text against the keys and the site; never raises."""
+        return passes.verify(text, self.keyring, site=self.config.gate.site, now=now)
+
+    def roster(self) -> Roster:
+        with self._roster_lock:
+            return self._roster
+
+    def replace_roster(self, body: dict) -> Roster:
+        """Store a new roster (committee shape) atomically and use it from now on."""
+        self.journal.save_roster(body)
+        body, received = self.journal.load_roster()
+        roster = Roster.from_body(body, received)
+        with self._roster_lock:
+            self._roster = roster
+        if roster.keys:
+            self.keyring = _merge_keyring(self.keyring, roster.keys)
+        self.hub.publish("roster", {"version": roster.version, "received_at": received})
+        return roster
+
+    def _on_event(self, event) -> None:
+        self.hub.publish("event", event.to_api())
+
+    def _on_lane_change(self, snapshot: LaneSnapshot) -> None:
+        self.hub.publish("lane", snapshot.to_dict())
+
+    def subscribe(self):
+        return self.hub.subscribe()
+
+    def state(self) -> dict:
+        """Everything the guard screen shows, as plain data."""
+        roster = self.roster()
+        return {
+            "gate_id": self.config.gate.gate_id,
+            "site": self.config.gate.site,
+            "version": __version__,
+            "simulated": self.simulated,
+            "uptime_s": round(self.clock.monotonic() - self.started_mono, 1),
+            "lanes": {n: u.lane.snapshot().to_dict() for n, u in self.units.items()},
+            "roster": {
+                "version": roster.version,
+                "received_at": roster.received_at,
+                "passes": len(roster.passes),
+            },
+            "last_seq": self.journal.last_seq(),
+            "threshold_c": self.config.screening.threshold_c,
+        }
+
+    def health(self) -> dict:
+        """Liveness of threads and parts, for ``/healthz`` and the watchdog."""
+        lanes = {}
+        for name, unit in self.units.items():
+            snap = unit.lane.snapshot()
+            lanes[name] = {
+                "state": snap.state,
+                "lane_thread": unit.runner.alive if self._running else None,
+                "thermometer": "fault" if "thermometer" in snap.faults else "ok",
+                "camera": "fault" if "camera" in snap.faults else "ok",
+                "relay": "open" if snap.relay_open else "ok",
+            }
+        ok = all(v["lane_thread"] is not False for v in lanes.values())
+        return {"ok": ok, "lanes": lanes}
+
+    def _unit(self, lane: str) -> LaneUnit:
+        try:
+            return self.units[lane]
+        except KeyError:
+            raise KioskError(f"no lane named {lane!r}") from None
+
+    def open_gate(self, lane: str, reason: str, guard: str) -> None:
+        """Queue a manual opening by *guard* with *reason* (journaled as gate.manual_open)."""
+        unit = self._unit(lane)
+        unit.runner.put(ManualOpen(lane, self.clock.monotonic(), reason, guard))
+
+    def manual_temperature(self, lane: str, body_c: float, guard: str) -> None:
+        """Queue a temperature measured by hand with a clinical thermometer."""
+        unit = self._unit(lane)
+        unit.runner.put(
+            TemperatureRead(lane, self.clock.monotonic(), "manual", float(body_c), by=guard)
+        )
+
+    # -- run -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every thread; journal ``kiosk.started``."""
+        self.journal.append(
+            "kiosk.started",
+            {"version": __version__, "hardware": self.config.gate.hardware},
+        )
+        for unit in self.units.values():
+            unit.relay.start()
+            unit.runner.start()
+            for thread in unit.threads:
+                thread.start()
+        self._running = True
+
+    def relays_off(self) -> None:
+        """Turn every relay off now (safe from a signal handler)."""
+        for unit in self.units.values():
+            unit.relay.off()
+
+    def stop(self) -> None:
+        """Stop in reverse order: relays off first, then sources, lanes, journal."""
+        if self._closed:
+            return
+        self.relays_off()
+        if self._running:
+            for unit in self.units.values():
+                for thread in unit.threads:
+                    thread.stop()
+                unit.runner.stop()
+            try:
+                relays = {n: ("open" if u.relay.is_open else "off") for n, u in self.units.items()}
+                self.journal.append("kiosk.stopped", {"uptime_s": self._uptime(), "relays": relays})
+            except KioskError:
+                log.exception("could not journal kiosk.stopped")
+            self._running = False
+        self.close()
+
+    def _uptime(self) -> float:
+        return round(self.clock.monotonic() - self.started_mono, 1)
+
+    def close(self) -> None:
+        """Release every resource; safe to call twice. Relays end off."""
+        if self._closed:
+            return
+        self._closed = True
+        for unit in self.units.values():
+            unit.relay.close()
+            try:
+                unit.reader.source.close()
+            except Exception:  # pragma: no cover - best effort
+                log.exception("closing camera of lane %s", unit.name)
+        for bus in self._buses.values():
+            with contextlib.suppress(OSError):
+                bus.close()
+        self.hub.close()
+        self.journal.close()
+
+
+def _merge_keyring(keyring, roster_keys):
+    merged = passes.Keyring.from_roster(list(roster_keys))
+    for entry in keyring:
+        if entry.kid not in merged:
+            merged.add(entry.kid, entry.key, entry.use)
+    return merged
