@@ -1,0 +1,179 @@
+"""The demo compound: keys, a roster of a few households, demo passes and the demo guard.
+
+Used by ``kiosk demo`` and ``kiosk simulate``. The demo keeps the committee's private key in
+its data folder so that it can mint passes; a real gate holds only public keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kiosk.keys import init_keys, issue_pass, load_private_key
+from kiosk.passes import PassKind, issue_token, make_claims
+
+log = logging.getLogger(__name__)
+
+#: (household, members) of the demo compound.
+HOUSEHOLDS = (("7-1201", 3), ("7-1202", 2), ("8-0301", 4), ("9-0502", 1))
+
+
+@dataclass(frozen=True)
+class DemoPass:
+    label: str
+    token: str
+    pass_id: str | None
+    household: str | None
+    expect: str
+
+
+def ensure_keys(keys_dir: Path) -> None:
+    """Create the demo committee and gate key pairs when the folder has none."""
+    if not (keys_dir / "committee.key").exists():
+        init_keys(keys_dir)
+
+
+def committee_key(keys_dir: Path):
+    return load_private_key(keys_dir / "committee.key")
+
+
+def roster(site: str, today, version: str = "demo#1") -> dict:
+    """The demo roster in the committee's shape: 7-1202 is under home observation."""
+    return {
+        "version": version,
+        "site": site,
+        "keys": [],
+        "households": [{"id": h, "members": m, "exit_quota_per_day": None} for h, m in HOUSEHOLDS],
+        "passes": [
+            {"id": "P0007120101", "household": "7-1201", "status": "active"},
+            {"id": "P0007120102", "household": "7-1201", "status": "active"},
+            {"id": "P0007120103", "household": "7-1201", "status": "revoked"},
+            {"id": "P0007120201", "household": "7-1202", "status": "active"},
+            {"id": "P0008030101", "household": "8-0301", "status": "active"},
+            {"id": "P0009050201", "household": "9-0502", "status": "suspended"},
+        ],
+        "revoked": ["P0007120103"],
+        "home_observation": [
+            {"household": "7-1202", "until": (today + timedelta(days=14)).isoformat()}
+        ],
+    }
+
+
+def mint(
+    key,
+    *,
+    pass_id: str,
+    household: str,
+    site: str,
+    valid_from: datetime,
+    valid_until: datetime,
+) -> str:
+    """A resident pass signed with the demo committee key (for scenarios)."""
+    claims = make_claims(
+        kind=PassKind.RESIDENT,
+        kid=key.kid,
+        pass_id=pass_id,
+        household=household,
+        site=site,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    return issue_token(claims, key.key)
+
+
+def demo_passes(keys_dir: Path, site: str, now: datetime) -> list[DemoPass]:
+    """Passes that show each decision at the demo gate."""
+    key = committee_key(keys_dir)
+
+    def resident(pass_id, household, *, start=now, days=365.0, at_site=site):
+        return issue_pass(
+            key,
+            kind=PassKind.RESIDENT,
+            pass_id=pass_id,
+            household=household,
+            site=at_site,
+            now=start,
+            days=days,
+        )[0]
+
+    good = resident("P0007120101", "7-1201")
+    forged = good[:-6] + ("A" if good[-6] != "A" else "B") + good[-5:]
+    return [
+        DemoPass("7-1201 出入证 (valid)", good, "P0007120101", "7-1201", "GRANTED"),
+        DemoPass(
+            "8-0301 出入证 (valid)",
+            resident("P0008030101", "8-0301"),
+            "P0008030101",
+            "8-0301",
+            "GRANTED",
+        ),
+        DemoPass(
+            "7-1202 出入证 (home observation)",
+            resident("P0007120201", "7-1202"),
+            "P0007120201",
+            "7-1202",
+            "GRANTED on the way in, HOME_OBSERVATION on the way out",
+        ),
+        DemoPass(
+            "7-1201 revoked pass",
+            resident("P0007120103", "7-1201"),
+            "P0007120103",
+            "7-1201",
+            "PASS_REVOKED",
+        ),
+        DemoPass(
+            "9-0502 suspended pass",
+            resident("P0009050201", "9-0502"),
+            "P0009050201",
+            "9-0502",
+            "PASS_SUSPENDED",
+        ),
+        DemoPass(
+            "7-1201 expired pass",
+            resident("P0007120102", "7-1201", start=now - timedelta(days=40), days=30),
+            "P0007120102",
+            "7-1201",
+            "PASS_EXPIRED",
+        ),
+        DemoPass(
+            "other compound's pass",
+            resident("P0001010101", "1-0101", at_site="other-compound"),
+            "P0001010101",
+            "1-0101",
+            "PASS_WRONG_SITE",
+        ),
+        DemoPass("forged pass", forged, "P0007120101", "7-1201", "PASS_BAD_SIGNATURE"),
+        DemoPass("a shop's QR code", "https://shop.example/item/42", None, None, "PASS_MALFORMED"),
+    ]
+
+
+def write_cards(passes: list[DemoPass], folder: Path) -> Path:
+    """Write each demo pass as a PNG QR code into *folder*; returns the folder."""
+    import segno
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(passes, 1):
+        name = f"{i:02d}-{(p.pass_id or 'not-a-pass').lower()}.png"
+        segno.make(p.token, error="m", boost_error=False).save(folder / name, scale=8, border=4)
+    return folder
+
+
+def seed(kiosk, *, user: str, password: str) -> tuple[list[DemoPass], Path]:
+    """Give a demo kiosk its roster (when it has none), guard account and passes."""
+    from kiosk.accounts import Accounts
+
+    cfg = kiosk.config
+    now = kiosk.clock.now()
+    if not kiosk.roster().loaded:
+        kiosk.replace_roster(roster(cfg.gate.site, now.date()))
+    if user:
+        Accounts(kiosk.journal).add(user, password, "guard")
+    passes = demo_passes(cfg.keys_dir, cfg.gate.site, now)
+    folder = write_cards(passes, cfg.data_dir / "demo-passes")
+    return passes, folder
+
+
+def as_json(passes: list[DemoPass]) -> list[dict]:
+    return [asdict(p) for p in passes]

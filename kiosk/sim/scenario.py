@@ -1,0 +1,295 @@
+"""Scenarios: people arriving at the gate, scripted in TOML, run headless on a fake clock.
+
+```toml
+start = "2020-02-04T07:30:00+08:00"   # simulated wall clock at t=0
+config = "../demo.toml"               # optional, relative to the scenario file
+
+[roster]                              # optional; the committee roster shape
+passes = [{id = "P0007120101", household = "7-1201", status = "active"}]
+
+[[person]]
+at = 2.0                 # seconds after start
+lane = "main"            # optional with one lane
+pass_id = "P0007120101"  # minted with the demo committee key
+object_c = 36.4          # what the IR sensor reads while the person stands there
+stay_s = 3.0
+```
+
+Everything above the simulated parts is the production code: the real driver reads the emulated
+MLX90614, the real scanner decodes rendered frames, the real lanes decide and the real journal
+records. Only time is fake, so a scenario runs much faster than real time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kiosk import config as config_mod
+from kiosk.clock import FakeClock
+from kiosk.errors import PassError, ScenarioError
+from kiosk.journal import Event
+from kiosk.lane import IDLE
+from kiosk.sim import demo
+
+PERSON_KEYS = (
+    "at",
+    "lane",
+    "pass_id",
+    "token",
+    "household",
+    "valid_from",
+    "valid_until",
+    "object_c",
+    "stay_s",
+)
+TOP_KEYS = ("start", "config", "roster", "person", "step_s")
+
+
+@dataclass(frozen=True)
+class Person:
+    at: float
+    lane: str
+    object_c: float | None
+    stay_s: float
+    pass_id: str | None = None
+    token: str | None = None
+    household: str | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    start: datetime
+    config: config_mod.Config
+    roster: dict | None
+    people: tuple[Person, ...]
+    step_s: float = 0.02
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and check a scenario file.
+
+    :raises ScenarioError: the file or an entry is wrong (the message names which).
+    :raises ConfigError: the configuration it names is wrong.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    _known(raw, TOP_KEYS, f"{path}: top level")
+    start = _time(raw.get("start", "2020-02-04T07:30:00+08:00"), f"{path}: start")
+    if "config" in raw:
+        if not isinstance(raw["config"], str):
+            raise ScenarioError(f"{path}: config: expected a file name")
+        cfg = config_mod.load((path.parent / raw["config"]).resolve())
+    else:
+        cfg = config_mod.load(config_mod.DEMO_CONFIG)
+    if cfg.gate.hardware != "sim":
+        raise ScenarioError(f"{path}: config {cfg.path} is not for simulated hardware")
+    roster = raw.get("roster")
+    if roster is not None and not isinstance(roster, dict):
+        raise ScenarioError(f"{path}: [roster] must be a table")
+    if roster is not None:
+        roster = {"version": "scenario", "site": cfg.gate.site, **roster}
+    people = raw.get("person", [])
+    if not isinstance(people, list):
+        raise ScenarioError(f"{path}: person: use [[person]] tables")
+    lanes = list(cfg.lanes)
+    parsed = tuple(
+        _person(entry, f"{path}: person #{i + 1}", lanes) for i, entry in enumerate(people)
+    )
+    step = raw.get("step_s", 0.02)
+    if not isinstance(step, int | float) or not 0.001 <= step <= 0.1:
+        raise ScenarioError(f"{path}: step_s: a number from 0.001 to 0.1")
+    return Scenario(path, start, cfg, roster, parsed, float(step))
+
+
+def _known(table: dict, keys: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in keys:
+            hint = difflib.get_close_matches(key, keys, n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ScenarioError(f"{where}: unknown key {key!r}{more}")
+
+
+def _time(value: Any, where: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise ScenarioError(f"{where}: not an RFC 3339 time: {value!r}") from None
+    else:
+        raise ScenarioError(f"{where}: expected an RFC 3339 time")
+    if dt.tzinfo is None:
+        raise ScenarioError(f"{where}: the time needs an offset, e.g. +08:00")
+    return dt
+
+
+def _number(entry: dict, key: str, where: str, default=None, lo=None, hi=None):
+    value = entry.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{where}: {key}: expected a number")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ScenarioError(f"{where}: {key}: must be between {lo} and {hi}")
+    return float(value)
+
+
+def _person(entry: Any, where: str, lanes: list[str]) -> Person:
+    if not isinstance(entry, dict):
+        raise ScenarioError(f"{where}: expected a table")
+    _known(entry, PERSON_KEYS, where)
+    if "at" not in entry:
+        raise ScenarioError(f"{where}: at: required (seconds after start)")
+    lane = entry.get("lane", lanes[0] if len(lanes) == 1 else None)
+    if lane not in lanes:
+        raise ScenarioError(f"{where}: lane: one of {', '.join(lanes)}")
+    if "pass_id" in entry and "token" in entry:
+        raise ScenarioError(f"{where}: give pass_id or token, not both")
+    for key in ("pass_id", "token", "household"):
+        if key in entry and not isinstance(entry[key], str):
+            raise ScenarioError(f"{where}: {key}: expected a string")
+    return Person(
+        at=_number(entry, "at", where, lo=0, hi=7 * 86400),
+        lane=lane,
+        object_c=_number(entry, "object_c", where, lo=-40, hi=125),
+        stay_s=_number(entry, "stay_s", where, 3.0, lo=0.1, hi=3600),
+        pass_id=entry.get("pass_id"),
+        token=entry.get("token"),
+        household=entry.get("household"),
+        valid_from=_time(entry["valid_from"], f"{where}: valid_from")
+        if "valid_from" in entry
+        else None,
+        valid_until=_time(entry["valid_until"], f"{where}: valid_until")
+        if "valid_until" in entry
+        else None,
+    )
+
+
+def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
+    """Run *scenario* on a fake clock and return every journal event, in order."""
+    from kiosk.daemon import Kiosk
+
+    with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as tmp:
+        folder = Path(data_dir or tmp)
+        gate = dataclasses.replace(scenario.config.gate, data_dir=str(folder))
+        cfg = dataclasses.replace(scenario.config, gate=gate)
+        demo.ensure_keys(cfg.keys_dir)
+        clock = FakeClock(scenario.start)
+        kiosk = Kiosk(cfg, clock=clock)
+        try:
+            if scenario.roster is not None:
+                kiosk.replace_roster(scenario.roster)
+            texts = _texts(scenario, cfg, kiosk)
+            kiosk.journal.append("kiosk.started", {"hardware": "sim", "scenario": True})
+            _drive(kiosk, clock, scenario, texts)
+            kiosk.journal.append("kiosk.stopped", {})
+            return list(kiosk.journal.iter_events())
+        finally:
+            kiosk.close()
+
+
+def _texts(scenario: Scenario, cfg, kiosk) -> list[str | None]:
+    key = demo.committee_key(cfg.keys_dir)
+    roster = kiosk.roster()
+    out = []
+    for i, person in enumerate(scenario.people):
+        if person.token is not None:
+            out.append(person.token)
+            continue
+        if person.pass_id is None:
+            out.append(None)
+            continue
+        household = person.household or (roster.passes.get(person.pass_id) or ("0-0000",))[0]
+        valid_from = person.valid_from or scenario.start - timedelta(days=1)
+        valid_until = person.valid_until or scenario.start + timedelta(days=365)
+        try:
+            out.append(
+                demo.mint(
+                    key,
+                    pass_id=person.pass_id,
+                    household=household,
+                    site=cfg.gate.site,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                )
+            )
+        except PassError as exc:
+            raise ScenarioError(f"{scenario.path}: person #{i + 1}: {exc}") from None
+    return out
+
+
+def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None]) -> None:
+    world = kiosk.world
+    timeline: list[tuple[float, int, int]] = []  # (time, order, person index)
+    for i, person in enumerate(scenario.people):
+        timeline.append((person.at, 1, i))
+        timeline.append((person.at + person.stay_s, 0, i))
+    timeline.sort()
+    end = (timeline[-1][0] if timeline else 0.0) + 10.0
+    step = scenario.step_s
+    next_thermo = dict.fromkeys(kiosk.units, 0.0)
+    next_camera = dict.fromkeys(kiosk.units, 0.0)
+    k = 0
+    t = 0.0
+    while t <= end:
+        while k < len(timeline) and timeline[k][0] <= t:
+            _, arriving, i = timeline[k]
+            person = scenario.people[i]
+            lane = world.lanes[person.lane]
+            if arriving:
+                if person.object_c is None:
+                    lane.present(texts[i])
+                else:
+                    lane.step_in(person.object_c, texts[i])
+            else:
+                lane.leave()
+            k += 1
+        busy = False
+        for name, unit in kiosk.units.items():
+            settings = kiosk.config.lanes[name]
+            if t >= next_thermo[name]:
+                for event in unit.thermometer.poll():
+                    unit.lane.handle(event)
+                next_thermo[name] += 1.0 / settings.thermometer.sample_hz
+            if t >= next_camera[name]:
+                for event in unit.reader.poll():
+                    unit.lane.handle(event)
+                next_camera[name] += 1.0 / settings.camera.fps
+            unit.lane.tick()
+            unit.relay.tick()
+            sim_lane = world.lanes[name]
+            busy = busy or unit.lane.state != IDLE or unit.relay.is_open
+            busy = busy or sim_lane.person_c is not None or sim_lane.text is not None
+        gap = (timeline[k][0] if k < len(timeline) else end) - t
+        if not busy and gap > 2.0:
+            skip = gap - 1.0  # settle one second before the next arrival
+            clock.advance(skip)
+            t += skip
+            for name in kiosk.units:
+                next_thermo[name] = max(next_thermo[name], t)
+                next_camera[name] = max(next_camera[name], t)
+        clock.advance(step)
+        t += step
+
+
+def run_file(path: str | Path) -> list[Event]:
+    """Load and run a scenario; errors are :class:`KioskError`."""
+    return run(load(path))

@@ -1,0 +1,101 @@
+"""The simulated world around the kiosk: per lane an emulated MLX90614 on a fake I2C bus and
+a camera that renders what is held up to it. Only the lowest layer is replaced; the drivers,
+scanner, lanes and everything above run as in production.
+
+A person in front of a lane is two facts: the forehead temperature the IR sensor sees, and the
+text held up to the camera (a pass, or anything else).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from kiosk.errors import ConfigError
+from kiosk.sim.camera import SimCamera
+from kiosk.sim.mlx90614 import EmulatedMLX90614, FakeSMBus
+
+#: What the sensor sees when nobody stands there: the street or wall at about ambient.
+DEFAULT_AMBIENT_C = 22.0
+
+
+class SimLane:
+    """One lane's simulated surroundings."""
+
+    def __init__(self, name: str, sensor: EmulatedMLX90614, camera: SimCamera) -> None:
+        self.name = name
+        self.sensor = sensor
+        self.camera = camera
+        self._lock = threading.Lock()
+        self.person_c: float | None = None
+        self.text: str | None = None
+
+    def step_in(self, object_c: float, text: str | None = None) -> None:
+        """A person steps in front of the sensor (forehead *object_c* °C), showing *text*."""
+        with self._lock:
+            self.person_c = float(object_c)
+            self.sensor.object_c = float(object_c)
+            self.text = text
+            self.camera.present(text)
+
+    def present(self, text: str | None) -> None:
+        """Hold *text* up to the camera (None: take it away)."""
+        with self._lock:
+            self.text = text
+            self.camera.present(text)
+
+    def set_forehead(self, object_c: float | None) -> None:
+        """Set what the IR sensor sees; None means nobody is there."""
+        with self._lock:
+            self.person_c = None if object_c is None else float(object_c)
+            self.sensor.object_c = self.sensor.ambient_c if object_c is None else float(object_c)
+
+    def leave(self) -> None:
+        """The person walks away: the sensor sees the background, the camera nothing."""
+        with self._lock:
+            self.person_c = None
+            self.text = None
+            self.sensor.object_c = self.sensor.ambient_c
+            self.camera.present(None)
+
+    def state(self) -> dict:
+        with self._lock:
+            return {
+                "person_c": self.person_c,
+                "text": self.text,
+                "ambient_c": self.sensor.ambient_c,
+            }
+
+
+class SimWorld:
+    """Every lane's surroundings, built from the lanes' settings.
+
+    :param clock: the kiosk's clock (the emulated sensor settles on it).
+    :param lanes: ``{name: LaneSettings}``.
+    """
+
+    def __init__(self, clock, lanes: dict, *, seed: int = 0) -> None:
+        self.clock = clock
+        self.buses: dict[int, FakeSMBus] = {}
+        self.lanes: dict[str, SimLane] = {}
+        taken: dict[tuple[int, int], str] = {}
+        for i, (name, settings) in enumerate(lanes.items()):
+            t = settings.thermometer
+            if (t.bus, t.address) in taken:
+                raise ConfigError(
+                    f"lanes.{name}.thermometer: bus {t.bus} address {t.address:#04x} is "
+                    f"already used by lane {taken[(t.bus, t.address)]!r}"
+                )
+            taken[(t.bus, t.address)] = name
+            bus = self.buses.setdefault(t.bus, FakeSMBus())
+            sensor = EmulatedMLX90614(t.address, clock=clock, seed=seed + i)
+            sensor.ambient_c = DEFAULT_AMBIENT_C
+            sensor.object_c = DEFAULT_AMBIENT_C
+            bus.attach(sensor)
+            camera = SimCamera(settings.camera.width, settings.camera.height, seed=seed + i)
+            self.lanes[name] = SimLane(name, sensor, camera)
+
+    def bus(self, number: int) -> FakeSMBus:
+        return self.buses[number]
+
+    def lane(self, name: str) -> SimLane:
+        return self.lanes[name]
