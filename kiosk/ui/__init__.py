@@ -1,0 +1,83 @@
+"""The guard screen: a Flask app served by waitress.
+
+:func:`create_app` takes the running :class:`kiosk.daemon.Kiosk` (or anything with the same
+narrow surface) and never touches hardware.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from flask import Flask, g, jsonify, render_template, request, session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from kiosk.ui import i18n
+
+
+def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int = 30) -> Flask:
+    """Build the guard-screen app around *kiosk*."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key or secrets.token_bytes(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=session_idle_min),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.extensions["kiosk"] = kiosk
+    CSRFProtect(app)
+
+    from kiosk.ui import auth, guard, sim
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(guard.bp)
+    if getattr(kiosk, "world", None) is not None:
+        app.register_blueprint(sim.bp)
+
+    @app.before_request
+    def _language():
+        lang = session.get("lang") or "zh"
+        g.lang = lang if lang in i18n.LANGUAGES else "zh"
+
+    @app.context_processor
+    def _words():
+        lang = getattr(g, "lang", "zh")
+        return {"t": lambda key: i18n.translate(key, lang), "lang": lang}
+
+    @app.after_request
+    def _headers(response):
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "media-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'self'"
+        )
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if response.mimetype in ("text/html", "application/json", "text/csv"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        if request.accept_mimetypes.best == "application/json" or request.is_json:
+            return jsonify(error="csrf", message=i18n.translate("error.csrf", g.lang)), 400
+        return render_template("error.html", message=i18n.translate("error.csrf", g.lang)), 400
+
+    @app.get("/healthz")
+    def healthz():
+        health = kiosk.health()
+        return jsonify(health), (200 if health["ok"] else 503)
+
+    return app
+
+
+def serve(app: Flask, host: str, port: int, *, threads: int = 24):
+    """A waitress server for *app* (not started). ``server.run()`` serves until closed."""
+    from waitress import create_server
+
+    return create_server(app, host=host, port=port, threads=threads, ident="kiosk")
