@@ -262,5 +262,25 @@ def user_remove(name, config_path) -> None:
     click.echo(f"user {name} removed")
 
 
+# -- thermometer calibration ---------------------------------------------------------------
+# (commands for the thermometer go here)
+
+
+# -- camera and scanning ---------------------------------------------------------------------
+# (commands for the camera go here)
+
+
+# -- roster and rules ------------------------------------------------------------------------
+# (commands for the roster go here)
+
+
+# -- committee uplink ------------------------------------------------------------------------
+# (commands for the uplink go here)
+
+
+# -- service: self-test, export, install -----------------------------------------------------
+# (commands for running unattended go here)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
