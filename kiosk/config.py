@@ -299,11 +299,12 @@ def _convert(tp: Any, value: Any, key: str, where: str):
 
 
 def _kind(value: Any) -> str:
-    return {
+    names = {
         bool: "true/false",
         int: "a whole number",
         float: "a number",
         str: "a string",
         list: "a list",
         dict: "a table",
-    }.get(type(value), type(value).__name__) + f" ({value!r})"[:60]
+    }
+    return f"{names.get(type(value), type(value).__name__)} ({value!r:.40})"
