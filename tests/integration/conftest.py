@@ -1,0 +1,46 @@
+"""Fixtures that run the real daemon on simulated hardware."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from kiosk import config
+from kiosk.sim import demo
+
+
+def sim_config(data_dir: Path, **lanes) -> config.Config:
+    """A one-lane (or *lanes*) simulated kiosk writing into *data_dir*."""
+    raw = {
+        "gate": {"gate_id": "test-gate", "site": "demo-compound", "hardware": "sim"},
+        "lanes": lanes or {"main": {"direction": "in", "camera": {"source": "sim"}}},
+    }
+    raw["gate"]["data_dir"] = str(data_dir)
+    cfg = config.from_dict(raw)
+    demo.ensure_keys(cfg.keys_dir)
+    return cfg
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+    """Poll *predicate* until it is true or *timeout* seconds pass; return its last value."""
+    done = threading.Event()
+    deadline = timeout / interval
+    value = predicate()
+    n = 0
+    while not value and n < deadline:
+        done.wait(interval)
+        value = predicate()
+        n += 1
+    return value
+
+
+@pytest.fixture
+def running_kiosk(tmp_path):
+    from kiosk.daemon import Kiosk
+
+    kiosk = Kiosk(sim_config(tmp_path / "data"))
+    kiosk.start()
+    yield kiosk
+    kiosk.stop()

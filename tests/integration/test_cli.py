@@ -1,0 +1,134 @@
+"""The kiosk command as a newcomer uses it: simulate, demo, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from kiosk.clock import SystemClock
+from kiosk.journal import Journal
+from tests.integration.conftest import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kiosk_cmd(*args, **kw):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
+
+
+def test_cli_simulate_basic_scenario_prints_the_expected_decisions():
+    result = kiosk_cmd("simulate", "config/scenarios/basic.toml", "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    decisions = [
+        (e["data"]["reason"], e["data"]["pass_id"])
+        for e in events
+        if e["type"] in ("access.granted", "access.denied")
+    ]
+    assert decisions == [
+        ("GRANTED", "P0007120101"),
+        ("FEVER", "P0008030101"),
+        ("PASS_EXPIRED", "P0007120102"),
+        ("PASS_NOT_YET_VALID", "P0008030102"),
+        ("PASS_REVOKED", "P0007120103"),
+        ("PASS_BAD_SIGNATURE", None),
+        ("PASS_MALFORMED", None),
+    ]
+    assert [e["data"]["pass_id"] for e in events if e["type"] == "alert.fever"] == ["P0008030101"]
+    assert all(
+        isinstance(e["data"]["temperature_c"], float)
+        for e in events
+        if e["type"] in ("access.granted", "access.denied")
+    )
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert all(e["ts"].endswith("+08:00") for e in events)
+    # the last person (no pass) was measured and nothing opened for them
+    assert events[-2]["type"] == "temperature.measured"
+    assert sum(e["type"] == "access.granted" for e in events) == 1
+
+
+def test_cli_config_errors_exit_2_naming_file_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[gate]\nhardwar = 'sim'\n")
+    result = kiosk_cmd("demo", "--config", str(bad))
+    assert result.returncode == 2
+    assert str(bad) in result.stderr
+    assert "did you mean 'hardware'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_scenario_errors_exit_2(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'config = "{ROOT}/config/demo.toml"\n[[person]]\nat = 1\npas_id = "x"\n')
+    result = kiosk_cmd("simulate", str(scenario))
+    assert result.returncode == 2
+    assert "person #1" in result.stderr and "did you mean 'pass_id'" in result.stderr
+    missing = kiosk_cmd("simulate", str(tmp_path / "none.toml"))
+    assert missing.returncode == 2 and "no such scenario file" in missing.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_demo_serves_and_stops_cleanly_on_sigterm(tmp_path):
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(
+        (ROOT / "config" / "demo.toml")
+        .read_text()
+        .replace('data_dir = "../var/demo"', f'data_dir = "{tmp_path / "data"}"')
+    )
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "demo", "--config", str(cfg), "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def healthy():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    return r.status == 200 and json.loads(r.read())["ok"]
+            except OSError:
+                return False
+
+        assert wait_for(healthy, timeout=30, interval=0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+            assert r.url.endswith("/login?next=/")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert f"http://127.0.0.1:{port}" in out
+    assert "guard / demo-guard-2020" in out
+    assert "demo-passes" in out
+    assert len(list((tmp_path / "data" / "demo-passes").glob("*.png"))) >= 5
+    journal = Journal(tmp_path / "data" / "journal.db", SystemClock())
+    last = list(journal.iter_events())[-1]
+    journal.close()
+    assert last.type == "kiosk.stopped"
+    assert last.data["relays"] == {"main": "off", "exit": "off"}

@@ -1,0 +1,238 @@
+"""The lane state machine on a fake clock, with real passes, a real journal and mock pins."""
+
+from datetime import timedelta
+
+import pytest
+
+from kiosk import passes
+from kiosk.actuators import Relay
+from kiosk.config import LaneSettings, ScreeningSettings
+from kiosk.events import (
+    ManualOpen,
+    PassPresented,
+    PersonLeft,
+    PersonPresent,
+    SensorStatus,
+    TemperatureRead,
+)
+from kiosk.journal import Journal
+from kiosk.keys import init_keys, issue_pass, load_private_key, load_public_keys
+from kiosk.lane import DENIED, GRANTED, IDLE, MEASURING, Lane
+from kiosk.roster import Roster
+
+SITE = "test-compound"
+
+
+@pytest.fixture(scope="module")
+def keydir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keys")
+    init_keys(folder)
+    return folder
+
+
+@pytest.fixture
+def rig(tmp_path, clock, mock_factory, keydir):
+    journal = Journal(tmp_path / "j.db", clock)
+    relay = Relay(17, active_high=True, max_open_s=10, clock=clock, pin_factory=mock_factory)
+    keyring = load_public_keys(keydir)
+    roster = {"value": Roster()}
+    snapshots = []
+    lane = Lane(
+        "main",
+        LaneSettings(),
+        ScreeningSettings(),
+        clock=clock,
+        journal=journal,
+        relay=relay,
+        verify_pass=lambda text, now: passes.verify(text, keyring, site=SITE, now=now),
+        roster=lambda: roster["value"],
+        on_change=snapshots.append,
+    )
+    lane.snapshots = snapshots
+    lane.roster_box = roster
+    yield lane
+    relay.close()
+    journal.close()
+
+
+def token(keydir, clock, pass_id="P0007120101", household="7-1201", **kw):
+    key = load_private_key(keydir / "committee.key")
+    args = {"site": SITE, "now": clock.now() - timedelta(days=1), "days": 30} | kw
+    return issue_pass(
+        key, kind=passes.PassKind.RESIDENT, pass_id=pass_id, household=household, **args
+    )[0]
+
+
+def reading(clock, body_c, status="ok"):
+    return TemperatureRead(
+        "main",
+        clock.monotonic(),
+        status,
+        body_c if status == "ok" else None,
+        forehead_c=None if body_c is None else body_c - 1.0,
+        ambient_c=21.0,
+        samples=5,
+    )
+
+
+def types(lane):
+    return [e.type for e in lane.journal.iter_events()]
+
+
+def pin_states(lane):
+    return [s.state for s in lane.relay.pin.states]
+
+
+def test_lane_pass_then_temperature_grants_and_pulses_once(rig, clock, keydir):
+    rig.handle(PersonPresent("main", clock.monotonic()))
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.state == MEASURING
+    assert rig.relay.is_open is False
+    clock.advance(0.5)
+    rig.handle(reading(clock, 36.5))
+    assert rig.state == GRANTED
+    assert rig.relay.is_open
+    clock.advance(3.0)
+    rig.relay.tick()
+    rig.tick()
+    assert rig.state == IDLE
+    assert pin_states(rig) == [False, True, False]
+    assert types(rig) == ["pass.scanned", "temperature.measured", "access.granted"]
+    granted = rig.journal.events_after(2)[0]
+    assert granted.data["reason"] == "GRANTED"
+    assert granted.data["household"] == "7-1201"
+    assert granted.data["temperature_c"] == 36.5
+
+
+def test_lane_temperature_first_then_pass_grants_at_once(rig, clock, keydir):
+    rig.handle(reading(clock, 36.4))
+    clock.advance(1.0)
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.state == GRANTED
+
+
+def test_lane_one_reading_admits_one_person(rig, clock, keydir):
+    rig.handle(reading(clock, 36.4))
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.state == GRANTED
+    clock.advance(3.0)
+    rig.tick()
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock, "P0008030101")))
+    assert rig.state == MEASURING
+
+
+def test_lane_fever_denies_alerts_and_keeps_relay_off(rig, clock, keydir):
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    rig.handle(reading(clock, 37.3))
+    assert rig.state == DENIED
+    assert pin_states(rig) == [False]
+    assert types(rig) == ["pass.scanned", "temperature.measured", "alert.fever", "access.denied"]
+    assert rig.snapshot().reason == "FEVER"
+
+
+def test_lane_reading_goes_stale_after_the_person_leaves(rig, clock, keydir):
+    rig.handle(reading(clock, 36.4))
+    rig.handle(PersonLeft("main", clock.monotonic()))
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.state == MEASURING
+
+
+def test_lane_reading_too_old_does_not_count(rig, clock, keydir):
+    rig.handle(reading(clock, 36.4))
+    clock.advance(16.0)
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.state == MEASURING
+
+
+def test_lane_no_temperature_times_out(rig, clock, keydir):
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    clock.advance(7.9)
+    rig.tick()
+    assert rig.state == MEASURING
+    clock.advance(0.2)
+    rig.tick()
+    assert rig.state == DENIED
+    assert rig.snapshot().reason == "NO_TEMPERATURE"
+    assert pin_states(rig) == [False]
+
+
+def test_lane_unstable_reading_then_timeout_says_hold_still(rig, clock, keydir):
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    rig.handle(reading(clock, None, status="unstable"))
+    assert rig.state == MEASURING
+    clock.advance(8.1)
+    rig.tick()
+    assert rig.snapshot().reason == "TEMP_UNSTABLE"
+
+
+def test_lane_bad_pass_denied_with_temperature_when_it_comes(rig, clock):
+    rig.handle(PassPresented("main", clock.monotonic(), "https://shop.example/item/42"))
+    assert rig.state == MEASURING
+    rig.handle(reading(clock, 36.6))
+    assert rig.state == DENIED
+    denied = [e for e in rig.journal.iter_events() if e.type == "access.denied"][0]
+    assert denied.data["reason"] == "PASS_MALFORMED"
+    assert denied.data["temperature_c"] == 36.6
+    assert denied.data["pass_id"] is None
+
+
+def test_lane_bad_pass_denied_after_short_wait_without_temperature(rig, clock):
+    rig.handle(PassPresented("main", clock.monotonic(), "garbage"))
+    clock.advance(1.6)
+    rig.tick()
+    assert rig.state == DENIED
+    assert rig.snapshot().reason == "PASS_MALFORMED"
+
+
+def test_lane_expired_and_revoked_passes(rig, clock, keydir):
+    old = token(keydir, clock, now=clock.now() - timedelta(days=40), days=30)
+    rig.handle(reading(clock, 36.4))
+    rig.handle(PassPresented("main", clock.monotonic(), old))
+    assert rig.snapshot().reason == "PASS_EXPIRED"
+    clock.advance(3.0)
+    rig.tick()
+    rig.roster_box["value"] = Roster.from_body({"version": "1", "revoked": ["P0007120101"]})
+    rig.handle(reading(clock, 36.4))
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.snapshot().reason == "PASS_REVOKED"
+
+
+def test_lane_same_code_still_in_view_is_not_decided_twice(rig, clock, keydir):
+    text = token(keydir, clock)
+    rig.handle(reading(clock, 36.4))
+    rig.handle(PassPresented("main", clock.monotonic(), text))
+    rig.handle(PassPresented("main", clock.monotonic(), text))
+    assert types(rig).count("access.granted") == 1
+
+
+def test_lane_manual_open_is_journaled_with_reason_and_guard(rig, clock):
+    rig.handle(ManualOpen("main", clock.monotonic(), "ambulance", "wang"))
+    assert rig.relay.is_open
+    event = list(rig.journal.iter_events())[-1]
+    assert event.type == "gate.manual_open"
+    assert event.data == {"reason": "ambulance", "guard": "wang", "open_s": 3.0}
+
+
+def test_lane_sensor_fault_switches_to_manual_temperature(rig, clock, keydir):
+    rig.handle(SensorStatus("main", clock.monotonic(), "thermometer", False, "no answer"))
+    assert rig.snapshot().manual_temperature
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.state == MEASURING
+    clock.advance(20.0)
+    rig.tick()
+    assert rig.state == MEASURING  # the guard has time to measure by hand
+    rig.handle(TemperatureRead("main", clock.monotonic(), "manual", 36.6, by="wang"))
+    assert rig.state == GRANTED
+    rig.handle(SensorStatus("main", clock.monotonic(), "thermometer", True))
+    assert not rig.snapshot().manual_temperature
+    faults = [e.data["state"] for e in rig.journal.iter_events() if e.type == "alert.sensor_fault"]
+    assert faults == ["fault", "recovered"]
+
+
+def test_lane_publishes_a_snapshot_on_every_change(rig, clock, keydir):
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    rig.handle(reading(clock, 36.4))
+    states = [s.state for s in rig.snapshots]
+    assert states[0] == MEASURING and states[-1] == GRANTED
+    versions = [s.version for s in rig.snapshots]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
