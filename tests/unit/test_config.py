@@ -66,7 +66,7 @@ def test_config_unknown_key_suggests_the_right_one(tmp_path):
 
 
 def test_config_unknown_section(tmp_path):
-    with pytest.raises(ConfigError, match="unknown key 'gates'.*did you mean 'gate'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'gates'.*did you mean 'gate'"):
         config.load(write(tmp_path, "[gates]\n"))
 
 

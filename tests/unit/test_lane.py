@@ -170,7 +170,7 @@ def test_lane_bad_pass_denied_with_temperature_when_it_comes(rig, clock):
     assert rig.state == MEASURING
     rig.handle(reading(clock, 36.6))
     assert rig.state == DENIED
-    denied = [e for e in rig.journal.iter_events() if e.type == "access.denied"][0]
+    denied = next(e for e in rig.journal.iter_events() if e.type == "access.denied")
     assert denied.data["reason"] == "PASS_MALFORMED"
     assert denied.data["temperature_c"] == 36.6
     assert denied.data["pass_id"] is None
