@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -67,32 +68,51 @@ def run(config_path: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("--port", type=click.IntRange(1, 65535), help="Port of the guard screen.")
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
-def demo(config_path: str | None, port: int | None, host: str | None) -> None:
+@click.option(
+    "--committee/--no-committee",
+    "with_committee",
+    default=True,
+    help="Upload to a simulated committee server on loopback (default on).",
+)
+def demo(config_path: str | None, port: int | None, host: str | None, with_committee) -> None:
     """Run the kiosk on simulated hardware with a demo compound."""
     from kiosk.daemon import Kiosk
-    from kiosk.service import serve_forever
+    from kiosk.service import Service
     from kiosk.sim import demo as demo_kit
 
     cfg = _load_config(config_path, demo=True)
     if cfg.gate.hardware != "sim":
         raise ConfigError(f"{cfg.path}: [gate] hardware: the demo needs 'sim'")
     demo_kit.ensure_keys(cfg.keys_dir)
-    kiosk = Kiosk(cfg)
+    committee = None
+    if not cfg.uplink.url and with_committee:
+        committee, cfg = demo_kit.start_committee(cfg)
     try:
-        passes, folder = demo_kit.seed(kiosk, user=cfg.ui.demo_user, password=cfg.ui.demo_password)
-    except BaseException:
-        kiosk.close()
-        raise
-    host = host or cfg.ui.host
-    port = port or cfg.ui.port
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    click.echo(f"Guard screen:  http://{shown}:{port}")
-    if cfg.ui.demo_user:
-        click.echo(f"Demo login:    {cfg.ui.demo_user} / {cfg.ui.demo_password}")
-    click.echo(f"Demo passes:   {folder}  ({len(passes)} PNG files)")
-    click.echo(f"Journal:       {cfg.data_dir / 'journal.db'}")
-    click.echo("Stop with Ctrl-C.")
-    serve_forever(kiosk, host, port, extras={"kiosk.demo_passes": demo_kit.as_json(passes)})
+        kiosk = Kiosk(cfg)
+        try:
+            passes, folder = demo_kit.seed(
+                kiosk, user=cfg.ui.demo_user, password=cfg.ui.demo_password
+            )
+        except BaseException:
+            kiosk.close()
+            raise
+        host = host or cfg.ui.host
+        port = port or cfg.ui.port
+        extras = {"kiosk.demo_passes": demo_kit.as_json(passes)}
+        service = Service(kiosk, host, port, extras=extras)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        click.echo(f"Guard screen:  http://{shown}:{port}")
+        if cfg.ui.demo_user:
+            click.echo(f"Demo login:    {cfg.ui.demo_user} / {cfg.ui.demo_password}")
+        click.echo(f"Demo passes:   {folder}  ({len(passes)} PNG files)")
+        click.echo(f"Journal:       {cfg.data_dir / 'journal.db'}")
+        if committee is not None:
+            click.echo(f"Committee:     {committee.url}  (simulated committee server, loopback)")
+        click.echo("Stop with Ctrl-C.")
+        service.run()
+    finally:
+        if committee is not None:
+            committee.stop()
 
 
 @main.command()
@@ -275,7 +295,42 @@ def user_remove(name, config_path) -> None:
 
 
 # -- committee uplink ------------------------------------------------------------------------
-# (commands for the uplink go here)
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Push everything unsent, then exit.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True)
+def upload(once: bool, config_path: str | None, as_json: bool) -> None:
+    """Upload unsent journal events to the committee server now (exit 1 if it fails)."""
+    from kiosk.clock import SystemClock
+    from kiosk.journal import Journal
+    from kiosk.uplink import Uplink
+
+    cfg = _load_config(config_path)
+    if not cfg.uplink.url:
+        raise ConfigError(f"{cfg.path}: [uplink] url: not set, nothing to upload to")
+    settings = dataclasses.replace(
+        cfg.uplink,
+        token_file=str(cfg.resolve(cfg.uplink.token_file)) if cfg.uplink.token_file else "",
+        ca_file=str(cfg.resolve(cfg.uplink.ca_file)) if cfg.uplink.ca_file else "",
+    )
+    journal = Journal(cfg.data_dir / "journal.db", SystemClock())
+    try:
+        uplink = Uplink.from_settings(
+            journal, SystemClock(), settings, gate_id=cfg.gate.gate_id, site=cfg.gate.site
+        )
+        summary = uplink.upload_once()
+        uplink.close()
+    finally:
+        journal.close()
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        for key, value in summary.items():
+            click.echo(f"{key:>16}: {value}")
+    if not summary.get("ok"):
+        sys.exit(1)
 
 
 # -- service: self-test, export, install -----------------------------------------------------

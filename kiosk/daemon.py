@@ -23,7 +23,7 @@ from kiosk.camera.capture import open_source
 from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
-from kiosk.errors import KioskError
+from kiosk.errors import ConfigError, KioskError, UplinkError
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.hub import Hub
 from kiosk.journal import Journal
@@ -74,11 +74,13 @@ class Kiosk:
         self._running = False
         self._closed = False
         self._setup_journal()
+        self.uplink = None
         try:
             self._setup_keys()
             self._setup_roster()
             self._setup_hardware()
             self._setup_lanes()
+            self._setup_uplink()
         except BaseException:
             self.close()
             raise
@@ -107,6 +109,35 @@ class Kiosk:
             if self.pin_factory is None:
                 self.pin_factory = MockFactory()
             self.world = SimWorld(self.clock, self.config.lanes)
+
+    def _setup_uplink(self) -> None:
+        settings = self.config.uplink
+        if not settings.url:
+            return
+        from kiosk.uplink import Uplink
+
+        token_file = str(self.config.resolve(settings.token_file)) if settings.token_file else None
+        ca_file = str(self.config.resolve(settings.ca_file)) if settings.ca_file else ""
+        try:
+            self.uplink = Uplink(
+                self.journal,
+                self.clock,
+                gate_id=self.config.gate.gate_id,
+                url=settings.url,
+                token_file=token_file,
+                ca_file=ca_file,
+                interval_s=settings.interval_s,
+                heartbeat_s=settings.heartbeat_s,
+                roster_s=settings.roster_s,
+                timeout_s=settings.timeout_s,
+                heartbeat_info=self._heartbeat_lanes,
+                on_roster=self._on_roster,
+                on_alert=self._on_uplink_alert,
+                site=self.config.gate.site,
+            )
+        except UplinkError as exc:
+            raise ConfigError(f"{self.config.path}: [uplink] {exc}") from None
+        self.journal.add_listener(self.uplink.journal_listener)
 
     def _bus(self, number: int):
         if self.simulated:
@@ -179,6 +210,13 @@ class Kiosk:
     def replace_roster(self, body: dict) -> Roster:
         """Store a new roster (committee shape) atomically and use it from now on."""
         self.journal.save_roster(body)
+        return self._use_stored_roster()
+
+    def _on_roster(self, body: dict) -> None:
+        """The uplink stored a new roster from the committee: use it."""
+        self._use_stored_roster()
+
+    def _use_stored_roster(self) -> Roster:
         body, received = self.journal.load_roster()
         roster = Roster.from_body(body, received)
         with self._roster_lock:
@@ -187,6 +225,25 @@ class Kiosk:
             self.keyring = _merge_keyring(self.keyring, roster.keys)
         self.hub.publish("roster", {"version": roster.version, "received_at": received})
         return roster
+
+    def _on_uplink_alert(self, code: str, detail: dict) -> None:
+        data = {"code": code, "message": str(detail.get("message", ""))[:500]}
+        try:
+            self.journal.append("alert.uplink", data)
+        except KioskError:
+            log.exception("could not journal alert.uplink")
+
+    def _heartbeat_lanes(self) -> dict:
+        return {
+            name: {k: v for k, v in lane.items() if k != "lane_thread"}
+            for name, lane in self.health()["lanes"].items()
+        }
+
+    def uplink_status(self) -> dict:
+        """The committee uplink's state for the guard and maintenance screens."""
+        if self.uplink is None:
+            return {"state": "disabled"}
+        return self.uplink.status()
 
     def _on_event(self, event) -> None:
         self.hub.publish("event", event.to_api())
@@ -262,6 +319,8 @@ class Kiosk:
             unit.runner.start()
             for thread in unit.threads:
                 thread.start()
+        if self.uplink is not None:
+            self.uplink.start()
         self._running = True
 
     def relays_off(self) -> None:
@@ -275,6 +334,11 @@ class Kiosk:
             return
         self.relays_off()
         if self._running:
+            if self.uplink is not None:
+                try:
+                    self.uplink.stop(timeout=5)
+                except RuntimeError:
+                    log.exception("uplink did not stop")
             for unit in self.units.values():
                 for thread in unit.threads:
                     thread.stop()
@@ -304,6 +368,8 @@ class Kiosk:
         for bus in self._buses.values():
             with contextlib.suppress(OSError):
                 bus.close()
+        if self.uplink is not None:
+            self.uplink.close()
         self.hub.close()
         self.journal.close()
 

@@ -46,31 +46,50 @@ def build_app(kiosk, extras: dict | None = None):
     return app
 
 
+class Service:
+    """The guard screen bound to its port, ready to run the kiosk.
+
+    :raises ConfigError: the port cannot be bound (the kiosk is closed then).
+    """
+
+    def __init__(self, kiosk, host: str, port: int, *, extras: dict | None = None) -> None:
+        self.kiosk = kiosk
+        self.host = host
+        self.port = port
+        try:
+            self.app = build_app(kiosk, extras)
+            self.server = serve(self.app, host, port)
+        except (OSError, ConfigError) as exc:
+            kiosk.close()
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+
+    def run(self) -> None:
+        """Start the kiosk; return after SIGTERM / SIGINT with everything stopped."""
+        kiosk, server = self.kiosk, self.server
+        stop = threading.Event()
+
+        def on_signal(signum, frame):
+            kiosk.relays_off()
+            stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        http = threading.Thread(target=server.run, name="http", daemon=True)
+        try:
+            kiosk.start()
+            http.start()
+            log.info("serving the guard screen on http://%s:%d", self.host, self.port)
+            while not stop.wait(1.0):
+                pass
+        finally:
+            kiosk.stop()
+            server.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("stopped")
+
+
 def serve_forever(kiosk, host: str, port: int, *, extras: dict | None = None) -> None:
-    """Start *kiosk* and its guard screen; return after SIGTERM / SIGINT, everything stopped."""
-    app = build_app(kiosk, extras)
-    try:
-        server = serve(app, host, port)
-    except OSError as exc:
-        kiosk.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        kiosk.relays_off()
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    http = threading.Thread(target=server.run, name="http", daemon=True)
-    try:
-        kiosk.start()
-        http.start()
-        log.info("serving the guard screen on http://%s:%d", host, port)
-        while not stop.wait(1.0):
-            pass
-    finally:
-        kiosk.stop()
-        server.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        log.info("stopped")
+    """Bind, start *kiosk* and its guard screen; return after SIGTERM / SIGINT."""
+    Service(kiosk, host, port, extras=extras).run()

@@ -175,5 +175,32 @@ def seed(kiosk, *, user: str, password: str) -> tuple[list[DemoPass], Path]:
     return passes, folder
 
 
+def start_committee(cfg):
+    """Start a loopback committee server for the demo and point the uplink at it.
+
+    Returns ``(server, cfg)``: the running :class:`kiosk.sim.committee.CommitteeServer` and
+    the configuration with ``[uplink]`` filled in (the token is written to a 0600 file).
+    """
+    import dataclasses
+    import os
+    import secrets
+
+    from kiosk.sim.committee import CommitteeServer
+
+    token = secrets.token_urlsafe(24)
+    today = datetime.now().astimezone().date()
+    server = CommitteeServer(
+        gate_id=cfg.gate.gate_id, token=token, roster=roster(cfg.gate.site, today)
+    ).start()
+    token_file = cfg.data_dir / "committee-token"
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    token_file.unlink(missing_ok=True)
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    uplink = dataclasses.replace(cfg.uplink, url=server.url, token_file=str(token_file))
+    return server, dataclasses.replace(cfg, uplink=uplink)
+
+
 def as_json(passes: list[DemoPass]) -> list[dict]:
     return [asdict(p) for p in passes]

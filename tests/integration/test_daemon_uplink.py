@@ -1,0 +1,78 @@
+"""The daemon uploads its journal to a committee server on loopback and takes its roster."""
+
+import dataclasses
+import os
+
+import pytest
+
+from kiosk.daemon import Kiosk
+from kiosk.sim.committee import CommitteeServer
+from kiosk.sim.demo import roster
+from tests.integration.conftest import sim_config, wait_for
+from tests.integration.test_person_flow import resident_token
+
+
+@pytest.fixture
+def committee():
+    server = CommitteeServer(gate_id="test-gate", token="secret-gate-token").start()
+    yield server
+    server.stop()
+
+
+def uplinked_kiosk(tmp_path, committee, **uplink):
+    cfg = sim_config(tmp_path / "data")
+    token_file = tmp_path / "token"
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"secret-gate-token\n")
+    os.close(fd)
+    settings = dataclasses.replace(
+        cfg.uplink, url=committee.url, token_file=str(token_file), **uplink
+    )
+    return Kiosk(dataclasses.replace(cfg, uplink=settings))
+
+
+def test_daemon_uplink_pushes_every_event_in_order(tmp_path, committee):
+    kiosk = uplinked_kiosk(tmp_path, committee, interval_s=0.2)
+    kiosk.start()
+    try:
+        kiosk.world.lanes["main"].step_in(35.5, resident_token(kiosk))
+        assert wait_for(lambda: "access.granted" in [e["type"] for e in committee.events])
+        assert wait_for(lambda: kiosk.uplink_status()["unsent"] == 0)
+        assert committee.stored_seqs() == list(range(1, kiosk.journal.last_seq() + 1))
+        assert kiosk.journal.acked_seq == kiosk.journal.last_seq()
+        assert wait_for(lambda: committee.heartbeats)
+        beat = committee.heartbeats[-1]
+        assert beat["lanes"]["main"]["thermometer"] == "ok"
+        assert kiosk.uplink_status()["state"] == "ok"
+    finally:
+        kiosk.stop()
+
+
+def test_daemon_uplink_pushes_a_fever_alert_at_once(tmp_path, committee):
+    kiosk = uplinked_kiosk(tmp_path, committee, interval_s=3600)
+    kiosk.start()
+    try:
+        # the start-up push goes out; after that nothing is due for an hour but alerts
+        assert wait_for(lambda: committee.stored_seqs())
+        kiosk.world.lanes["main"].step_in(37.4, resident_token(kiosk))
+        assert wait_for(lambda: "alert.fever" in [e["type"] for e in committee.events])
+    finally:
+        kiosk.stop()
+
+
+def test_daemon_uplink_takes_the_committee_roster(tmp_path, committee):
+    committee.set_roster(roster("demo-compound", kiosk_date(), version="committee#2"))
+    kiosk = uplinked_kiosk(tmp_path, committee)
+    kiosk.start()
+    try:
+        assert wait_for(lambda: kiosk.roster().version == "committee#2")
+        assert kiosk.state()["roster"]["version"] == "committee#2"
+        assert kiosk.roster().pass_status("P0007120103") == "revoked"
+    finally:
+        kiosk.stop()
+
+
+def kiosk_date():
+    from datetime import date
+
+    return date.today()
