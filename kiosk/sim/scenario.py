@@ -247,6 +247,8 @@ def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None])
     step = scenario.step_s
     next_thermo = dict.fromkeys(kiosk.units, 0.0)
     next_camera = dict.fromkeys(kiosk.units, 0.0)
+    last_text: dict[str, str | None] = dict.fromkeys(kiosk.units)
+    last_read = dict.fromkeys(kiosk.units, -1.0)
     k = 0
     t = 0.0
     while t <= end:
@@ -269,13 +271,20 @@ def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None])
                 for event in unit.thermometer.poll():
                     unit.lane.handle(event)
                 next_thermo[name] += 1.0 / settings.thermometer.sample_hz
+            sim_lane = world.lanes[name]
             if t >= next_camera[name]:
-                for event in unit.reader.poll():
-                    unit.lane.handle(event)
+                # An empty, unchanged scene is read once a second rather than at the frame
+                # rate: the change gate would skip those frames anyway, and this keeps long
+                # scenarios fast. Whenever something is held up, every frame is read.
+                shown = sim_lane.camera.text
+                if shown is not None or shown != last_text[name] or t - last_read[name] >= 1.0:
+                    for event in unit.reader.poll():
+                        unit.lane.handle(event)
+                    last_text[name] = shown
+                    last_read[name] = t
                 next_camera[name] += 1.0 / settings.camera.fps
             unit.lane.tick()
             unit.relay.tick()
-            sim_lane = world.lanes[name]
             busy = busy or unit.lane.state != IDLE or unit.relay.is_open
             busy = busy or sim_lane.person_c is not None or sim_lane.text is not None
         gap = (timeline[k][0] if k < len(timeline) else end) - t
