@@ -1,0 +1,183 @@
+"""``make bench``: every benchmark, one table.
+
+Writes ``bench/results.md`` and ``bench/results.json`` with the machine at the top. Each
+figure is a median over repeated runs with its spread; each comparison is measured in the same
+run. ``python -m bench [--quick] [--only gate,journal,...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.stats import machine
+
+PARTS = ("scanner", "gate", "journal", "uplink", "rest", "screen")
+HERE = Path(__file__).resolve().parent
+
+
+def _f(value, unit=""):
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"{value}{unit}"
+
+
+def _row(figure, stats, unit, target="", met=None):
+    spread = f"IQR {_f(stats.get('iqr'))}, p95 {_f(stats.get('p95'))}" if "iqr" in stats else ""
+    ok = "" if met is None else ("yes" if met else "**no**")
+    return f"| {figure} | {_f(stats.get('median'), unit)} | {spread} | {target} | {ok} |"
+
+
+def rows(name: str, result: dict) -> list[str]:
+    """Table rows for one part's result."""
+    out = []
+    if name == "scanner":
+        for size, decoders in result["results"].items():
+            ours = decoders.get("kiosk-zxing", {})
+            peers = {k: v for k, v in decoders.items() if k != "kiosk-zxing"}
+            rate = ours.get("decode_rate", 0)
+            best_peer = max((v.get("decode_rate", 0) for v in peers.values()), default=0)
+            peer_rates = ", ".join(
+                f"{k} {_f(v.get('decode_rate'), ' %')}" for k, v in peers.items()
+            )
+            ok = rate >= 97 and rate > best_peer
+            out.append(
+                f"| scanner {size}: decode rate (kiosk, zxing) | {_f(rate, ' %')} | "
+                f"peers: {peer_rates} | >= 97 % and above every peer | "
+                f"{'yes' if ok else '**no**'} |"
+            )
+            limit = 3 if size.startswith("640") else 6
+            med = ours.get("median_ms_code", 99)
+            empty, p95 = ours.get("median_ms_empty", 99), ours.get("p95_ms", 99)
+            peer_ms = ", ".join(f"{k} {_f(v.get('median_ms_code'))} ms" for k, v in peers.items())
+            ok = med <= limit and empty <= 2 and p95 <= 15
+            out.append(
+                f"| scanner {size}: ms per frame with a code | {_f(med, ' ms')} | "
+                f"p95 {_f(p95)} ms; empty {_f(empty)} ms; {peer_ms} | "
+                f"median <= {limit} ms, empty <= 2 ms, p95 <= 15 ms | {'yes' if ok else '**no**'} |"
+            )
+    elif name == "gate":
+        met = result["met"]
+        out.append(
+            _row(
+                "gate latency: first frame with a pass -> relay",
+                result["gate_latency_ms"],
+                " ms",
+                "median <= 50 ms",
+                met["gate_latency_ms"],
+            )
+        )
+        out.append(
+            _row(
+                "time at the gate: stepping in -> relay (10 Hz, window 5)",
+                result["time_at_gate_s"],
+                " s",
+                "median <= 1.0 s",
+                met["time_at_gate_s"],
+            )
+        )
+        out.append(
+            _row(
+                "`kiosk simulate` of 200 people",
+                result["scenario_200_people_s"],
+                " s",
+                "< 30 s",
+                met["scenario_200_people_s"],
+            )
+        )
+    elif name == "journal":
+        out.append(
+            _row(
+                "journal: durable events appended per second",
+                result["events_per_s"],
+                "/s",
+                ">= 500/s",
+                result["met"],
+            )
+        )
+    elif name == "uplink":
+        out.append(
+            f"| uplink: drain {result.get('events', 100000):,} events to a loopback server | "
+            f"{_f(result.get('seconds'), ' s')} | peak RSS {_f(result.get('peak_rss_mib'))} MiB"
+            f" | < 60 s, memory flat | {'yes' if result.get('target_met') else '**no**'} |"
+        )
+    elif name == "rest":
+        out.append(
+            _row(
+                "daemon at rest: CPU, 15 fps empty scene",
+                result["cpu_percent_of_one_core"],
+                " % of one core",
+                "<= 10 %",
+                result["cpu_percent_of_one_core"]["median"] <= 10,
+            )
+        )
+        out.append(
+            _row(
+                "daemon at rest: RSS",
+                result["rss_mb"],
+                " MB",
+                "<= 150 MB",
+                result["rss_mb"]["max"] <= 150,
+            )
+        )
+    elif name == "screen":
+        out.append(_row("guard screen: main page, 10 live streams", result["main_page_ms"], " ms"))
+        out.append(
+            _row("guard screen: events API, 10 live streams", result["events_api_ms"], " ms")
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller corpora")
+    parser.add_argument("--only", help="comma-separated parts: " + ",".join(PARTS))
+    args = parser.parse_args()
+    parts = args.only.split(",") if args.only else list(PARTS)
+    results: dict = {
+        "machine": machine(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "parts": {},
+    }
+    table = []
+    for name in parts:
+        print(f"== {name}", flush=True)
+        start = time.perf_counter()
+        try:
+            module = importlib.import_module(f"bench.{name}")
+            result = module.run(quick=args.quick)
+            results["parts"][name] = result
+            table += rows(name, result)
+        except Exception as exc:
+            traceback.print_exc()
+            results["parts"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+            table.append(f"| {name} | failed: {exc} | | | **no** |")
+        print(f"   {time.perf_counter() - start:.1f} s", flush=True)
+    m = results["machine"]
+    libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{m['cpu']}, {m['cores']} cores, {m['system']}, Python {m['python']}; {libs}.",
+        f"Run {results['when']}{' (quick)' if args.quick else ''} with `make bench`.",
+        "",
+        "| figure | median | spread / peers | target | met |",
+        "|---|---|---|---|---|",
+        *table,
+        "",
+    ]
+    (HERE / "results.md").write_text("\n".join(lines), encoding="utf-8")
+    (HERE / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
