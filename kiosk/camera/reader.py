@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 Event = PassPresented | SensorStatus
 
+UNREAD_RETRY_FRAMES = 15
+"""Frames scanned in a row, even if unchanged, while something code-like stays unread."""
+
 RECONNECT_FIRST_S = 0.5
 """First wait before reopening a failed camera, in seconds; it doubles after each failure."""
 
@@ -116,6 +119,7 @@ class PassReader:
         self._backoff = RECONNECT_FIRST_S
         self._next_attempt = now
         self._reopened_t = now
+        self._unread_streak = 0
         self._frame_times: deque[float] = deque(maxlen=32)
         self._frames = 0
         self._scans = 0
@@ -176,9 +180,12 @@ class PassReader:
         detections: list[Detection] | None = None
         if self.gate.changed(gray, now):
             detections = self.scanner.scan(gray)
-            if detections or not self.scanner.stats.candidates:
+            unread = not detections and self.scanner.stats.candidates > 0
+            self._unread_streak = self._unread_streak + 1 if unread else 0
+            # Something code-like but unread (a pass still moving into focus): keep scanning
+            # the next frames, up to UNREAD_RETRY_FRAMES, then let the gate rest.
+            if not unread or self._unread_streak >= UNREAD_RETRY_FRAMES:
                 self.gate.remember(now)
-            # else: something code-like is in view but unread; keep scanning the next frames
         for detection in detections or ():
             if self.debouncer.fresh(detection.text):
                 events.append(PassPresented(self.lane, now, detection.text))

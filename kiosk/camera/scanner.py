@@ -8,9 +8,10 @@ Backends
     inverted codes) and :class:`PyzbarBackend` (the ZBar library). Both decode QR codes only.
 
 Cost on a Raspberry Pi matters more than elegance here: :meth:`Scanner.scan` converts to
-greyscale once, asks the backend once, and climbs the retry ladder only when a cheap look at
-the frame finds a dense, high-contrast patch that could be a code. An empty scene costs one
-backend call and that look.
+greyscale once, takes a cheap look (well under a millisecond) for dense, high-contrast
+patches that could be codes, and asks the backend about those patches only, climbing the
+retry ladder on a patch it could not read. An empty scene costs the look and nothing else;
+a frame with a code costs one small decode, most of the time.
 """
 
 from __future__ import annotations
@@ -185,8 +186,11 @@ class ScanStats:
     """What the last :meth:`Scanner.scan` did (for the maintenance page and the benchmark).
 
     :param ms: wall time of the last scan in milliseconds.
-    :param step: the ladder step that read a code (``"plain"``, ``"invert"``, ``"stretch"``,
-        ``"upscale"``, ...), or ``None`` when nothing was read.
+    :param step: the step that read a code, or ``None`` when nothing was read: ``"plain"``
+        (a region as it is), ``"merged"`` (the box around all regions), then the ladder:
+        ``"invert"``, ``"stretch"`` (CLAHE), ``"stretch-invert"``, ``"upscale"`` (2x),
+        ``"upscale-invert"``, ``"sharpen"`` (2x and unsharp mask), ``"sharpen-invert"``,
+        ``"upscale-global"`` (zxing's global-histogram binarizer), ``"sharpen-3x"``.
     :param candidates: how many code-like regions the cheap look found (0 means the ladder
         was skipped).
     :param scans: scans since the scanner was made.
@@ -248,9 +252,11 @@ class Scanner:
         )
 
     def scan(self, frame: np.ndarray) -> list[Detection]:
-        """Every QR code readable in *frame* (BGR or greyscale uint8); empty if none.
+        """The QR codes readable in *frame* (BGR or greyscale uint8); empty if none.
 
-        Never raises for the pixels' sake: a frame of any content gives a (possibly empty) list.
+        Regions are tried largest first and the scan stops at the first region that gives
+        any code, so two passes held up at once may come out one per frame. Never raises for
+        the pixels' sake: a frame of any content or size gives a (possibly empty) list.
         """
         start = time.perf_counter()
         gray = to_gray(frame)
@@ -274,28 +280,36 @@ class Scanner:
     def candidate_regions(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Boxes (x, y, w, h in frame pixels) of dense high-contrast patches that could be codes.
 
-        At half and quarter resolution: a 3x3 morphological gradient, thresholded into edges,
-        averaged over cells of a third of the smallest code, and over 3x3 cells. Where the
+        At half, quarter and eighth resolution: a 3x3 morphological gradient, thresholded into
+        edges, averaged over cells and over 3x3 cells (a window the size of the smallest code
+        at half and quarter resolution, four times wider at the eighth). Where the
         share of edges passes *density*, a code could be. Noise, flat walls and single
-        straight edges stay below it; a QR code of 2 to 20 pixels per module is above it.
+        straight edges stay below it; a QR code of 2 to 40 pixels per module is above it.
         Printed text can be above it too, which costs a few decode attempts, nothing more.
         About 0.2 ms at 640x480.
         """
         h, w = gray.shape[:2]
+        if min(h, w) < 4 * self.min_code_px // 3:
+            return [(0, 0, w, h)] if h and w else []  # too small to search: try it whole
         cell = max(4, self.min_code_px // 3)  # in frame pixels
         grid = (max(1, w // cell), max(1, h // cell))
         image = gray
         mask = None
-        for _level in range(2):
+        for level in range(3):  # half, quarter and eighth: 2 to about 40 pixels per module
             image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2),
                                interpolation=cv2.INTER_AREA)  # fmt: skip
-            if min(image.shape) < 8:
+            # the eighth looks only for large codes: a window four times wider
+            level_grid = grid if level < 2 else (w // (cell << 2), h // (cell << 2))
+            if min(level_grid) < 3:
                 break
             grad = cv2.morphologyEx(image, cv2.MORPH_GRADIENT, self._kernel)
             edges = cv2.compare(grad, self.edge_threshold, cv2.CMP_GT)
-            cells = cv2.resize(edges, grid, interpolation=cv2.INTER_AREA)
+            cells = cv2.resize(edges, level_grid, interpolation=cv2.INTER_AREA)
             share = cv2.blur(cells, (3, 3))
             dense = cv2.compare(share, int(self.density * 255), cv2.CMP_GT)
+            if level == 2:  # grow by a coarse cell: the window saw only the code's middle
+                dense = cv2.dilate(dense, self._kernel)
+                dense = cv2.resize(dense, grid, interpolation=cv2.INTER_NEAREST)
             mask = dense if mask is None else cv2.bitwise_or(mask, dense)
         if mask is None or not cv2.countNonZero(mask):
             return []
@@ -303,6 +317,8 @@ class Scanner:
         sx, sy = w / grid[0], h / grid[1]
         regions = []
         for x, y, bw, bh, _area in boxes[1:count]:
+            if min(bw * sx, bh * sy) < self.min_code_px:
+                continue  # smaller than any code: a corner, a blob, a word
             x0, y0 = max(0, int((x - 1.5) * sx)), max(0, int((y - 1.5) * sy))
             x1, y1 = min(w, int((x + bw + 1.5) * sx)), min(h, int((y + bh + 1.5) * sy))
             regions.append((x0, y0, x1 - x0, y1 - y0))
@@ -317,6 +333,14 @@ class Scanner:
             found = self.backend.decode(crop)
             if found:
                 return "plain", [_shift(d, x, y, 1.0) for d in found]
+        if len(regions) > 1:
+            # a code can fall apart into several regions (very large, or glare across it)
+            x0, y0 = min(r[0] for r in regions), min(r[1] for r in regions)
+            x1 = max(r[0] + r[2] for r in regions)
+            y1 = max(r[1] + r[3] for r in regions)
+            found = self.backend.decode(gray[y0:y1, x0:x1])
+            if found:
+                return "merged", [_shift(d, x0, y0, 1.0) for d in found]
         if not self.ladder:
             return None, []
         for x, y, crop in crops:
@@ -337,8 +361,18 @@ class Scanner:
             big = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
             yield "upscale", big, 2.0, backend
             yield "upscale-invert", cv2.bitwise_not(big), 2.0, backend
+            # small and soft: unsharp masking after upscaling recovers module edges
+            sharp = cv2.addWeighted(big, 2.0, cv2.GaussianBlur(big, (0, 0), 2.0), -1.0, 0)
+            yield "sharpen", sharp, 2.0, backend
+            yield "sharpen-invert", cv2.bitwise_not(sharp), 2.0, backend
             if self._global is not None:
                 yield "upscale-global", big, 2.0, self._global
+            if max(crop.shape) < 300:
+                bigger = cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+                sharper = cv2.addWeighted(
+                    bigger, 3.0, cv2.GaussianBlur(bigger, (0, 0), 3.0), -2.0, 0
+                )
+                yield "sharpen-3x", sharper, 3.0, backend
 
 
 def _shift(detection: Detection, dx: int, dy: int, scale: float) -> Detection:

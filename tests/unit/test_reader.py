@@ -189,3 +189,20 @@ def test_reader_snapshot_for_the_maintenance_page(clock):
     x, y = (int(v) for v in snap.region[0])
     patch = image[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3)
     assert (patch[:, 1].astype(int) - patch[:, 2].astype(int)).max() > 100  # green outline
+
+
+def test_reader_keeps_scanning_an_unread_code_like_region_for_a_while(clock):
+    # a still frame with a QR-like block of random modules that no decoder can read
+    frame = SimCamera(seed=16).read()
+    modules = np.random.default_rng(16).integers(0, 2, (29, 29), dtype=np.uint8) * 255
+    frame[100:216, 100:216] = cv2.resize(modules, (116, 116), interpolation=cv2.INTER_NEAREST)[
+        :, :, None
+    ]
+    source = StarvedSource()
+    source.frames = [frame.copy() for _ in range(45)]
+    reader = PassReader(source, Scanner(), clock, "east", SETTINGS)
+    poll_for(reader, clock, 5 * 0.125)
+    assert reader.snapshot().scans == 5  # a pass may be coming into focus
+    poll_for(reader, clock, 40 * 0.125)  # until t = 5.625 s
+    # 15 in a row, then the gate rests: one more scan when it refreshes 2 s later
+    assert reader.snapshot().scans == 16

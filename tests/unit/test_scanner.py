@@ -207,3 +207,17 @@ def test_scan_files_with_pyzbar_backend(tmp_path):
     path = tmp_path / "code.png"
     cv2.imwrite(str(path), flat_code("PYZBAR FILE"))
     assert scan_files([path], backend="pyzbar")[0]["texts"] == ["PYZBAR FILE"]
+
+
+@pytest.mark.parametrize("module_px", [3, 12, 30], ids=["small", "medium", "close-up"])
+def test_scanner_finds_codes_from_far_to_close(module_px):
+    code = cv2.GaussianBlur(flat_code("NEAR OR FAR", module_px=module_px), (0, 0), 0.8)
+    h, w = code.shape
+    frame = np.full((max(480, h + 20), max(640, w + 20)), 118, np.uint8)
+    frame[10 : 10 + h, 10 : 10 + w] = code
+    assert [d.text for d in Scanner().scan(frame)] == ["NEAR OR FAR"]
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (1, 1), (15, 17), (3, 5, 3)])
+def test_scanner_returns_nothing_for_tiny_frames(shape):
+    assert Scanner().scan(np.zeros(shape, np.uint8)) == []

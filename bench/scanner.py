@@ -1,0 +1,167 @@
+"""Scanner benchmark: decode rate and time per frame on the generated corpus.
+
+Runs, on the same files and in one process with one thread: kiosk's :class:`Scanner` with
+each backend, plain pyzbar on the whole frame, OpenCV's ``cv2.QRCodeDetector``, and Debian's
+``zbarimg`` command (timed per image as a whole process, so it includes start-up).
+
+Usage: ``python -m bench.scanner [--quick] [--json] [--no-zbarimg]``.
+:func:`run` returns the figures as a dict for an aggregating ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from bench.corpus import DEFAULT_DIR, build
+from kiosk.camera.scanner import Scanner
+
+Decoder = Callable[[np.ndarray, str], list[str]]
+
+MEDIAN_MS_TARGET = {"640x480": 3.0, "1280x720": 6.0}
+"""Median ms per frame with a code that kiosk-zxing should stay under, by frame size."""
+
+
+def _kiosk(backend: str) -> Decoder:
+    scanner = Scanner(backend)
+    return lambda frame, path: [d.text for d in scanner.scan(frame)]
+
+
+def _pyzbar() -> Decoder:
+    from pyzbar import pyzbar
+
+    symbols = [pyzbar.ZBarSymbol.QRCODE]
+
+    def decode(frame: np.ndarray, path: str) -> list[str]:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        return [s.data.decode("utf-8", "replace") for s in pyzbar.decode(gray, symbols=symbols)]
+
+    return decode
+
+
+def _opencv() -> Decoder:
+    detector = cv2.QRCodeDetector()
+
+    def decode(frame: np.ndarray, path: str) -> list[str]:
+        text, _points, _ = detector.detectAndDecode(frame)
+        return [text] if text else []
+
+    return decode
+
+
+def _zbarimg(frame: np.ndarray, path: str) -> list[str]:
+    out = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", path],
+        capture_output=True,
+        check=False,
+    )
+    return [line.decode("utf-8", "replace") for line in out.stdout.splitlines() if line]
+
+
+def _summary(rows: list[tuple[bool, bool, float]]) -> dict:
+    """rows: (has code, read correctly, ms)."""
+    coded = [r for r in rows if r[0]]
+    empty = [r for r in rows if not r[0]]
+    ms_all = [r[2] for r in rows]
+    return {
+        "frames": len(rows),
+        "decode_rate": round(100.0 * sum(r[1] for r in coded) / max(1, len(coded)), 1),
+        "median_ms_code": round(float(np.median([r[2] for r in coded])), 2) if coded else None,
+        "median_ms_empty": round(float(np.median([r[2] for r in empty])), 2) if empty else None,
+        "p95_ms": round(float(np.percentile(ms_all, 95)), 2) if ms_all else None,
+        "false_reads": sum(1 for r in empty if r[1]),
+    }
+
+
+def run(quick: bool = False, *, zbarimg: bool = True, out_dir=DEFAULT_DIR) -> dict:
+    """Build (or reuse) the corpus and measure every decoder on it.
+
+    :return: ``{"corpus": {...}, "results": {size: {decoder: summary}}}`` where a summary has
+        ``decode_rate`` (% of frames with a code whose text was read), ``median_ms_code``,
+        ``median_ms_empty``, ``p95_ms`` (over all frames), and ``false_reads`` (empty frames
+        where something was read).
+    """
+    cv2.setNumThreads(1)
+    manifest = build(out_dir, quick=quick)
+    decoders: dict[str, Decoder] = {
+        "kiosk-zxing": _kiosk("zxing"),
+        "kiosk-pyzbar": _kiosk("pyzbar"),
+        "pyzbar": _pyzbar(),
+        "opencv": _opencv(),
+    }
+    if zbarimg and shutil.which("zbarimg"):
+        decoders["zbarimg"] = _zbarimg
+    rows: dict[str, dict[str, list]] = {}
+    for entry in manifest:
+        size = f"{entry['width']}x{entry['height']}"
+        frame = cv2.imread(entry["path"], cv2.IMREAD_COLOR)
+        for name, decode in decoders.items():
+            start = time.perf_counter()
+            texts = decode(frame, entry["path"])
+            ms = (time.perf_counter() - start) * 1000.0
+            expected = entry["text"]
+            ok = expected in texts if expected is not None else bool(texts)
+            rows.setdefault(size, {}).setdefault(name, []).append((expected is not None, ok, ms))
+    results = {size: {name: _summary(r) for name, r in per.items()} for size, per in rows.items()}
+    return {
+        "corpus": {"frames": len(manifest), "quick": quick, "dir": "bench/corpus"},
+        "results": results,
+        "targets": _targets(results),
+    }
+
+
+def _targets(results: dict) -> dict:
+    """Whether kiosk-zxing meets each target, by frame size."""
+    met = {}
+    for size, per in results.items():
+        ours = per["kiosk-zxing"]
+        peers = [s["decode_rate"] for name, s in per.items() if not name.startswith("kiosk")]
+        median_target = MEDIAN_MS_TARGET.get(size, 6.0)
+        met[size] = {
+            "decode rate >= 97 %": ours["decode_rate"] >= 97.0,
+            "decode rate above every peer": all(ours["decode_rate"] > p for p in peers),
+            f"median ms with a code <= {median_target:g}": ours["median_ms_code"] <= median_target,
+            "median ms empty <= 2": ours["median_ms_empty"] <= 2.0,
+            "p95 ms <= 15": ours["p95_ms"] <= 15.0,
+        }
+    return met
+
+
+def _table(report: dict) -> str:
+    head = f"{'size':<9} {'decoder':<13} {'rate %':>7} {'med ms':>7} {'empty ms':>9} {'p95 ms':>7}"
+    lines = [head, "-" * len(head)]
+    for size, per in report["results"].items():
+        for name, s in per.items():
+            lines.append(
+                f"{size:<9} {name:<13} {s['decode_rate']:>7.1f} {s['median_ms_code']:>7.2f} "
+                f"{s['median_ms_empty']:>9.2f} {s['p95_ms']:>7.2f}"
+                + (f"  false reads: {s['false_reads']}" if s["false_reads"] else "")
+            )
+    for size, checks in report.get("targets", {}).items():
+        missed = [name for name, ok in checks.items() if not ok]
+        verdict = "all met" if not missed else "missed: " + "; ".join(missed)
+        lines.append(f"{size} kiosk-zxing targets: {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scanner", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small corpus, for a smoke run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--no-zbarimg", action="store_true", help="skip the zbarimg command")
+    args = parser.parse_args(argv)
+    report = run(args.quick, zbarimg=not args.no_zbarimg)
+    print(json.dumps(report, indent=1) if args.json else _table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
