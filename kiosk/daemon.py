@@ -28,12 +28,13 @@ from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.hub import Hub
 from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
-from kiosk.lane import Lane, LaneSnapshot, LaneThread
+from kiosk.lane import Lane, LaneSnapshot, LaneThread, load_history
 from kiosk.roster import Roster
 from kiosk.sensors.calibration import CalibrationStore
 from kiosk.sensors.mlx90614 import MLX90614
 from kiosk.sensors.thermometer import Thermometer
 from kiosk.threads import PollThread
+from kiosk.timesync import TimeSync
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Kiosk:
         try:
             self._setup_keys()
             self._setup_roster()
+            self._setup_rules()
             self._setup_hardware()
             self._setup_lanes()
         except BaseException:
@@ -97,6 +99,13 @@ class Kiosk:
     def _setup_roster(self) -> None:
         body, received = self.journal.load_roster()
         self._roster = Roster.from_body(body, received)
+
+    def _setup_rules(self) -> None:
+        rules = self.config.rules
+        self.time_sync = TimeSync.from_settings(rules, self.clock)
+        if self.simulated:
+            self.time_sync.set(True)  # a simulated gate's clock is the fake clock
+        self.history = load_history(self.journal, self.clock.now(), rules.keep)
 
     def _setup_hardware(self) -> None:
         if self.simulated:
@@ -153,6 +162,10 @@ class Kiosk:
             verify_pass=self.verify_pass,
             roster=self.roster,
             on_change=self._on_lane_change,
+            rules=self.config.rules,
+            history=self.history,
+            has_out_lane=any(s.direction == "out" for s in self.config.lanes.values()),
+            clock_synchronised=self.time_sync.synchronised,
         )
         runner = LaneThread(lane)
         threads = [
@@ -207,11 +220,8 @@ class Kiosk:
             "simulated": self.simulated,
             "uptime_s": round(self.clock.monotonic() - self.started_mono, 1),
             "lanes": {n: u.lane.snapshot().to_dict() for n, u in self.units.items()},
-            "roster": {
-                "version": roster.version,
-                "received_at": roster.received_at,
-                "passes": len(roster.passes),
-            },
+            "roster": roster.summary(self.clock.now()),
+            "clock": {"synchronised": self.time_sync.synchronised()},
             "last_seq": self.journal.last_seq(),
             "threshold_c": self.config.screening.threshold_c,
         }
