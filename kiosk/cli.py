@@ -163,16 +163,26 @@ def pass_group() -> None:
 
 
 @pass_group.command("issue")
-@click.option("--household", required=True, help="Household, e.g. 7-1201.")
+@click.option("--household", help="Household, e.g. 7-1201.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Issue one pass per row of this households CSV into the --out folder.",
+)
 @click.option("--pass-id", help="Pass id (default: derived from the household).")
 @click.option("--days", type=click.FloatRange(min=0.01), default=90.0, show_default=True)
 @click.option("--kind", type=click.Choice(["resident", "temporary"]), default="resident")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Private key file.")
 @click.option("--site", help="Site id (default: from the configuration).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-@click.option("--out", type=click.Path(dir_okay=False), help="Write a PNG/SVG/PDF of the QR.")
-def pass_issue(household, pass_id, days, kind, key_path, site, config_path, out) -> None:
-    """Issue a pass and print its token."""
+@click.option("--out", type=click.Path(), help="Write a PNG/SVG/PDF card (with --csv: a folder).")
+def pass_issue(household, csv_path, pass_id, days, kind, key_path, site, config_path, out) -> None:
+    """Issue a pass and print its token; with --csv, a batch of cards and a printable sheet."""
+    if (household is None) == (csv_path is None):
+        raise click.UsageError("give --household or --csv")
+    if csv_path and (not out or kind != "resident" or pass_id):
+        raise click.UsageError("--csv needs --out FOLDER, and no --pass-id or --kind temporary")
     from kiosk.keys import issue_pass, load_private_key
     from kiosk.passes import PassKind, qr_version
 
@@ -185,6 +195,9 @@ def pass_issue(household, pass_id, days, kind, key_path, site, config_path, out)
     key = load_private_key(key_path)
     if key.readable_by_others:
         click.echo(f"warning: {key_path} is readable by others; chmod 600 it", err=True)
+    if csv_path:
+        _issue_batch(csv_path, out, key, site, days)
+        return
     if pass_id is None:
         digits = "".join(c for c in household if c.isdigit())
         pass_id = ("P" if kind == "resident" else "T") + digits.rjust(8, "0") + "01"
@@ -202,6 +215,19 @@ def pass_issue(household, pass_id, days, kind, key_path, site, config_path, out)
         click.echo(f"wrote {out}", err=True)
     click.echo(token)
     click.echo(f"pass {claims.pass_id}, QR version {qr_version(token)}-M", err=True)
+
+
+def _issue_batch(csv_path, out, key, site, days) -> None:
+    from kiosk.cards import SHEET_NAME, issue_batch
+
+    rows = issue_batch(csv_path, out, key.key, key.kid, site, days, datetime.now(UTC).astimezone())
+    good = [row for row in rows if row.ok]
+    for row in rows:
+        if not row.ok:
+            click.echo(f"skipped: {row.error}", err=True)
+    click.echo(f"{len(good)} cards in {out}, sheet {Path(out) / SHEET_NAME}")
+    if len(good) != len(rows):
+        sys.exit(1)
 
 
 def _write_pass_image(token, claims, path: Path) -> None:
@@ -291,7 +317,78 @@ def user_remove(name, config_path) -> None:
 
 
 # -- roster and rules ------------------------------------------------------------------------
-# (commands for the roster go here)
+
+
+@main.group()
+def roster() -> None:
+    """The committee roster: households, passes, revocations, home observation."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def roster_import(file: str, config_path: str | None) -> None:
+    """Replace the roster with FILE (JSON in the committee roster shape), all or nothing.
+
+    A running kiosk uses it from its next start (or the next roster pull).
+    """
+    from kiosk.clock import SystemClock
+    from kiosk.journal import Journal
+    from kiosk.roster import Roster, check_body
+
+    cfg = _load_config(config_path)
+    try:
+        body = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.UsageError(f"{file}: not JSON: {exc}") from None
+    except OSError as exc:
+        raise KioskError(f"{file}: cannot read: {exc.strerror}") from None
+    problems = check_body(body, site=cfg.gate.site)
+    if problems:
+        for problem in problems[:20]:
+            click.echo(f"{file}: {problem}", err=True)
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise click.UsageError(f"{file}: not imported: {len(problems)} problems{more}")
+    clock = SystemClock()
+    journal = Journal(cfg.data_dir / "journal.db", clock)
+    try:
+        journal.save_roster(body)
+        loaded = Roster.from_body(*journal.load_roster())
+        journal.append(
+            "roster.imported",
+            {"version": loaded.version, "passes": len(loaded.passes), "source": "file"},
+        )
+    finally:
+        journal.close()
+    click.echo(f"roster {loaded.version}: {len(loaded.passes)} passes imported")
+
+
+@roster.command("show")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True)
+def roster_show(config_path: str | None, as_json: bool) -> None:
+    """Print the roster's version, age and counts."""
+    from kiosk.clock import SystemClock
+    from kiosk.journal import Journal
+    from kiosk.roster import Roster
+
+    cfg = _load_config(config_path)
+    clock = SystemClock()
+    journal = Journal(cfg.data_dir / "journal.db", clock)
+    try:
+        summary = Roster.from_body(*journal.load_roster()).summary(clock.now())
+    finally:
+        journal.close()
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    if summary["version"] is None:
+        click.echo("no roster yet (kiosk roster import FILE.json, or the committee pull)")
+        return
+    for key, value in summary.items():
+        if key == "home_observation":
+            value = ", ".join(f"{h} until {d}" for h, d in value) or "none"
+        click.echo(f"{key:>16}: {value}")
 
 
 # -- committee uplink ------------------------------------------------------------------------

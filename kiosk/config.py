@@ -162,6 +162,105 @@ class JournalSettings:
 
 
 @dataclass(frozen=True)
+class HoursSettings:
+    """``[rules.hours]``: when each kind of pass opens the gate, local time, ``"HH:MM-HH:MM"``
+    (``"22:00-06:00"`` spans midnight, ``"24:00"`` is the end of the day); ``""`` = all day."""
+
+    resident: str = ""
+    temporary: str = "06:00-22:00"
+    worker: str = ""
+
+    def __post_init__(self) -> None:
+        from kiosk.policy import parse_hours
+
+        for name in ("resident", "temporary", "worker"):
+            try:
+                parse_hours(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class RulesSettings:
+    """``[rules]``: the compound's gate rules beyond the pass and the temperature."""
+
+    #: ``"deny"``: a household under home observation cannot pass out (amber alert with the
+    #: end date); ``"warn"``: let them out and warn the guard; ``"off"``.
+    home_observation: str = "deny"
+    #: ``"off"``; ``"soft"``: a pass used twice the same way is let through and the guard is
+    #: warned; ``"hard"``: it is denied (ANTI_PASSBACK).
+    anti_passback: str = "soft"
+    #: ``"direction"``: a pass that went in cannot go in again until it went out (and the
+    #: other way round); ``"window"``: not the same way twice within ``anti_passback_window_s``;
+    #: ``"auto"``: direction when the gate has an ``out`` lane, else window.
+    anti_passback_by: str = "auto"
+    #: Window mode: seconds within which the same pass cannot pass the same way again.
+    anti_passback_window_s: float = 300.0
+    #: Direction mode: hours after which a passage no longer counts (someone let out by hand
+    #: can come back in the next day without the guard).
+    anti_passback_reset_h: float = 24.0
+    #: Outings per household every ``exit_quota_days`` calendar days, counted on ``out``
+    #: lanes; 0 = no quota. A roster's ``exit_quota_per_day`` for a household wins.
+    exit_quota: int = 0
+    #: Calendar days of the quota window (2: today and yesterday).
+    exit_quota_days: int = 2
+    #: Default end of a temporary pass, local time ``"HH:MM"`` (``"24:00"`` = end of day);
+    #: when that time has passed today, the same time tomorrow.
+    temporary_until: str = "24:00"
+    #: Longest validity (hours) a guard may give a temporary pass.
+    temporary_max_h: float = 24.0
+    #: How the clock's synchronisation is checked: ``"adjtimex"`` (the kernel's flag, as
+    #: ``timedatectl`` shows it), ``"timedatectl"``, or ``"off"`` (always trusted).
+    clock_check: str = "adjtimex"
+    #: Seconds between clock checks.
+    clock_check_s: float = 60.0
+    #: With an unsynchronised clock: ``"warn"`` (trust it, warn the guard, record it in each
+    #: decision); ``"ignore_validity"`` (also let expired / not-yet-valid passes through as a
+    #: warning); ``"deny"`` (deny every pass: the guard opens by hand).
+    untrusted_clock: str = "warn"
+    hours: HoursSettings = field(default_factory=HoursSettings)
+
+    def __post_init__(self) -> None:
+        from kiosk.policy import parse_clock_time
+
+        choices = {
+            "home_observation": ("deny", "warn", "off"),
+            "anti_passback": ("off", "soft", "hard"),
+            "anti_passback_by": ("auto", "direction", "window"),
+            "clock_check": ("adjtimex", "timedatectl", "off"),
+            "untrusted_clock": ("warn", "ignore_validity", "deny"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                options = ", ".join(repr(a) for a in allowed)
+                raise ValueError(f"{name}: one of {options}, not {getattr(self, name)!r}")
+        if self.anti_passback_window_s <= 0 or self.anti_passback_reset_h <= 0:
+            raise ValueError("anti_passback_window_s and anti_passback_reset_h must be positive")
+        if not 0 <= self.exit_quota <= 100:
+            raise ValueError("exit_quota: 0 (no quota) to 100 outings")
+        if not 1 <= self.exit_quota_days <= 14:
+            raise ValueError("exit_quota_days: 1 to 14 days")
+        if not 0 < self.temporary_max_h <= 24 * 14:
+            raise ValueError("temporary_max_h: more than 0, at most 336 hours")
+        if self.clock_check_s <= 0:
+            raise ValueError("clock_check_s: must be positive")
+        try:
+            parse_clock_time(self.temporary_until)
+        except ValueError as exc:
+            raise ValueError(f"temporary_until: {exc}") from None
+
+    @property
+    def keep(self):
+        """How long the rules need to remember passages (a timedelta)."""
+        from datetime import timedelta
+
+        return timedelta(
+            days=max(self.exit_quota_days, 1) + 1,
+            hours=max(self.anti_passback_reset_h, self.temporary_max_h),
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. ``path`` is the file it came from (not a TOML key)."""
 
@@ -171,6 +270,7 @@ class Config:
     ui: UISettings = field(default_factory=UISettings)
     uplink: UplinkSettings = field(default_factory=UplinkSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
+    rules: RulesSettings = field(default_factory=RulesSettings)
     path: Path | None = None
 
     def resolve(self, value: str, base: Path | None = None) -> Path:

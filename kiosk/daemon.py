@@ -12,7 +12,9 @@ The guard screen talks to the daemon only through :class:`Kiosk`'s narrow surfac
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,17 +25,18 @@ from kiosk.camera.capture import open_source
 from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
-from kiosk.errors import ConfigError, KioskError, UplinkError
+from kiosk.errors import ConfigError, KioskError, PassError, UplinkError
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.hub import Hub
 from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
-from kiosk.lane import Lane, LaneSnapshot, LaneThread
+from kiosk.lane import Lane, LaneSnapshot, LaneThread, load_history
 from kiosk.roster import Roster
 from kiosk.sensors.calibration import CalibrationStore
 from kiosk.sensors.mlx90614 import MLX90614
 from kiosk.sensors.thermometer import Thermometer
 from kiosk.threads import PollThread
+from kiosk.timesync import TimeSync
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class Kiosk:
         try:
             self._setup_keys()
             self._setup_roster()
+            self._setup_rules()
             self._setup_hardware()
             self._setup_lanes()
             self._setup_uplink()
@@ -99,6 +103,13 @@ class Kiosk:
     def _setup_roster(self) -> None:
         body, received = self.journal.load_roster()
         self._roster = Roster.from_body(body, received)
+
+    def _setup_rules(self) -> None:
+        rules = self.config.rules
+        self.time_sync = TimeSync.from_settings(rules, self.clock)
+        if self.simulated:
+            self.time_sync.set(True)  # a simulated gate's clock is the fake clock
+        self.history = load_history(self.journal, self.clock.now(), rules.keep)
 
     def _setup_hardware(self) -> None:
         if self.simulated:
@@ -184,6 +195,10 @@ class Kiosk:
             verify_pass=self.verify_pass,
             roster=self.roster,
             on_change=self._on_lane_change,
+            rules=self.config.rules,
+            history=self.history,
+            has_out_lane=any(s.direction == "out" for s in self.config.lanes.values()),
+            clock_synchronised=self.time_sync.synchronised,
         )
         runner = LaneThread(lane)
         threads = [
@@ -245,6 +260,78 @@ class Kiosk:
             return {"state": "disabled"}
         return self.uplink.status()
 
+    def issue_temporary_pass(
+        self,
+        registration_id: str,
+        household: str,
+        *,
+        hours: float | None = None,
+        until: datetime | None = None,
+        single_reentry: bool = True,
+        guard: str,
+    ) -> dict:
+        """Issue a temporary pass (临时通行证) signed with the gate's key (``keys_dir/gate.key``)
+        for a registered person, and journal ``pass.temporary_issued``.
+
+        Valid from now until *until*, or for *hours*, or by default until ``[rules]
+        temporary_until`` (end of day); never longer than ``temporary_max_h``.
+
+        :return: ``token``, ``pass_id``, ``household``, ``registration_id``, ``valid_from``
+            and ``valid_until`` (RFC 3339), ``single_reentry``, ``qr_version`` and ``png``
+            (the QR code as PNG bytes).
+        :raises PassError: a field is refused (the message says which); :raises KeyFileError:
+            the gate has no key (run ``kiosk keys init``).
+        """
+        from kiosk.keys import load_private_key
+        from kiosk.passes import PassKind, issue_token, make_claims, qr_for, qr_version
+
+        key = load_private_key(self.config.keys_dir / "gate.key")
+        now = self.clock.now().replace(microsecond=0)
+        end = temporary_pass_end(self.config.rules, now, hours=hours, until=until)
+        pass_id = (
+            "T" + now.strftime("%m%d") + "".join(secrets.choice(PASS_ID_ALPHABET) for _ in range(6))
+        )
+        claims = make_claims(
+            kind=PassKind.TEMPORARY,
+            kid=key.kid,
+            pass_id=pass_id,
+            household=household,
+            site=self.config.gate.site,
+            valid_from=now,
+            valid_until=end,
+            single_reentry=bool(single_reentry),
+            registration_id=registration_id,
+        )
+        if key.use is not passes.KeyUse.TEMPORARY:
+            raise PassError(f"{key.path}: not a gate key")
+        token = issue_token(claims, key.key)
+        buffer = io.BytesIO()
+        qr_for(token).save(buffer, kind="png", scale=8, border=4)
+        self.journal.append(
+            "pass.temporary_issued",
+            {
+                "pass_id": pass_id,
+                "household": household,
+                "registration_id": registration_id,
+                "valid_from": now.isoformat(),
+                "valid_until": end.isoformat(),
+                "single_reentry": bool(single_reentry),
+                "kid": key.kid,
+                "guard": guard,
+            },
+        )
+        return {
+            "token": token,
+            "pass_id": pass_id,
+            "household": household,
+            "registration_id": registration_id,
+            "valid_from": now.isoformat(),
+            "valid_until": end.isoformat(),
+            "single_reentry": bool(single_reentry),
+            "qr_version": qr_version(token),
+            "png": buffer.getvalue(),
+        }
+
     def _on_event(self, event) -> None:
         self.hub.publish("event", event.to_api())
 
@@ -264,11 +351,8 @@ class Kiosk:
             "simulated": self.simulated,
             "uptime_s": round(self.clock.monotonic() - self.started_mono, 1),
             "lanes": {n: u.lane.snapshot().to_dict() for n, u in self.units.items()},
-            "roster": {
-                "version": roster.version,
-                "received_at": roster.received_at,
-                "passes": len(roster.passes),
-            },
+            "roster": roster.summary(self.clock.now()),
+            "clock": {"synchronised": self.time_sync.synchronised()},
             "last_seq": self.journal.last_seq(),
             "threshold_c": self.config.screening.threshold_c,
         }
@@ -372,6 +456,46 @@ class Kiosk:
             self.uplink.close()
         self.hub.close()
         self.journal.close()
+
+
+#: Characters of the random part of a temporary pass id (no 0/O, 1/I look-alikes).
+PASS_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def temporary_pass_end(
+    rules, now: datetime, *, hours: float | None = None, until: datetime | None = None
+) -> datetime:
+    """When a temporary pass issued at *now* ends: *until*, *now* + *hours*, or the next
+    ``rules.temporary_until`` local time; at most ``rules.temporary_max_h`` hours.
+
+    :raises PassError: both or a bad one given, the end is not after now, or too far.
+    """
+    from datetime import timedelta
+
+    from kiosk.policy import parse_clock_time
+
+    if hours is not None and until is not None:
+        raise PassError("give hours or until, not both")
+    if hours is not None:
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:
+            raise PassError(f"hours must be a positive number, not {hours!r}")
+        if hours > rules.temporary_max_h:
+            raise PassError(f"hours: at most {rules.temporary_max_h:g}")
+        end = now + timedelta(hours=hours)
+    elif until is not None:
+        if not isinstance(until, datetime) or until.tzinfo is None:
+            raise PassError("until must be a time with an offset, e.g. 2020-02-04T20:00+08:00")
+        end = until
+    else:
+        end = datetime.combine(now.date(), parse_clock_time(rules.temporary_until), now.tzinfo)
+        if end <= now:
+            end += timedelta(days=1)
+    end = end.replace(microsecond=0)
+    if end <= now:
+        raise PassError(f"the pass would end at {end.isoformat()}, which is not after now")
+    if end - now > timedelta(hours=rules.temporary_max_h):
+        raise PassError(f"a temporary pass lasts at most {rules.temporary_max_h:g} hours")
+    return end
 
 
 def _merge_keyring(keyring, roster_keys):

@@ -58,6 +58,10 @@ class LaneSnapshot:
     hold_s: float = 0.0
     faults: dict[str, str] = field(default_factory=dict)
     manual_temperature: bool = False
+    #: Reason codes the guard is warned about (soft anti-passback, unsynchronised clock, ...).
+    warnings: tuple[str, ...] = ()
+    #: End date (ISO) of a household's home observation, for the amber alert.
+    observation_until: str | None = None
     version: int = 0
 
     def to_dict(self) -> dict:
@@ -77,6 +81,8 @@ class LaneSnapshot:
             "hold_s": round(self.hold_s, 1),
             "faults": dict(self.faults),
             "manual_temperature": self.manual_temperature,
+            "warnings": list(self.warnings),
+            "observation_until": self.observation_until,
             "version": self.version,
         }
 
@@ -94,6 +100,11 @@ class Lane:
     :param roster: ``() -> Roster``, the current roster.
     :param on_change: called with a :class:`LaneSnapshot` whenever the lane changes; must not
         block.
+    :param rules: :class:`kiosk.config.RulesSettings`; None checks only pass and roster.
+    :param history: the gate's :class:`policy.History`, shared by its lanes; every grant is
+        recorded in it.
+    :param has_out_lane: the gate has an ``out`` lane (anti-passback by direction).
+    :param clock_synchronised: ``() -> bool | None``, e.g. :meth:`TimeSync.synchronised`.
     """
 
     def __init__(
@@ -108,6 +119,10 @@ class Lane:
         verify_pass: Callable,
         roster: Callable[[], Roster],
         on_change: Callable[[LaneSnapshot], None] = lambda s: None,
+        rules=None,
+        history: policy.History | None = None,
+        has_out_lane: bool = False,
+        clock_synchronised: Callable[[], bool | None] = lambda: None,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -118,6 +133,10 @@ class Lane:
         self.verify_pass = verify_pass
         self.roster = roster
         self.on_change = on_change
+        self.rules = rules
+        self.history = history
+        self.has_out_lane = has_out_lane
+        self.clock_synchronised = clock_synchronised
         self.state = IDLE
         self._deadline: float | None = None
         self._check = None  # the PassCheck waiting for a temperature
@@ -162,15 +181,7 @@ class Lane:
         elif self.state == MEASURING:
             reading = self._unstable
             self._finish(
-                policy.decide(
-                    self._check,
-                    reading,
-                    self.roster(),
-                    now=self.clock.now(),
-                    direction=self.settings.direction,
-                    threshold_c=self.screening.threshold_c,
-                    accept_without_roster=self.screening.accept_without_roster,
-                )
+                self._decide(reading)
                 if reading is not None or "thermometer" not in self._faults
                 else self._fault_decision()
             )
@@ -187,6 +198,8 @@ class Lane:
                 household=None,
                 pass_id=None,
                 temperature_c=None,
+                warnings=(),
+                observation_until=None,
             )
             self._publish()
 
@@ -212,13 +225,7 @@ class Lane:
             },
         )
         self._last_text = event.text
-        denial = policy.check_pass(
-            check,
-            self.roster(),
-            now=now,
-            direction=self.settings.direction,
-            accept_without_roster=self.screening.accept_without_roster,
-        )
+        denial = policy.check_pass(check, self.roster(), now=now, **self._rule_inputs())
         reading = self._fresh_reading()
         manual = "thermometer" in self._faults
         if denial is not None:
@@ -325,15 +332,24 @@ class Lane:
         reading = self._fresh_reading()
         return reading.body_c if reading else None
 
+    def _rule_inputs(self) -> dict:
+        return {
+            "direction": self.settings.direction,
+            "accept_without_roster": self.screening.accept_without_roster,
+            "rules": self.rules,
+            "history": self.history,
+            "has_out_lane": self.has_out_lane,
+            "clock_synchronised": self.clock_synchronised(),
+        }
+
     def _decide(self, reading: TemperatureRead | None) -> policy.Decision:
         return policy.decide(
             self._check,
             reading,
             self.roster(),
             now=self.clock.now(),
-            direction=self.settings.direction,
             threshold_c=self.screening.threshold_c,
-            accept_without_roster=self.screening.accept_without_roster,
+            **self._rule_inputs(),
         )
 
     def _fault_decision(self) -> policy.Decision:
@@ -362,6 +378,7 @@ class Lane:
             seconds = self.relay.pulse(self.settings.relay.open_s)
             data["open_s"] = round(seconds, 3)
             self._record("access.granted", data)
+            self._remember(decision)
             hold = max(seconds, self.settings.result_hold_s)
             self._show(
                 GRANTED, decision.reason, decision, decision.household, decision.pass_id, hold
@@ -376,13 +393,36 @@ class Lane:
                 decision.pass_id,
                 self.settings.result_hold_s,
             )
+        self._rule_alerts(decision)
+
+    def _remember(self, decision: policy.Decision) -> None:
+        if self.history is None:
+            return
+        passage = decision.passage(self.settings.direction, self.clock.now())
+        if passage is not None:
+            self.history.record(passage)
+
+    def _rule_alerts(self, decision: policy.Decision) -> None:
+        """Amber alerts for the guard that the rules raise (after the access record)."""
+        base = {
+            "pass_id": decision.pass_id,
+            "household": decision.household,
+            "direction": self.settings.direction,
+        }
+        if decision.reason == Reason.HOME_OBSERVATION:
+            until = decision.detail.removeprefix("until ").strip() or None
+            self._record("alert.home_observation", {**base, "until": until})
+        if decision.granted and str(Reason.ANTI_PASSBACK) in decision.warnings:
+            self._record("alert.anti_passback", {**base, "mode": "soft"})
 
     def _show(self, state, reason, decision, household, pass_id, hold_s: float) -> None:
         self.state = state
         self._deadline = self.clock.monotonic() + hold_s
         zh, en = message(reason)
+        until = None
         if reason == Reason.HOME_OBSERVATION and decision is not None and decision.detail:
-            zh, en = f"{zh}（{decision.detail}）", f"{en} ({decision.detail})"
+            until = decision.detail.removeprefix("until ").strip()
+            zh, en = f"{zh}（至 {until}）", f"{en} (until {until})"
         self._snapshot = replace(
             self._snapshot,
             state=state,
@@ -392,6 +432,8 @@ class Lane:
             household=household,
             pass_id=pass_id,
             temperature_c=decision.temperature_c if decision else None,
+            warnings=decision.warnings if decision else (),
+            observation_until=until,
         )
         self._publish()
 
@@ -431,6 +473,37 @@ class Lane:
         self._deadline = None
         self._check = None
         self._denial = None
+
+
+def load_history(journal, now, keep) -> policy.History:
+    """Rebuild the rules' :class:`policy.History` from the journal's ``access.granted``
+    events of the last *keep* (a timedelta), so counters survive a restart.
+
+    The journal is the one record of what happened, so there is no second store to keep in
+    step with it; reading goes newest first through the ``(type, seq)`` index and stops at
+    the first event older than *keep*.
+    """
+    since = now - keep
+    passages: list[policy.Passage] = []
+    before = None
+    while True:
+        chunk = journal.recent(1000, before=before, types=("access.granted",))
+        if not chunk:
+            break
+        done = False
+        for event in chunk:
+            passage = policy.Passage.from_event(event.ts, event.data)
+            if passage is None:
+                continue
+            if passage.at < since:
+                done = True
+                break
+            passages.append(passage)
+        if done:
+            break
+        before = chunk[-1].seq
+    passages.reverse()
+    return policy.History.of(passages, keep)
 
 
 class LaneThread:

@@ -30,6 +30,7 @@ class Reason(StrEnum):
     ANTI_PASSBACK = "ANTI_PASSBACK"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     OUTSIDE_HOURS = "OUTSIDE_HOURS"
+    CLOCK_UNTRUSTED = "CLOCK_UNTRUSTED"
     SENSOR_FAULT = "SENSOR_FAULT"
     TIMEOUT = "TIMEOUT"
 
@@ -57,6 +58,7 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.ANTI_PASSBACK: ("该通行证已进入，请勿重复使用", "Pass already used to enter"),
     Reason.QUOTA_EXCEEDED: ("今日外出次数已用完", "No outings left for this household"),
     Reason.OUTSIDE_HOURS: ("当前时段不可通行", "Not allowed at this hour"),
+    Reason.CLOCK_UNTRUSTED: ("系统时间未校准，请找门卫", "Clock not synchronised: see the guard"),
     Reason.SENSOR_FAULT: ("测温设备故障，请找门卫", "Thermometer fault: please see the guard"),
     Reason.TIMEOUT: ("超时，请重新扫码", "Timed out: show the pass again"),
 }

@@ -39,6 +39,10 @@ def committee_key(keys_dir: Path):
     return load_private_key(keys_dir / "committee.key")
 
 
+def gate_key(keys_dir: Path):
+    return load_private_key(keys_dir / "gate.key")
+
+
 def roster(site: str, today, version: str = "demo#1") -> dict:
     """The demo roster in the committee's shape: 7-1202 is under home observation."""
     return {
@@ -69,10 +73,16 @@ def mint(
     site: str,
     valid_from: datetime,
     valid_until: datetime,
+    kind: PassKind = PassKind.RESIDENT,
+    single_reentry: bool = False,
+    registration_id: str | None = None,
 ) -> str:
-    """A resident pass signed with the demo committee key (for scenarios)."""
+    """A pass signed with *key* (for scenarios): by default a resident pass, which needs the
+    demo committee key; a temporary pass needs the gate key."""
     claims = make_claims(
-        kind=PassKind.RESIDENT,
+        kind=kind,
+        single_reentry=single_reentry,
+        registration_id=registration_id,
         kid=key.kid,
         pass_id=pass_id,
         household=household,

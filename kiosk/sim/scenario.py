@@ -7,12 +7,22 @@ config = "../demo.toml"               # optional, relative to the scenario file
 [roster]                              # optional; the committee roster shape
 passes = [{id = "P0007120101", household = "7-1201", status = "active"}]
 
+[rules]                               # optional; overrides the config's [rules]
+anti_passback = "hard"
+
 [[person]]
 at = 2.0                 # seconds after start
 lane = "main"            # optional with one lane
 pass_id = "P0007120101"  # minted with the demo committee key
 object_c = 36.4          # what the IR sensor reads while the person stands there
 stay_s = 3.0
+
+[[person]]
+at = 9.0
+lane = "exit"
+temporary = true         # a temporary pass minted with the gate key (needs household);
+household = "8-0301"     # the same pass_id and household give the same token again
+single_reentry = true    # (the default for temporary passes)
 ```
 
 Everything above the simulated parts is the production code: the real driver reads the emulated
@@ -33,9 +43,10 @@ from typing import Any
 
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
-from kiosk.errors import PassError, ScenarioError
+from kiosk.errors import ConfigError, PassError, ScenarioError
 from kiosk.journal import Event
 from kiosk.lane import IDLE
+from kiosk.passes import PassKind
 from kiosk.sim import demo
 
 PERSON_KEYS = (
@@ -48,8 +59,10 @@ PERSON_KEYS = (
     "valid_until",
     "object_c",
     "stay_s",
+    "temporary",
+    "single_reentry",
 )
-TOP_KEYS = ("start", "config", "roster", "person", "step_s")
+TOP_KEYS = ("start", "config", "roster", "rules", "person", "step_s")
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ class Person:
     household: str | None = None
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    temporary: bool = False
+    single_reentry: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,8 @@ def load(path: str | Path) -> Scenario:
         cfg = config_mod.load((path.parent / raw["config"]).resolve())
     else:
         cfg = config_mod.load(config_mod.DEMO_CONFIG)
+    if "rules" in raw:
+        cfg = _with_rules(cfg, raw["rules"], path)
     if cfg.gate.hardware != "sim":
         raise ScenarioError(f"{path}: config {cfg.path} is not for simulated hardware")
     roster = raw.get("roster")
@@ -116,6 +133,20 @@ def load(path: str | Path) -> Scenario:
     if not isinstance(step, int | float) or not 0.001 <= step <= 0.1:
         raise ScenarioError(f"{path}: step_s: a number from 0.001 to 0.1")
     return Scenario(path, start, cfg, roster, parsed, float(step))
+
+
+def _with_rules(cfg, table: Any, path: Path):
+    """*cfg* with its ``[rules]`` keys overridden by the scenario's ``[rules]`` table."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{path}: [rules] must be a table")
+    current = dataclasses.asdict(cfg.rules)
+    hours = {**current.pop("hours"), **table.get("hours", {})}
+    merged = {**current, **{k: v for k, v in table.items() if k != "hours"}, "hours": hours}
+    try:
+        rules = config_mod.from_dict({"rules": merged}, path).rules
+    except ConfigError as exc:
+        raise ScenarioError(str(exc)) from None
+    return dataclasses.replace(cfg, rules=rules)
 
 
 def _known(table: dict, keys: tuple[str, ...], where: str) -> None:
@@ -166,6 +197,12 @@ def _person(entry: Any, where: str, lanes: list[str]) -> Person:
     for key in ("pass_id", "token", "household"):
         if key in entry and not isinstance(entry[key], str):
             raise ScenarioError(f"{where}: {key}: expected a string")
+    for key in ("temporary", "single_reentry"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise ScenarioError(f"{where}: {key}: expected true or false")
+    temporary = entry.get("temporary", False)
+    if temporary and ("token" in entry or "household" not in entry):
+        raise ScenarioError(f"{where}: a temporary pass needs a household and no token")
     return Person(
         at=_number(entry, "at", where, lo=0, hi=7 * 86400),
         lane=lane,
@@ -180,6 +217,8 @@ def _person(entry: Any, where: str, lanes: list[str]) -> Person:
         valid_until=_time(entry["valid_until"], f"{where}: valid_until")
         if "valid_until" in entry
         else None,
+        temporary=temporary,
+        single_reentry=entry.get("single_reentry", True),
     )
 
 
@@ -208,11 +247,15 @@ def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
 
 def _texts(scenario: Scenario, cfg, kiosk) -> list[str | None]:
     key = demo.committee_key(cfg.keys_dir)
+    gate_key = demo.gate_key(cfg.keys_dir)
     roster = kiosk.roster()
     out = []
     for i, person in enumerate(scenario.people):
         if person.token is not None:
             out.append(person.token)
+            continue
+        if person.temporary:
+            out.append(_temporary(scenario, cfg, gate_key, person, i))
             continue
         if person.pass_id is None:
             out.append(None)
@@ -234,6 +277,27 @@ def _texts(scenario: Scenario, cfg, kiosk) -> list[str | None]:
         except PassError as exc:
             raise ScenarioError(f"{scenario.path}: person #{i + 1}: {exc}") from None
     return out
+
+
+def _temporary(scenario: Scenario, cfg, key, person: Person, i: int) -> str:
+    """A temporary pass as the guard would issue it: gate key, valid until the end of day."""
+    digits = "".join(c for c in person.household if c.isdigit())
+    pass_id = person.pass_id or "T" + digits.rjust(8, "0")[-8:] + "01"
+    start = scenario.start.replace(microsecond=0)
+    try:
+        return demo.mint(
+            key,
+            pass_id=pass_id,
+            household=person.household,
+            site=cfg.gate.site,
+            valid_from=person.valid_from or start - timedelta(hours=1),
+            valid_until=person.valid_until or start + timedelta(hours=12),
+            kind=PassKind.TEMPORARY,
+            single_reentry=person.single_reentry,
+            registration_id=f"R{i + 1:04d}",
+        )
+    except PassError as exc:
+        raise ScenarioError(f"{scenario.path}: person #{i + 1}: {exc}") from None
 
 
 def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None]) -> None:

@@ -31,10 +31,11 @@ def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int 
     app.extensions["kiosk"] = kiosk
     CSRFProtect(app)
 
-    from kiosk.ui import auth, guard, sim
+    from kiosk.ui import auth, guard, passes, sim
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(guard.bp)
+    app.register_blueprint(passes.bp)
     if getattr(kiosk, "world", None) is not None:
         app.register_blueprint(sim.bp)
 

@@ -1,0 +1,120 @@
+"""kiosk roster import|show, kiosk pass verify on any input, kiosk pass issue --csv."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.cli import main
+from kiosk.keys import init_keys
+
+GOOD = {
+    "version": "2020-02-04T08:00:00+08:00#17",
+    "site": "t-site",
+    "households": [{"id": "7-1201", "members": 3, "exit_quota_per_day": None}],
+    "passes": [{"id": "P0007120101", "household": "7-1201", "status": "active"}],
+    "revoked": [],
+    "home_observation": [{"household": "7-1201", "until": "2099-02-18"}],
+}
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gate")
+    (folder / "kiosk.toml").write_text(
+        f'[gate]\nsite = "t-site"\ndata_dir = "{folder / "data"}"\nhardware = "sim"\n'
+    )
+    init_keys(folder / "data" / "keys")
+    return folder
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_cli_roster_import_then_show(gate, tmp_path):
+    path = tmp_path / "roster.json"
+    path.write_text(json.dumps(GOOD))
+    result = run("roster", "import", str(path), "--config", str(gate / "kiosk.toml"))
+    assert result.exit_code == 0, result.output
+    shown = run("roster", "show", "--json", "--config", str(gate / "kiosk.toml"))
+    summary = json.loads(shown.output)
+    assert summary["version"] == GOOD["version"] and summary["active"] == 1
+    assert summary["home_observation"] == [["7-1201", "2099-02-18"]]
+    assert 0 <= summary["age_s"] < 60
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps({**GOOD, "version": ""}), "version"),
+        (json.dumps({**GOOD, "site": "elsewhere"}), "not this gate's site"),
+        (
+            json.dumps({**GOOD, "passes": [{"id": "P1", "household": "1", "status": "lost"}]}),
+            "passes[0]: status",
+        ),
+        (json.dumps({**GOOD, "home_observation": [{"household": "1", "until": "soon"}]}), "until"),
+        (json.dumps({**GOOD, "pases": []}), "unknown key 'pases'"),
+    ],
+)
+def test_cli_roster_import_refuses_garbage_naming_it(gate, tmp_path, text, words):
+    def version():
+        shown = run("roster", "show", "--json", "--config", str(gate / "kiosk.toml")).output
+        return json.loads(shown)["version"]
+
+    before = version()
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    result = CliRunner().invoke(
+        main, ["roster", "import", str(path), "--config", str(gate / "kiosk.toml")]
+    )
+    assert result.exit_code == 2
+    assert words in result.output
+    assert version() == before
+
+
+def test_cli_pass_issue_csv_writes_cards_and_sheet(gate, tmp_path):
+    csv = tmp_path / "households.csv"
+    csv.write_text("household\n7-1201\n7-1202\nnot a room\n")
+    out = tmp_path / "cards"
+    result = CliRunner().invoke(
+        main,
+        [
+            "pass",
+            "issue",
+            "--csv",
+            str(csv),
+            "--out",
+            str(out),
+            "--config",
+            str(gate / "kiosk.toml"),
+        ],
+    )
+    assert result.exit_code == 1  # one row refused, named; the others printed
+    assert "line 4" in result.output
+    assert (out / "P0007120101.png").exists() and (out / "sheet.pdf").exists()
+
+
+def test_cli_pass_issue_needs_household_or_csv(gate):
+    result = CliRunner().invoke(main, ["pass", "issue", "--config", str(gate / "kiosk.toml")])
+    assert result.exit_code == 2
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=600))
+def test_cli_pass_verify_never_raises(gate, text):
+    result = CliRunner().invoke(
+        main, ["pass", "verify", "--json", "--config", str(gate / "kiosk.toml"), "--", text]
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code in (0, 2)
+    if result.exit_code == 0:
+        assert json.loads(result.output)["granted"] is False
