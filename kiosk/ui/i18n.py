@@ -60,6 +60,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "event.kiosk.stopped": ("系统停止", "Kiosk stopped"),
     "event.auth.login": ("登录", "Sign-in"),
     "event.auth.login_failed": ("登录失败", "Failed sign-in"),
+    # -- thermometer and camera maintenance --
+    "ambient.low": ("环境温度低：请测手腕", "Ambient low: measure the wrist"),
+    "event.calibration.changed": ("测温仪校准", "Thermometer calibrated"),
 }
 
 
