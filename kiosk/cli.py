@@ -309,11 +309,289 @@ def user_remove(name, config_path) -> None:
 
 
 # -- thermometer calibration ---------------------------------------------------------------
-# (commands for the thermometer go here)
+#
+# `kiosk calibrate` opens the sensor itself and is meant for when the daemon is stopped (for
+# example on the bench, or right after installing a sensor). A running daemon owns the lane's
+# calibration in memory and would not see a file changed under it until its next start, so
+# the command refuses when the daemon answers on its port: the maintenance page calibrates a
+# running kiosk and applies it at once. Talking to the daemon over HTTP instead would need a
+# maintenance login from the shell, which the page already gives.
+
+
+def _parse_point(text: str) -> tuple[float, float]:
+    raw, sep, ref = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(raw), float(ref)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected RAW:REF in °C, e.g. 35.2:35.0") from None
+
+
+def _daemon_url(cfg) -> str | None:
+    """The guard screen's address if a kiosk daemon answers there, else None."""
+    import urllib.error
+    import urllib.request
+
+    host = cfg.ui.host if cfg.ui.host not in ("0.0.0.0", "", "::") else "127.0.0.1"
+    url = f"http://{host}:{cfg.ui.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            body = response.read(65536)
+    except urllib.error.HTTPError as exc:
+        body = exc.read(65536)
+    except (OSError, ValueError):
+        return None
+    try:
+        return url if "lanes" in json.loads(body) else None
+    except (ValueError, TypeError):
+        return None
+
+
+def _open_thermometer(cfg, lane: str):
+    """The lane's MLX90614 driver: the real bus on a Pi, the emulated sensor in 'sim'."""
+    from kiosk.errors import SensorError
+    from kiosk.sensors.mlx90614 import MLX90614
+
+    tcfg = cfg.lanes[lane].thermometer
+    if cfg.gate.hardware == "sim":
+        from kiosk.clock import SystemClock
+        from kiosk.sim.world import SimWorld
+
+        world = SimWorld(SystemClock(), cfg.lanes)
+        return MLX90614(world.bus(tcfg.bus), tcfg.address), world, None
+    try:
+        from smbus2 import SMBus
+
+        bus = SMBus(tcfg.bus)
+    except OSError as exc:
+        raise SensorError(f"cannot open I2C bus {tcfg.bus}: {exc.strerror or exc}") from None
+    return MLX90614(bus, tcfg.address), None, bus
+
+
+def _take_raw(sensor, samples: int, pause_s: float = 0.1, spread_c: float = 0.3) -> float:
+    """The median of the first *samples* consecutive raw object reads that agree within
+    *spread_c* °C (or of the last ones, with a warning, when they never do), echoing each."""
+    import statistics
+    import time
+
+    from kiosk.errors import SensorError
+
+    values: list[float] = []
+    last_error = ""
+    good = 0
+    for _ in range(samples * 4):
+        try:
+            reading = sensor.read()
+        except SensorError as exc:
+            last_error = str(exc)
+        else:
+            good += 1
+            values = (
+                [*values[-(samples - 1) :], reading.object_c] if samples > 1 else [reading.object_c]
+            )
+            click.echo(
+                f"  raw object {reading.object_c:6.2f} °C   ambient {reading.ambient_c:6.2f} °C"
+            )
+            if len(values) == samples and max(values) - min(values) <= spread_c:
+                break
+        time.sleep(pause_s)
+    if len(values) < samples:
+        raise SensorError(f"the sensor does not answer: {last_error}")
+    spread = max(values) - min(values)
+    median = statistics.median(values)
+    click.echo(f"  -> raw {median:.2f} °C (median of {samples}, spread {spread:.2f} °C)")
+    if spread > spread_c:
+        click.echo("  warning: the readings are not steady; hold the sensor still", err=True)
+    return round(median, 2)
+
+
+def _watch_live(sensor) -> None:
+    """Show live raw readings on one line until Enter is pressed (terminals only)."""
+    import select
+
+    from kiosk.errors import SensorError
+
+    click.echo("  live readings; press Enter when they are steady")
+    while True:
+        try:
+            r = sensor.read()
+            line = f"  raw object {r.object_c:6.2f} °C   ambient {r.ambient_c:6.2f} °C   "
+        except SensorError as exc:
+            line = f"  sensor: {exc}"[:78]
+        click.echo("\r" + line, nl=False)
+        ready, _, _ = select.select([sys.stdin], [], [], 0.3)
+        if ready:
+            sys.stdin.readline()
+            click.echo()
+            return
+
+
+def _describe_calibration(cal) -> str:
+    if cal.is_identity and not cal.points:
+        return "none (raw readings used as they are)"
+    return (
+        f"gain {cal.gain:.4f}, offset {cal.offset_c:+.2f} °C, "
+        f"moves 36.5 °C by {cal.correction_at():+.2f} °C"
+        + (f" ({cal.at}, {cal.by})" if cal.at else "")
+    )
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--lane", help="Lane whose thermometer to calibrate (default: the first).")
+@click.option(
+    "--point",
+    "points",
+    multiple=True,
+    metavar="RAW:REF",
+    help="A raw sensor reading and the reference's value in °C; once for an offset, "
+    "twice for a two-point calibration. Without points, the command asks.",
+)
+@click.option(
+    "--raw", "raws", type=float, multiple=True, help="Raw reading in °C (with --reference)."
+)
+@click.option("--reference", "references", type=float, multiple=True, help="Reference value in °C.")
+@click.option("--by", help="Who calibrates (recorded in the journal).")
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="Reads whose median is one raw value (interactive).",
+)
+@click.option("--yes", is_flag=True, help="Save without asking to confirm.")
+@click.option(
+    "--sim-target-c",
+    type=float,
+    multiple=True,
+    default=(35.0, 39.0),
+    show_default=True,
+    help="Simulated hardware only: the black body the emulated sensor looks at, per point.",
+)
+def calibrate(config_path, lane, points, raws, references, by, samples, yes, sim_target_c):
+    """Calibrate a lane's thermometer against a reference (black body or clinical thermometer).
+
+    Run it with the daemon stopped; on a running kiosk use the maintenance page, which applies
+    the calibration at once. The calibration is saved, and journaled as calibration.changed.
+    """
+    from kiosk.clock import SystemClock
+    from kiosk.errors import CalibrationError
+    from kiosk.journal import Journal
+    from kiosk.sensors import calibration as cal_mod
+
+    cfg = _load_config(config_path)
+    lane = lane or next(iter(cfg.lanes))
+    if lane not in cfg.lanes:
+        raise click.BadParameter(
+            f"no lane {lane!r}; lanes: {', '.join(cfg.lanes)}", param_hint="--lane"
+        )
+    if len(raws) != len(references):
+        raise click.UsageError("give as many --raw as --reference values")
+    pairs = [_parse_point(p) for p in points] + list(zip(raws, references, strict=True))
+    if len(pairs) > 2:
+        raise click.UsageError("give one point (offset) or two points (two-point)")
+    running = _daemon_url(cfg)
+    if running:
+        raise KioskError(
+            f"the kiosk daemon is running ({running}); calibrate on its maintenance page, "
+            "which applies the calibration at once, or stop the daemon first"
+        )
+    tcfg = cfg.lanes[lane].thermometer
+    store = cal_mod.CalibrationStore(cfg.data_dir / f"calibration-{lane}.json")
+    try:
+        current = store.load()
+    except CalibrationError as exc:
+        click.echo(f"warning: {exc}; it will be replaced", err=True)
+        current = cal_mod.Calibration()
+    click.echo(f"Lane {lane}, thermometer at 0x{tcfg.address:02X} on I2C bus {tcfg.bus}")
+    click.echo(f"Current calibration: {_describe_calibration(current)}")
+    interactive = not pairs
+    if interactive:
+        sensor, world, bus = _open_thermometer(cfg, lane)
+        try:
+            while True:
+                n = len(pairs) + 1
+                if world is not None:
+                    target = sim_target_c[min(n, len(sim_target_c)) - 1]
+                    world.lane(lane).set_forehead(target)
+                    click.echo(f"  (simulated black body at {target:.2f} °C)")
+                click.echo(f"Point {n}: aim the sensor at the reference, 3-5 cm away.")
+                if sys.stdin.isatty():
+                    _watch_live(sensor)
+                raw = _take_raw(sensor, samples)
+                ref = click.prompt(f"Reference temperature for point {n} (°C)", type=float)
+                pairs.append((raw, ref))
+                if n == 2 or not click.confirm(
+                    "Add a second point for a two-point calibration (gain and offset)?",
+                    default=False,
+                ):
+                    break
+        finally:
+            if bus is not None:
+                bus.close()
+    if not by:
+        by = click.prompt("Your name (recorded in the journal)")
+    try:
+        preview = cal_mod.fit(pairs, max_correction_c=tcfg.max_correction_c)
+    except CalibrationError as exc:
+        raise KioskError(f"calibration refused: {exc}") from None
+    click.echo(f"New calibration:     {_describe_calibration(preview)}")
+    if interactive and not yes and not click.confirm("Save it?", default=True):
+        click.echo("nothing changed")
+        return
+    clock = SystemClock()
+    journal = Journal(cfg.data_dir / "journal.db", clock)
+    try:
+        cal_mod.change(
+            store,
+            journal,
+            lane,
+            pairs,
+            by=by,
+            now=clock.now(),
+            max_correction_c=tcfg.max_correction_c,
+        )
+    except CalibrationError as exc:
+        raise KioskError(f"calibration refused: {exc}") from None
+    finally:
+        journal.close()
+    click.echo(f"saved to {store.path}; journaled as calibration.changed")
+    click.echo("The daemon uses it from its next start.")
 
 
 # -- camera and scanning ---------------------------------------------------------------------
-# (commands for the camera go here)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.option(
+    "--backend", type=click.Choice(["zxing", "pyzbar"]), default="zxing", show_default=True
+)
+def scan(files: tuple[str, ...], as_json: bool, backend: str) -> None:
+    """Decode the QR codes in image FILES; print per file the texts and the milliseconds.
+
+    Exits 0 when every file was read, found codes or not; 1 when a file could not be read.
+    """
+    from kiosk.camera.scanner import scan_files
+
+    failed = False
+    for entry in scan_files(files, backend=backend):
+        failed = failed or entry["error"] is not None
+        if as_json:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+        elif entry["error"]:
+            click.echo(f"kiosk: {entry['error']}", err=True)
+        else:
+            found = len(entry["texts"])
+            click.echo(
+                f"{entry['path']}: {found} code{'s' if found != 1 else ''}, {entry['ms']:.1f} ms"
+            )
+            for text in entry["texts"]:
+                click.echo(f"  {text}")
+    if failed:
+        sys.exit(1)
 
 
 # -- roster and rules ------------------------------------------------------------------------

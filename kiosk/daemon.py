@@ -6,7 +6,9 @@ module-level globals: everything hangs off one :class:`Kiosk`.
 
 The guard screen talks to the daemon only through :class:`Kiosk`'s narrow surface:
 :meth:`Kiosk.state`, :meth:`Kiosk.subscribe`, :meth:`Kiosk.open_gate`,
-:meth:`Kiosk.manual_temperature`, and in demo mode :attr:`Kiosk.world`.
+:meth:`Kiosk.manual_temperature`, and in demo mode :attr:`Kiosk.world`. The maintenance pages
+add :meth:`Kiosk.thermometer_state`, :meth:`Kiosk.calibrate`, :meth:`Kiosk.set_emissivity`,
+:meth:`Kiosk.camera_state`, :meth:`Kiosk.camera_jpeg` and :meth:`Kiosk.test_pulse`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kiosk import __version__, passes
 from kiosk.actuators import Relay
@@ -25,14 +29,22 @@ from kiosk.camera.capture import open_source
 from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
-from kiosk.errors import ConfigError, KioskError, PassError, UplinkError
+from kiosk.errors import (
+    CalibrationError,
+    ConfigError,
+    KioskError,
+    PassError,
+    SensorError,
+    UplinkError,
+)
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.hub import Hub
 from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
 from kiosk.lane import Lane, LaneSnapshot, LaneThread, load_history
 from kiosk.roster import Roster
-from kiosk.sensors.calibration import CalibrationStore
+from kiosk.sensors import calibration as calibration_mod
+from kiosk.sensors.calibration import CalibrationStore, DriftSettings, DriftWatch
 from kiosk.sensors.mlx90614 import MLX90614
 from kiosk.sensors.thermometer import Thermometer
 from kiosk.threads import PollThread
@@ -52,6 +64,9 @@ class LaneUnit:
     reader: PassReader
     runner: LaneThread
     threads: list[PollThread] = field(default_factory=list)
+    sensor: MLX90614 | None = None
+    store: CalibrationStore | None = None
+    drift: DriftWatch = field(default_factory=DriftWatch)
 
 
 class Kiosk:
@@ -76,6 +91,7 @@ class Kiosk:
         self._roster_lock = threading.Lock()
         self._running = False
         self._closed = False
+        self._maintenance_lock = threading.Lock()
         self._setup_journal()
         self.uplink = None
         try:
@@ -84,6 +100,7 @@ class Kiosk:
             self._setup_rules()
             self._setup_hardware()
             self._setup_lanes()
+            self._setup_drift()
             self._setup_uplink()
         except BaseException:
             self.close()
@@ -177,7 +194,7 @@ class Kiosk:
 
     def _build_unit(self, name, settings, relay) -> LaneUnit:
         tcfg = settings.thermometer
-        sensor = MLX90614(self._bus(tcfg.bus), tcfg.address)
+        sensor = MLX90614(self._bus(tcfg.bus), tcfg.address, sleep=self._sleeper())
         store = CalibrationStore(self.config.data_dir / f"calibration-{name}.json")
         thermometer = Thermometer(sensor, self.clock, tcfg, name, store.load())
         sim_camera = self.world.lanes[name].camera if self.simulated else None
@@ -210,7 +227,42 @@ class Kiosk:
                 1.0 / settings.camera.fps if self.simulated else 0.0,
             ),
         ]
-        return LaneUnit(name, lane, relay, thermometer, reader, runner, threads)
+        drift = DriftWatch(
+            DriftSettings(
+                band=(tcfg.drift_low_c, tcfg.drift_high_c),
+                min_count=tcfg.drift_min_count,
+                check_days=tcfg.check_days,
+            )
+        )
+        return LaneUnit(
+            name, lane, relay, thermometer, reader, runner, threads, sensor, store, drift
+        )
+
+    def _sleeper(self):
+        """How the thermometer driver waits (retry pauses, EEPROM writes): the real
+        ``time.sleep``, except on simulated hardware under a fake clock, whose emulated
+        sensor lives on that clock, so waiting moves it."""
+        if self.simulated and hasattr(self.clock, "advance"):
+            return self.clock.advance
+        return time.sleep
+
+    def _setup_drift(self) -> None:
+        """Give the drift watch today's and yesterday's readings from the journal."""
+        today = self.clock.now().date()
+        days = {today.isoformat(), (today - timedelta(days=1)).isoformat()}
+        recent = self.journal.recent(20000, types=("temperature.measured",))
+        for event in reversed(recent):
+            if event.ts[:10] in days:
+                self._watch_drift(event)
+
+    def _watch_drift(self, event) -> None:
+        if event.type != "temperature.measured" or event.lane not in self.units:
+            return
+        if event.data.get("status") != "ok":
+            return
+        value = event.data.get("temperature_c")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            self.units[event.lane].drift.add(event.ts[:10], float(value))
 
     # -- what lanes and the UI call --------------------------------------------------------
 
@@ -333,6 +385,7 @@ class Kiosk:
         }
 
     def _on_event(self, event) -> None:
+        self._watch_drift(event)
         self.hub.publish("event", event.to_api())
 
     def _on_lane_change(self, snapshot: LaneSnapshot) -> None:
@@ -389,6 +442,137 @@ class Kiosk:
         unit.runner.put(
             TemperatureRead(lane, self.clock.monotonic(), "manual", float(body_c), by=guard)
         )
+
+    # -- maintenance ---------------------------------------------------------------------
+
+    def thermometer_state(self, lane: str) -> dict:
+        """The thermometer of *lane* for the maintenance page, as plain data.
+
+        Raw and calibrated object temperature and ambient in °C, presence, fault, achieved
+        samples per second, the calibration in use, the emissivity stored in the sensor
+        (``None`` with ``emissivity_error`` when it cannot be read) and the drift watch.
+        """
+        unit = self._unit(lane)
+        snap = unit.thermometer.snapshot()
+        settings = unit.thermometer.settings
+        cal = snap.calibration
+        emissivity, emissivity_error = None, None
+        try:
+            emissivity = round(unit.sensor.read_emissivity(), 4)
+        except SensorError as exc:
+            emissivity_error = str(exc)
+        age = None if snap.t is None else round(self.clock.monotonic() - snap.t, 2)
+        return {
+            "lane": lane,
+            "raw_object_c": _round(snap.raw_object_c),
+            "object_c": _round(snap.object_c),
+            "ambient_c": _round(snap.ambient_c),
+            "sample_age_s": age,
+            "present": snap.present,
+            "measuring": snap.measuring,
+            "fault": snap.fault,
+            "samples_per_s": round(snap.samples_per_s, 1),
+            "ambient_low": snap.ambient_low,
+            "warning": snap.warning,
+            "calibration": _calibration_dict(cal),
+            "max_correction_c": settings.max_correction_c,
+            "skin_offset_c": settings.skin_offset_c,
+            "emissivity": emissivity,
+            "emissivity_error": emissivity_error,
+            "drift": unit.drift.status(self.clock.now(), cal.at),
+        }
+
+    def calibrate(self, lane: str, *, points: list[tuple[float, float]], by: str) -> dict:
+        """Fit, save and apply a new calibration for *lane* at once (no restart).
+
+        One ``(raw_c, reference_c)`` point gives an offset, two a gain and an offset. The
+        change is journaled as ``calibration.changed`` with the points, who, when, before
+        and after.
+
+        :raises CalibrationError: the correction is beyond the limit or the points are
+            unusable; nothing changes then.
+        """
+        unit = self._unit(lane)
+        with self._maintenance_lock:
+            before, after = calibration_mod.change(
+                unit.store,
+                self.journal,
+                lane,
+                points,
+                by=by,
+                now=self.clock.now(),
+                max_correction_c=unit.thermometer.settings.max_correction_c,
+            )
+            unit.thermometer.set_calibration(after)
+        return {
+            "lane": lane,
+            "before": _calibration_dict(before),
+            "after": _calibration_dict(after),
+        }
+
+    def set_emissivity(self, lane: str, value: float, by: str) -> dict:
+        """Write the emissivity into the sensor's EEPROM (maintenance only), journaled as
+        ``calibration.changed`` with kind ``"emissivity"``.
+
+        :param value: 0.1..1.0; human skin is about 0.98.
+        :raises CalibrationError: *value* is not a number in 0.1..1.0, or *by* is empty.
+        :raises SensorError: the sensor did not answer or did not keep the value.
+        """
+        unit = self._unit(lane)
+        by = (by or "").strip()
+        if not by:
+            raise CalibrationError("say who changes the emissivity (by)")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CalibrationError("emissivity must be a number in 0.1..1.0")
+        if not math.isfinite(value):
+            raise CalibrationError("emissivity must be a number in 0.1..1.0")
+        with self._maintenance_lock:
+            try:
+                before = unit.sensor.read_emissivity()
+            except SensorError:
+                before = None  # a half-written cell reads below 0.1; rewriting mends it
+            unit.sensor.write_emissivity(float(value))
+            after = unit.sensor.read_emissivity()
+            self.journal.append(
+                "calibration.changed",
+                {
+                    "kind": "emissivity",
+                    "by": by,
+                    "at": self.clock.now().isoformat(timespec="seconds"),
+                    "before": None if before is None else round(before, 4),
+                    "after": round(after, 4),
+                },
+                lane=lane,
+            )
+        return {"lane": lane, "before": before, "after": round(after, 4)}
+
+    def camera_state(self, lane: str) -> dict:
+        """The camera of *lane* for the maintenance page: achieved fps, last decode time in
+        ms, focus figure (variance of the Laplacian, higher is sharper), fault."""
+        snap = self._unit(lane).reader.snapshot()
+        return {
+            "lane": lane,
+            "source": snap.source,
+            "fps": snap.fps,
+            "frames": snap.frames,
+            "scans": snap.scans,
+            "last_decode_ms": _round(snap.last_decode_ms),
+            "last_step": snap.last_step,
+            "focus": None if snap.focus is None else round(snap.focus, 1),
+            "fault": snap.fault,
+            "has_frame": snap.frame is not None,
+        }
+
+    def camera_jpeg(self, lane: str) -> bytes | None:
+        """The last frame of *lane*'s camera as JPEG, the last decoded code outlined; ``None``
+        before the first frame."""
+        return self._unit(lane).reader.snapshot().jpeg()
+
+    def test_pulse(self, lane: str, by: str) -> None:
+        """Pulse *lane*'s relay for its ``open_s`` to test it. The gate really opens, so it
+        goes through the lane like any manual opening: journaled as ``gate.manual_open``
+        with reason ``"test"`` and *by* as the guard."""
+        self.open_gate(lane, "test", by)
 
     # -- run -------------------------------------------------------------------------------
 
@@ -496,6 +680,22 @@ def temporary_pass_end(
     if end - now > timedelta(hours=rules.temporary_max_h):
         raise PassError(f"a temporary pass lasts at most {rules.temporary_max_h:g} hours")
     return end
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _calibration_dict(cal) -> dict:
+    return {
+        "gain": round(cal.gain, 5),
+        "offset_c": round(cal.offset_c, 3),
+        "correction_at_36_5_c": round(cal.correction_at(), 3),
+        "points": [list(p) for p in cal.points],
+        "at": cal.at,
+        "by": cal.by,
+        "identity": cal.is_identity,
+    }
 
 
 def _merge_keyring(keyring, roster_keys):

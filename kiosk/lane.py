@@ -53,6 +53,9 @@ class LaneSnapshot:
     pass_id: str | None = None
     temperature_c: float | None = None
     ambient_c: float | None = None
+    #: The last reading was taken below the thermometer's ``ambient_low_c``: the forehead
+    #: reads low in the cold, so the guard measures the wrist.
+    ambient_low: bool = False
     present: bool = False
     relay_open: bool = False
     hold_s: float = 0.0
@@ -76,6 +79,7 @@ class LaneSnapshot:
             "pass_id": self.pass_id,
             "temperature_c": self.temperature_c,
             "ambient_c": self.ambient_c,
+            "ambient_low": self.ambient_low,
             "present": self.present,
             "relay_open": self.relay_open,
             "hold_s": round(self.hold_s, 1),
@@ -286,7 +290,13 @@ class Lane:
         else:
             self._reading = event
             self._unstable = None
-        self._snapshot = replace(self._snapshot, ambient_c=event.ambient_c)
+        if event.ambient_c is not None:
+            limit = getattr(getattr(self.settings, "thermometer", None), "ambient_low_c", None)
+            self._snapshot = replace(
+                self._snapshot,
+                ambient_c=event.ambient_c,
+                ambient_low=limit is not None and event.ambient_c < limit,
+            )
         if self.state == MEASURING and self._denial is not None and event.status != "unstable":
             self._finish(replace(self._denial, temperature_c=event.body_c))
         elif self.state == MEASURING and self._check is not None and self._reading is not None:

@@ -19,10 +19,12 @@ import math
 import os
 import statistics
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kiosk.errors import CalibrationError
 
@@ -311,3 +313,159 @@ def check_due(last_check_at: datetime | str | None, now: datetime, days: float) 
     if last_check_at.tzinfo is None:
         return True
     return now - last_check_at >= timedelta(days=days)
+
+
+def fit(
+    points: Iterable[tuple[float, float]],
+    *,
+    at: str | None = None,
+    by: str | None = None,
+    max_correction_c: float = MAX_CORRECTION_C,
+) -> Calibration:
+    """Fit a calibration to one point (an offset) or two points (gain and offset).
+
+    :param points: ``(raw_c, reference_c)`` pairs in °C: what the sensor read raw, and what
+        the reference says.
+    :raises CalibrationError: no point, more than two, a point that is not a pair of finite
+        numbers, or a fit :func:`fit_offset` / :func:`fit_two_point` refuses.
+    """
+    try:
+        pairs = [(raw, ref) for raw, ref in points]
+    except (TypeError, ValueError):
+        raise CalibrationError("each point is a (raw °C, reference °C) pair") from None
+    if len(pairs) == 1:
+        return fit_offset(*pairs[0], at=at, by=by, max_correction_c=max_correction_c)
+    if len(pairs) == 2:
+        return fit_two_point(*pairs, at=at, by=by, max_correction_c=max_correction_c)
+    raise CalibrationError(
+        f"give one point (offset) or two points (gain and offset), not {len(pairs)}"
+    )
+
+
+def change(
+    store: CalibrationStore,
+    journal: Any,
+    lane: str,
+    points: Iterable[tuple[float, float]],
+    *,
+    by: str,
+    now: datetime,
+    max_correction_c: float = MAX_CORRECTION_C,
+) -> tuple[Calibration, Calibration]:
+    """Fit, save and journal a new calibration; nothing changes when it is refused.
+
+    The journal gets one ``calibration.changed`` event (kind ``"offset"`` or
+    ``"two_point"``) with the raw and reference values, who, when, and the calibration
+    before and after. Applying it to a running thermometer is the caller's job.
+
+    :param store: where the lane's calibration is kept.
+    :param journal: anything with ``append(type, data, lane=...)``.
+    :param now: the wall-clock time, timezone-aware; stored as the calibration's ``at``.
+    :return: ``(before, after)``.
+    :raises CalibrationError: the fit is refused, or the file cannot be written.
+    """
+    by = (by or "").strip()
+    if not by:
+        raise CalibrationError("say who calibrates (by)")
+    after = fit(
+        points, at=now.isoformat(timespec="seconds"), by=by, max_correction_c=max_correction_c
+    )
+    try:
+        before = store.load()
+    except CalibrationError:
+        before = Calibration()  # an unreadable file is replaced; the event says from what
+    store.save(after)
+    journal.append(
+        "calibration.changed",
+        {
+            "kind": "offset" if len(after.points) == 1 else "two_point",
+            "points": [{"raw_c": raw, "reference_c": ref} for raw, ref in after.points],
+            "by": by,
+            "at": after.at,
+            "before": {"gain": before.gain, "offset_c": before.offset_c, "at": before.at},
+            "after": {"gain": after.gain, "offset_c": after.offset_c, "at": after.at},
+        },
+        lane=lane,
+    )
+    return before, after
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """What the drift watch compares against.
+
+    :param band: ``(low, high)`` in °C where a day's median body temperature should lie.
+    :param min_count: fewer readings than this in a day say nothing about drift.
+    :param check_days: a check against the reference is due this many days after the last.
+    """
+
+    band: tuple[float, float] = DRIFT_BAND
+    min_count: int = MIN_DAILY_COUNT
+    check_days: float = 30.0
+
+
+class DriftWatch:
+    """The daily median of one lane's screened body temperatures, kept as readings arrive.
+
+    Feed it every ``ok`` reading with :meth:`add`; :meth:`status` tells the maintenance
+    page whether the median left the band and whether a check is due. Thread-safe.
+
+    It judges the most recent day that has at least ``min_count`` readings: today once it
+    has enough, else the previous day.
+    """
+
+    def __init__(self, settings: DriftSettings | None = None) -> None:
+        self.settings = settings or DriftSettings()
+        self._lock = threading.Lock()
+        self._day: str | None = None
+        self._values: list[float] = []
+        self._previous: tuple[str, float | None, int] | None = None
+
+    def add(self, day: str, body_c: float | None) -> None:
+        """Count one screened body temperature in °C on *day* (``YYYY-MM-DD``, local)."""
+        if body_c is None or not math.isfinite(body_c):
+            return
+        with self._lock:
+            if day != self._day:
+                if self._day is not None:
+                    self._previous = (
+                        self._day,
+                        daily_median(self._values, min_count=self.settings.min_count),
+                        len(self._values),
+                    )
+                self._day, self._values = day, []
+            self._values.append(float(body_c))
+
+    def status(self, now: datetime, last_check_at: str | None) -> dict:
+        """The drift status as plain data.
+
+        :param now: wall-clock time, timezone-aware.
+        :param last_check_at: when the calibration was last checked (ISO 8601) or ``None``.
+        """
+        s = self.settings
+        today = now.date().isoformat()
+        with self._lock:
+            day, values, previous = self._day, list(self._values), self._previous
+        if day != today:  # no reading yet today: what we hold is an earlier day
+            previous = (
+                (day, daily_median(values, min_count=s.min_count), len(values)) if day else previous
+            )
+            values = []
+        median_today = daily_median(values, min_count=s.min_count)
+        judged = (today, median_today, len(values)) if median_today is not None else previous
+        median = judged[1] if judged else None
+        warning = drift_warning(median, s.band)
+        due = check_due(last_check_at, now, s.check_days)
+        return {
+            "day": judged[0] if judged else None,
+            "median_c": None if median is None else round(median, 2),
+            "count": judged[2] if judged else 0,
+            "today_count": len(values),
+            "band_c": list(s.band),
+            "drifted": warning is not None,
+            "warning": warning,
+            "last_check_at": last_check_at,
+            "check_days": s.check_days,
+            "check_due": due or warning is not None,
+            "reminder": due,
+        }

@@ -76,6 +76,16 @@ class ThermometerSettings:
     :param fault_after: consecutive failed samples (each already retried by the driver)
         before a sensor fault is raised. 5, i.e. half a second at 10 Hz: one bad sample is
         noise, five are a fault the guard must see.
+    :param max_correction_c: a calibration that moves a 36.5 °C reading by more than this (°C)
+        is refused: the sensor, its window or the reference is faulty. 3.0 °C.
+    :param check_days: days after the last calibration when maintenance is reminded to
+        check the thermometer against the reference. 30: monthly, as for a clinical
+        non-contact thermometer in daily use.
+    :param drift_low_c: the day's median screened body temperature (°C) below which
+        maintenance is told "calibration check due". 36.0 °C.
+    :param drift_high_c: ... and above which. 37.2 °C. A healthy population's median sits
+        around 36.5-36.9 °C; a whole population does not run a fever.
+    :param drift_min_count: fewer readings in a day than this say nothing about drift. 20.
     """
 
     bus: int = 1
@@ -90,6 +100,11 @@ class ThermometerSettings:
     plausible_max_c: float = 43.0
     ambient_low_c: float = 10.0
     fault_after: int = 5
+    max_correction_c: float = 3.0
+    check_days: float = 30.0
+    drift_low_c: float = 36.0
+    drift_high_c: float = 37.2
+    drift_min_count: int = 20
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -119,6 +134,14 @@ class ThermometerSettings:
             (
                 isinstance(self.fault_after, int) and self.fault_after >= 1,
                 "fault_after",
+                "an integer >= 1",
+            ),
+            (0 < self.max_correction_c <= 5.0, "max_correction_c", "in (0, 5]"),
+            (self.check_days > 0, "check_days", "> 0"),
+            (self.drift_low_c < self.drift_high_c, "drift_low_c", "< drift_high_c"),
+            (
+                isinstance(self.drift_min_count, int) and self.drift_min_count >= 1,
+                "drift_min_count",
                 "an integer >= 1",
             ),
         ]

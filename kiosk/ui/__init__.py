@@ -31,11 +31,12 @@ def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int 
     app.extensions["kiosk"] = kiosk
     CSRFProtect(app)
 
-    from kiosk.ui import auth, guard, passes, sim
+    from kiosk.ui import auth, guard, maintenance, passes, sim
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(guard.bp)
     app.register_blueprint(passes.bp)
+    app.register_blueprint(maintenance.bp)
     if getattr(kiosk, "world", None) is not None:
         app.register_blueprint(sim.bp)
 
@@ -63,11 +64,15 @@ def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int 
             response.headers["Cache-Control"] = "no-store"
         return response
 
+    def _lang() -> str:
+        # CSRFProtect's check runs before _language() has set g.lang.
+        return getattr(g, "lang", None) or "zh"
+
     @app.errorhandler(CSRFError)
     def _csrf(exc):
         if request.accept_mimetypes.best == "application/json" or request.is_json:
-            return jsonify(error="csrf", message=i18n.translate("error.csrf", g.lang)), 400
-        return render_template("error.html", message=i18n.translate("error.csrf", g.lang)), 400
+            return jsonify(error="csrf", message=i18n.translate("error.csrf", _lang())), 400
+        return render_template("error.html", message=i18n.translate("error.csrf", _lang())), 400
 
     @app.get("/healthz")
     def healthz():

@@ -60,6 +60,56 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "event.kiosk.stopped": ("系统停止", "Kiosk stopped"),
     "event.auth.login": ("登录", "Sign-in"),
     "event.auth.login_failed": ("登录失败", "Failed sign-in"),
+    # -- thermometer and camera maintenance --
+    "ambient.low": ("环境温度低：请测手腕", "Ambient low: measure the wrist"),
+    "event.calibration.changed": ("测温仪校准", "Thermometer calibrated"),
+    "maint.title": ("设备维护", "Maintenance"),
+    "maint.thermometer": ("测温仪", "Thermometer"),
+    "maint.raw": ("原始额温", "Raw object"),
+    "maint.calibrated": ("校准后", "Calibrated"),
+    "maint.samples": ("采样/秒", "Samples/s"),
+    "maint.calibration": ("当前校准", "Calibration in use"),
+    "maint.drift": ("漂移监测", "Drift watch"),
+    "maint.check_due": ("需要校准检查", "Calibration check due"),
+    "maint.check_ok": ("无需检查", "No check due"),
+    "maint.wizard": ("校准向导", "Calibration wizard"),
+    "maint.wizard.help": (
+        "将测温仪对准参考源（黑体或经体温计测量的皮肤），读数稳定后点“采集”，再输入参考温度。一点为偏移校准，两点为两点校准。",
+        "Aim the sensor at the reference (black body, or skin measured with a clinical"
+        " thermometer); when the reading is steady press Capture, then type the reference"
+        " value. One point corrects the offset, two points the gain and offset.",
+    ),
+    "maint.point": ("校准点", "Point"),
+    "maint.capture": ("采集", "Capture"),
+    "maint.reference": ("参考温度 °C", "Reference °C"),
+    "maint.raw_c": ("原始读数 °C", "Raw °C"),
+    "maint.apply": ("保存并应用", "Save and apply"),
+    "maint.applied": ("已保存并应用", "Saved and applied"),
+    "maint.emissivity": ("发射率", "Emissivity"),
+    "maint.set": ("设置", "Set"),
+    "maint.camera": ("摄像头", "Camera"),
+    "maint.focus": ("清晰度", "Focus"),
+    "maint.fps": ("帧率", "Frame rate"),
+    "maint.decode_ms": ("解码耗时 ms", "Decode ms"),
+    "maint.pulse": ("继电器测试（开门一次）", "Relay test pulse (opens the gate)"),
+    "maint.pulsed": ("已发出测试脉冲", "Test pulse sent"),
+    "maint.ok": ("正常", "OK"),
+    "maint.refused": (
+        "校准被拒绝：修正量超出限值，请检查传感器和参考源",
+        "Calibration refused: the correction is beyond the limit; check the sensor and the"
+        " reference",
+    ),
+    "maint.bad_points": (
+        "请填写一个或两个校准点（原始读数与参考温度）",
+        "Give one or two points (raw and reference)",
+    ),
+    "maint.bad_emissivity": (
+        "发射率须为 0.1 到 1.0 之间的数",
+        "Emissivity must be a number from 0.1 to 1.0",
+    ),
+    "maint.sensor_error": ("传感器无响应", "The sensor does not answer"),
+    "maint.no_lane": ("没有这个通道", "No such lane"),
+    "maint.no_frame": ("摄像头尚无画面", "No frame from the camera yet"),
 }
 
 

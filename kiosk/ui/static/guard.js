@@ -34,6 +34,7 @@
     if (lane.relay_open) flags.push(w("relay.open"));
     for (const [source, msg] of Object.entries(lane.faults)) flags.push(w("fault") + ": " + source + " " + msg);
     if (lane.manual_temperature) flags.push(w("manual.temperature"));
+    if (lane.ambient_low) flags.push(w("ambient.low"));
     setField(tile, "flags", flags.join(" · "));
     countdowns[lane.name] = lane.hold_s > 0 ? Date.now() + lane.hold_s * 1000 : 0;
   }

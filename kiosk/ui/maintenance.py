@@ -1,0 +1,154 @@
+"""Maintenance pages (maintenance role only): live thermometer readings and the calibration
+wizard, emissivity, the camera snapshot with its focus figure and frame rate, a relay test
+pulse. Everything goes through the :class:`kiosk.daemon.Kiosk` facade; nothing here touches
+hardware."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from kiosk.errors import CalibrationError, KioskError, SensorError
+from kiosk.ui import i18n
+from kiosk.ui.auth import login_required
+
+bp = Blueprint("maintenance", __name__, url_prefix="/maintenance")
+
+ROLE = "maintenance"
+
+
+def _kiosk():
+    return current_app.extensions["kiosk"]
+
+
+def _lanes() -> list[str]:
+    return list(_kiosk().state()["lanes"])
+
+
+def _refused(key: str, detail: str, status: int = 400):
+    return (
+        jsonify(
+            error=key,
+            message_zh=i18n.translate(f"maint.{key}", "zh"),
+            message_en=i18n.translate(f"maint.{key}", "en"),
+            detail=detail,
+        ),
+        status,
+    )
+
+
+def _no_lane(lane: str):
+    return _refused("no_lane", f"no lane named {lane!r}", 404)
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+@bp.get("/")
+@login_required(ROLE)
+def index():
+    return redirect(url_for("maintenance.page", lane=_lanes()[0]))
+
+
+@bp.get("/<lane>")
+@login_required(ROLE)
+def page(lane: str):
+    if lane not in _lanes():
+        return _no_lane(lane)
+    return render_template(
+        "maintenance.html",
+        lane=lane,
+        lanes=_lanes(),
+        words=json.dumps(i18n.bundle(g.lang), ensure_ascii=False),
+        user=g.user,
+    )
+
+
+@bp.get("/<lane>/state")
+@login_required(ROLE)
+def state(lane: str):
+    kiosk = _kiosk()
+    try:
+        return jsonify(thermometer=kiosk.thermometer_state(lane), camera=kiosk.camera_state(lane))
+    except KioskError:
+        return _no_lane(lane)
+
+
+@bp.get("/<lane>/camera.jpg")
+@login_required(ROLE)
+def camera_jpg(lane: str):
+    try:
+        data = _kiosk().camera_jpeg(lane)
+    except KioskError:
+        return _no_lane(lane)
+    if data is None:
+        return _refused("no_frame", "no frame from the camera yet", 404)
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/<lane>/calibration")
+@login_required(ROLE)
+def calibrate(lane: str):
+    body = request.get_json(silent=True) or {}
+    raw_points = body.get("points")
+    if not isinstance(raw_points, list) or not 1 <= len(raw_points) <= 2:
+        return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
+    points = []
+    for p in raw_points:
+        pair = [_number(v) for v in p] if isinstance(p, list) and len(p) == 2 else [None]
+        if None in pair:
+            return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
+        points.append(tuple(pair))
+    try:
+        result = _kiosk().calibrate(lane, points=points, by=g.user)
+    except CalibrationError as exc:
+        return _refused("refused", str(exc))
+    except KioskError:
+        return _no_lane(lane)
+    return jsonify(ok=True, **result)
+
+
+@bp.post("/<lane>/emissivity")
+@login_required(ROLE)
+def emissivity(lane: str):
+    value = _number((request.get_json(silent=True) or {}).get("value"))
+    if value is None:
+        return _refused("bad_emissivity", "value: a number from 0.1 to 1.0")
+    try:
+        result = _kiosk().set_emissivity(lane, value, g.user)
+    except CalibrationError as exc:
+        return _refused("bad_emissivity", str(exc))
+    except SensorError as exc:
+        return _refused("sensor_error", str(exc), 503)
+    except KioskError:
+        return _no_lane(lane)
+    return jsonify(ok=True, **result)
+
+
+@bp.post("/<lane>/pulse")
+@login_required(ROLE)
+def pulse(lane: str):
+    try:
+        _kiosk().test_pulse(lane, g.user)
+    except KioskError:
+        return _no_lane(lane)
+    return jsonify(ok=True)

@@ -1,0 +1,115 @@
+// Maintenance page: live thermometer and camera figures, calibration wizard, emissivity,
+// relay test pulse. No inline script (the CSP forbids it); CSRF token from the meta tag.
+"use strict";
+(function () {
+  const words = JSON.parse(document.getElementById("words").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const lane = document.getElementById("maintenance").dataset.lane;
+  const base = "/maintenance/" + encodeURIComponent(lane);
+  const w = (key) => words[key] || key;
+  const $ = (id) => document.getElementById(id);
+  const num = (v, digits) => (v == null ? "—" : Number(v).toFixed(digits));
+  let last = null;
+
+  function post(path, body) {
+    return fetch(base + path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body || {}),
+      credentials: "same-origin",
+    }).then((r) => r.json().then((data) => ({ ok: r.ok, data })));
+  }
+
+  function refusal(data) {
+    // Chinese first, English after, then the detail the server gave.
+    const parts = [data.message_zh, data.message_en, data.detail].filter(Boolean);
+    return parts.length ? parts.join(" — ") : data.error || "error";
+  }
+
+  function show(id, text, ok) {
+    const el = $(id);
+    el.textContent = text;
+    el.className = ok ? "ok" : "error";
+  }
+
+  function render(state) {
+    const t = state.thermometer;
+    const c = state.camera;
+    last = t;
+    $("t-raw").textContent = num(t.raw_object_c, 2) + " °C";
+    $("t-object").textContent = num(t.object_c, 2) + " °C";
+    $("t-ambient").textContent = num(t.ambient_c, 2) + " °C" + (t.ambient_low ? " · " + w("ambient.low") : "");
+    $("t-present").textContent = t.present ? "✓" : "—";
+    $("t-rate").textContent = num(t.samples_per_s, 1);
+    $("t-fault").textContent = t.fault || w("maint.ok");
+    const cal = t.calibration;
+    $("t-calibration").textContent = cal.identity
+      ? "—"
+      : "×" + cal.gain.toFixed(4) + " " + (cal.offset_c >= 0 ? "+" : "") + cal.offset_c.toFixed(2) +
+        " °C · " + (cal.at || "") + " · " + (cal.by || "");
+    const d = t.drift;
+    $("t-drift").textContent =
+      (d.check_due ? w("maint.check_due") : w("maint.check_ok")) +
+      (d.median_c != null ? " · " + d.median_c.toFixed(2) + " °C (" + d.count + ")" : "") +
+      (d.warning ? " · " + d.warning : "");
+    $("t-drift").className = d.check_due ? "error" : "";
+    $("emissivity").textContent = t.emissivity != null ? t.emissivity.toFixed(3) : (t.emissivity_error || "—");
+    $("c-focus").textContent = num(c.focus, 0);
+    $("c-fps").textContent = num(c.fps, 1);
+    $("c-decode").textContent = num(c.last_decode_ms, 1);
+    $("c-fault").textContent = c.fault || w("maint.ok");
+  }
+
+  function poll() {
+    fetch(base + "/state", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((state) => { if (state) render(state); })
+      .catch(() => {});
+  }
+
+  function refreshImage() {
+    $("camera").src = base + "/camera.jpg?t=" + Date.now();
+  }
+
+  document.querySelectorAll(".capture").forEach((b) =>
+    b.addEventListener("click", () => {
+      if (last && last.raw_object_c != null) $("raw-" + b.dataset.point).value = last.raw_object_c.toFixed(2);
+    })
+  );
+
+  $("apply").addEventListener("click", () => {
+    const points = [];
+    for (const n of [1, 2]) {
+      const raw = $("raw-" + n).value;
+      const ref = $("ref-" + n).value;
+      if (raw !== "" && ref !== "") points.push([parseFloat(raw), parseFloat(ref)]);
+    }
+    post("/calibration", { points }).then(({ ok, data }) => {
+      if (ok) {
+        const a = data.after;
+        show("wizard-result", w("maint.applied") + ": ×" + a.gain.toFixed(4) + " " +
+          (a.offset_c >= 0 ? "+" : "") + a.offset_c.toFixed(2) + " °C", true);
+        poll();
+      } else {
+        show("wizard-result", refusal(data), false);
+      }
+    });
+  });
+
+  $("emissivity-set").addEventListener("click", () => {
+    post("/emissivity", { value: parseFloat($("emissivity-value").value) }).then(({ ok, data }) => {
+      show("emissivity-result", ok ? w("maint.applied") + ": " + data.after.toFixed(3) : refusal(data), ok);
+      poll();
+    });
+  });
+
+  $("pulse").addEventListener("click", () => {
+    post("/pulse").then(({ ok, data }) => show("pulse-result", ok ? w("maint.pulsed") : refusal(data), ok));
+  });
+
+  $("camera").addEventListener("error", () => { $("camera").alt = w("maint.no_frame"); });
+  poll();
+  refreshImage();
+  setInterval(poll, 1000);
+  setInterval(refreshImage, 2000);
+})();

@@ -1,0 +1,190 @@
+"""The maintenance pages through Flask's test client, on a simulated kiosk."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from kiosk import config as config_mod
+from kiosk.accounts import Accounts
+from kiosk.clock import FakeClock
+from kiosk.daemon import Kiosk
+from kiosk.ui import create_app
+
+PASSWORD = "correct horse 2020"
+#: werkzeug's own format, with one PBKDF2 round so that signing in costs the tests nothing.
+CHEAP_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
+
+
+@pytest.fixture
+def kiosk(tmp_path):
+    cfg = config_mod.from_dict(
+        {"gate": {"data_dir": str(tmp_path), "hardware": "sim"}}, tmp_path / "kiosk.toml"
+    )
+    k = Kiosk(cfg, clock=FakeClock())
+    for name, role in (("guard", "guard"), ("tech", "maintenance"), ("boss", "admin")):
+        k.journal.put_user(name, role, CHEAP_HASH)  # what Accounts.add stores, hashed cheaply
+    assert Accounts(k.journal).check("tech", PASSWORD) == "maintenance"
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def app(kiosk):
+    app = create_app(kiosk, secret_key=b"k" * 32)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    return app
+
+
+def client_as(app, user):
+    client = app.test_client()
+    response = client.post("/login", data={"user": user, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def events(kiosk, type_):
+    return [e for e in kiosk.journal.iter_events() if e.type == type_]
+
+
+ROUTES = [
+    ("get", "/maintenance/"),
+    ("get", "/maintenance/main"),
+    ("get", "/maintenance/main/state"),
+    ("get", "/maintenance/main/camera.jpg"),
+    ("post", "/maintenance/main/calibration"),
+    ("post", "/maintenance/main/emissivity"),
+    ("post", "/maintenance/main/pulse"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_maintenance_ui_guard_gets_403(app, kiosk, method, path):
+    client = client_as(app, "guard")
+    response = getattr(client, method)(path, json={"points": [[36.0, 36.4]], "value": 0.95})
+    assert response.status_code == 403
+    assert events(kiosk, "calibration.changed") == []
+    assert kiosk.units["main"].runner.inputs.empty()
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_maintenance_ui_needs_a_session(app, method, path):
+    response = getattr(app.test_client(), method)(path, json={})
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("user", ["tech", "boss"])
+def test_maintenance_ui_page_for_maintenance_and_admin(app, user):
+    response = client_as(app, user).get("/maintenance/main")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<meta name="csrf-token"' in html
+    assert "/static/maintenance.js" in html
+    assert "校准向导" in html  # Chinese first
+    scripts = re.findall(r"<script([^>]*)>", html)
+    assert all("src=" in s or 'type="application/json"' in s for s in scripts)  # CSP: no inline
+
+
+def test_maintenance_ui_state_has_live_thermometer_and_camera(app, kiosk):
+    kiosk.units["main"].thermometer.poll()
+    data = client_as(app, "tech").get("/maintenance/main/state").get_json()
+    assert data["thermometer"]["raw_object_c"] == pytest.approx(22.0, abs=0.3)
+    assert data["thermometer"]["ambient_c"] == pytest.approx(22.0, abs=0.1)
+    assert data["thermometer"]["emissivity"] == 1.0
+    assert data["thermometer"]["calibration"]["identity"] is True
+    assert set(data["camera"]) >= {"fps", "focus", "last_decode_ms", "fault"}
+
+
+def test_maintenance_ui_calibration_applies_and_journals_who(app, kiosk):
+    client = client_as(app, "tech")
+    response = client.post("/maintenance/main/calibration", json={"points": [[36.1, 36.4]]})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["after"]["offset_c"] == pytest.approx(0.3)
+    [event] = events(kiosk, "calibration.changed")
+    assert event.data["by"] == "tech"
+    assert kiosk.units["main"].thermometer.calibration.offset_c == pytest.approx(0.3)
+
+
+def test_maintenance_ui_calibration_beyond_limit_refused_in_both_languages(app, kiosk):
+    client = client_as(app, "tech")
+    response = client.post("/maintenance/main/calibration", json={"points": [[31.0, 36.5]]})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "refused"
+    assert "校准被拒绝" in body["message_zh"]
+    assert "refused" in body["message_en"]
+    assert "3.0 °C" in body["detail"]
+    assert events(kiosk, "calibration.changed") == []
+    assert kiosk.units["main"].thermometer.calibration.is_identity
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"points": []}, {"points": [[36.0]]}, {"points": [["x", 36.0]]}, {"points": [[1, 2]] * 3}],
+)
+def test_maintenance_ui_calibration_bad_points_get_a_message(app, kiosk, body):
+    response = client_as(app, "tech").post("/maintenance/main/calibration", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "bad_points"
+
+
+def test_maintenance_ui_emissivity_set_and_refused(app, kiosk):
+    client = client_as(app, "tech")
+    ok = client.post("/maintenance/main/emissivity", json={"value": 0.97})
+    assert ok.status_code == 200
+    assert ok.get_json()["after"] == pytest.approx(0.97, abs=1e-4)
+    for value in (1.5, "abc", None):
+        bad = client.post("/maintenance/main/emissivity", json={"value": value})
+        assert bad.status_code == 400
+        assert bad.get_json()["error"] == "bad_emissivity"
+    assert [e.data["kind"] for e in events(kiosk, "calibration.changed")] == ["emissivity"]
+
+
+def test_maintenance_ui_camera_snapshot_after_a_frame(app, kiosk):
+    client = client_as(app, "tech")
+    assert client.get("/maintenance/main/camera.jpg").status_code == 404
+    kiosk.units["main"].reader.poll()
+    response = client.get("/maintenance/main/camera.jpg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/jpeg"
+    assert response.data[:2] == b"\xff\xd8"
+
+
+def test_maintenance_ui_pulse_queues_a_test_opening(app, kiosk):
+    response = client_as(app, "tech").post("/maintenance/main/pulse")
+    assert response.status_code == 200
+    unit = kiosk.units["main"]
+    unit.lane.handle(unit.runner.inputs.get_nowait())
+    [event] = events(kiosk, "gate.manual_open")
+    assert event.data == {"reason": "test", "guard": "tech", "open_s": 3.0}
+    assert unit.relay.is_open
+
+
+def test_maintenance_ui_unknown_lane_is_404(app):
+    client = client_as(app, "tech")
+    assert client.get("/maintenance/nowhere").status_code == 404
+    assert client.get("/maintenance/nowhere/state").status_code == 404
+    assert client.post("/maintenance/nowhere/pulse").status_code == 404
+
+
+def test_maintenance_ui_posts_need_the_csrf_token(app, kiosk):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = client_as_with_csrf(app, "tech")
+    refused = client.post("/maintenance/main/pulse", json={})
+    assert refused.status_code == 400
+    page = client.get("/maintenance/main").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    accepted = client.post("/maintenance/main/pulse", json={}, headers={"X-CSRFToken": token})
+    assert accepted.status_code == 200
+
+
+def client_as_with_csrf(app, user):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"user": user, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    return client
