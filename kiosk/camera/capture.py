@@ -93,7 +93,7 @@ class CameraSettings:
     debounce_s: float = 3.0
     backend: str = "zxing"
     no_frame_fault_s: float = 3.0
-    reconnect_max_s: float = 30.0
+    reconnect_max_s: float = 5.0
 
     def __post_init__(self) -> None:
         problems = []

@@ -55,7 +55,7 @@ def test_camera_settings_defaults():
     s = CameraSettings()
     assert (s.source, s.width, s.height, s.fps, s.fourcc) == ("sim", 640, 480, 15.0, "")
     assert (s.debounce_s, s.backend, s.no_frame_fault_s, s.reconnect_max_s) == (
-        3.0, "zxing", 3.0, 30.0
+        3.0, "zxing", 3.0, 5.0
     )  # fmt: skip
 
 

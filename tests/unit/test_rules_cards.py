@@ -1,18 +1,16 @@
-"""Printing: 300 cards from a CSV, and a 300 dpi card scanned back to the same token.
-
-``kiosk scan`` is not on this branch yet. Its ``scan_files`` reads such a card only some of the
-time (its region search is tuned for camera frames, not ~16 px modules), so the card is read
-with the whole-frame scanner here.
-"""
+"""Printing: 300 cards from a CSV, and 300 dpi cards scanned back to the same token."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.camera.scanner import Scanner, read_image
 from kiosk.cards import issue_batch
+from kiosk.cli import main
 
 NOW = datetime(2020, 2, 4, 9, 0, tzinfo=timezone(timedelta(hours=8)))
 
@@ -30,14 +28,21 @@ def test_cards_300_from_csv_and_one_scans_back(tmp_path):
     assert len((out / "issued.csv").read_text().splitlines()) == 301
 
 
-def _card(tmp_path):
-    one = tmp_path / "one.csv"
-    one.write_text("household\n7-1201\n", encoding="utf-8")
-    (card,) = issue_batch(one, tmp_path / "png", Ed25519PrivateKey.generate(), 1, "t-site", 90, NOW)
-    return card
+def _cards(tmp_path, n=6):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("household\n" + "".join(f"7-12{i:02d}\n" for i in range(n)), encoding="utf-8")
+    return issue_batch(rows, tmp_path / "png", Ed25519PrivateKey.generate(), 1, "t-site", 90, NOW)
 
 
 def test_cards_300_dpi_card_decodes_to_its_token(tmp_path):
-    card = _card(tmp_path)
+    (card,) = _cards(tmp_path, 1)
     found = Scanner(full_frame=True).scan(read_image(card.card))
     assert [d.text for d in found] == [card.token]
+
+
+def test_cards_printed_cards_scan_back_with_kiosk_scan(tmp_path):
+    cards = _cards(tmp_path)
+    result = CliRunner().invoke(main, ["scan", "--json", *[str(c.card) for c in cards]])
+    assert result.exit_code == 0, result.output
+    found = [json.loads(line)["texts"] for line in result.output.splitlines()]
+    assert found == [[c.token] for c in cards]
