@@ -88,7 +88,11 @@ def page(lane: str):
 def state(lane: str):
     kiosk = _kiosk()
     try:
-        return jsonify(thermometer=kiosk.thermometer_state(lane), camera=kiosk.camera_state(lane))
+        return jsonify(
+            thermometer=kiosk.thermometer_state(lane),
+            camera=kiosk.camera_state(lane),
+            uplink=kiosk.uplink_status(),
+        )
     except KioskError:
         return _no_lane(lane)
 

@@ -188,3 +188,11 @@ def client_as_with_csrf(app, user):
     response = client.post("/login", data={"user": user, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302
     return client
+
+
+def test_maintenance_ui_state_has_the_uplink_panel(app, kiosk):
+    client = client_as(app, "tech")
+    state = client.get("/maintenance/main/state").get_json()
+    assert state["uplink"] == {"state": "disabled"}
+    page = client.get("/maintenance/main").get_data(as_text=True)
+    assert 'id="u-unsent"' in page

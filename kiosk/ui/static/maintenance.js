@@ -58,6 +58,13 @@
     $("c-fps").textContent = num(c.fps, 1);
     $("c-decode").textContent = num(c.last_decode_ms, 1);
     $("c-fault").textContent = c.fault || w("maint.ok");
+    const u = state.uplink;
+    $("u-state").textContent = w("maint.uplink." + u.state);
+    $("u-state").className = u.state === "ok" || u.state === "disabled" ? "" : "error";
+    $("u-unsent").textContent = u.unsent == null ? "—" : u.unsent;
+    $("u-success").textContent = u.last_success || "—";
+    $("u-error").textContent = u.last_error || "—";
+    $("u-next").textContent = u.next_attempt_s == null ? "—" : num(u.next_attempt_s, 0) + " s";
   }
 
   function poll() {
