@@ -129,3 +129,29 @@ def test_logs_json_lines_without_pass_tokens():
     assert line["msg"] == "scan <pass>"
     assert line["level"] == "INFO" and line["logger"] == "kiosk.lane"
     assert redact("no token here") == "no token here"
+
+
+def test_systemd_units_verify(tmp_path):
+    """``systemd-analyze verify`` on the units, with their programs pointed at /bin/true."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed (Debian package: systemd)")
+    units = Path(__file__).resolve().parents[2] / "systemd"
+    names = ["kiosk.service", "kiosk-screen.service"]
+    for name in names:
+        text = (units / name).read_text()
+        text = re.sub(r"^(ExecStart\w*=)\S+", r"\1/bin/true", text, flags=re.M)
+        (tmp_path / name).write_text(text)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *(str(tmp_path / n) for n in names)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and not output, output
