@@ -173,3 +173,42 @@ def test_journal_size_cap_deletes_only_uploaded_purged_events(journal, clock):
         )
         == {}
     )
+
+
+def test_journal_unwritable_raises_a_fault_on_every_lane_and_clears(tmp_path):
+    from gpiozero.pins.mock import MockFactory
+
+    from kiosk import config as config_mod
+    from kiosk.clock import FakeClock
+    from kiosk.daemon import Kiosk
+
+    demo = config_mod.load(config_mod.DEMO_CONFIG)
+    cfg = config_mod.from_dict({"gate": {"data_dir": str(tmp_path), "hardware": "sim"}})
+    cfg = config_mod.dataclasses.replace(cfg, lanes=demo.lanes)
+    factory = MockFactory()
+    kiosk = Kiosk(cfg, clock=FakeClock(), pin_factory=factory)
+
+    def drain():
+        for unit in kiosk.units.values():
+            while not unit.runner.inputs.empty():
+                unit.lane.handle(unit.runner.inputs.get())
+
+    try:
+        kiosk.journal.fail_writes = "database or disk is full"
+        kiosk.open_gate("main", "delivery", "guard1")  # the gate goes on deciding and acting
+        drain()
+        assert kiosk.units["main"].relay.is_open
+        kiosk.maintain()
+        drain()
+        for lane in kiosk.state()["lanes"].values():
+            assert "cannot write" in lane["faults"]["journal"]
+        assert kiosk.health()["journal"]["pending"] == 3  # manual open + two alerts wait
+        kiosk.journal.fail_writes = None
+        kiosk.maintain()
+        drain()
+        assert all(not lane["faults"] for lane in kiosk.state()["lanes"].values())
+        types = [e.type for e in kiosk.journal.iter_events()]
+        assert types == ["gate.manual_open"] + ["alert.sensor_fault"] * 4  # in order
+    finally:
+        kiosk.close()
+        factory.reset()
