@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench setup setup-test clean
+.PHONY: demo test lint bench setup setup-test clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: setup-test lint
 
 bench: setup-test
 	$(BIN)/python -m bench $(ARGS)
+
+# On the Raspberry Pi, as root: users, venv under /opt/kiosk, /etc/kiosk/kiosk.toml, systemd
+# units, I2C and camera checks. Idempotent; see docs/operations.md.
+install:
+	bash scripts/install-pi.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -35,6 +35,7 @@ class Relay:
         self._lock = threading.RLock()
         self._close_at: float | None = None
         self._opened_at: float | None = None
+        self._closed_at: float | None = None  # when the last pulse ended (monotonic)
         self._device = OutputDevice(
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
         )
@@ -52,6 +53,19 @@ class Relay:
         """True while the relay is energised."""
         with self._lock:
             return not self._device.closed and bool(self._device.value)
+
+    def opened_within(self, seconds: float) -> bool:
+        """True when the relay is open now or closed less than *seconds* ago."""
+        with self._lock:
+            if self.is_open:
+                return True
+            closed = self._closed_at
+        return closed is not None and self.clock.monotonic() - closed <= seconds
+
+    @property
+    def alive(self) -> bool:
+        """True while the timer thread that enforces ``max_open_s`` runs."""
+        return self._thread is not None and self._thread.is_alive()
 
     def pulse(self, seconds: float) -> float:
         """Energise the relay for *seconds* (clamped to ``max_open_s``); returns the duration.
@@ -86,6 +100,8 @@ class Relay:
             self._off_locked()
 
     def _off_locked(self) -> None:
+        if self._opened_at is not None:
+            self._closed_at = self.clock.monotonic()
         self._close_at = None
         self._opened_at = None
         if not self._device.closed:

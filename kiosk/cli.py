@@ -57,8 +57,9 @@ def main(verbose: bool) -> None:
 def run(config_path: str | None) -> None:
     """Run the kiosk daemon (until SIGTERM or Ctrl-C)."""
     from kiosk.daemon import Kiosk
-    from kiosk.service import serve_forever
+    from kiosk.service import configure_logging, serve_forever
 
+    configure_logging(verbose=logging.getLogger().level == logging.DEBUG)
     cfg = _load_config(config_path)
     kiosk = Kiosk(cfg)
     serve_forever(kiosk, cfg.ui.host, cfg.ui.port)
@@ -709,7 +710,31 @@ def upload(once: bool, config_path: str | None, as_json: bool) -> None:
 
 
 # -- service: self-test, export, install -----------------------------------------------------
-# (commands for running unattended go here)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option(
+    "--sim-fault",
+    "sim_faults",
+    multiple=True,
+    metavar="LANE:FAULT",
+    help="Simulated hardware only: switch on an emulated MLX90614 fault (e.g. main:bad_pec).",
+)
+def selftest(config_path: str | None, sim_faults: tuple[str, ...]) -> None:
+    """Check sensor, camera, relay, door inputs, disk, clock and committee server.
+
+    Run it with the daemon stopped on a real Pi (the daemon holds the pins). Exits 1 when
+    any check fails.
+    """
+    from kiosk import selftest as st
+
+    cfg = _load_config(config_path)
+    checks = st.run(cfg, sim_faults=sim_faults)
+    click.echo(st.table(checks))
+    if st.failed(checks):
+        click.echo("kiosk: self-test FAILED", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

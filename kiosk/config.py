@@ -18,6 +18,7 @@ from typing import Any
 
 from kiosk.camera.capture import CameraSettings
 from kiosk.errors import ConfigError
+from kiosk.sensors.inputs import DoorSettings
 from kiosk.sensors.thermometer import ThermometerSettings
 
 #: The configuration shipped for simulated hardware: what `kiosk demo` uses by default.
@@ -103,6 +104,7 @@ class LaneSettings:
     relay: RelaySettings = field(default_factory=RelaySettings)
     thermometer: ThermometerSettings = field(default_factory=ThermometerSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
+    door: DoorSettings = field(default_factory=DoorSettings)
 
     def __post_init__(self) -> None:
         if self.direction not in ("in", "out"):
@@ -155,10 +157,28 @@ class JournalSettings:
 
     #: Days personal data (registrations) is kept once uploaded.
     retention_days: int = 28
+    #: Size (MiB) of the journal files at which the guard is alerted and uploaded events
+    #: older than retention_days are deleted to make room.
+    max_size_mb: int = 2048
+    #: Free space (MiB) on the data folder's file system below which the guard is alerted.
+    min_free_mb: int = 200
+    #: Events held in memory while the disk cannot be written (full, read-only).
+    buffer_events: int = 20000
+    #: While nothing can be written: "decide" (the gate keeps deciding by the rules; events
+    #: wait in memory) or "deny" (the gate refuses every grant; the guard opens by hand).
+    when_unwritable: str = "decide"
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
             raise ValueError("retention_days: at least 1")
+        if self.max_size_mb < 16 or self.min_free_mb < 0:
+            raise ValueError("max_size_mb: at least 16; min_free_mb: at least 0")
+        if not 100 <= self.buffer_events <= 1_000_000:
+            raise ValueError("buffer_events: from 100 to 1000000")
+        if self.when_unwritable not in ("decide", "deny"):
+            raise ValueError(
+                f"when_unwritable: must be 'decide' or 'deny', not {self.when_unwritable!r}"
+            )
 
 
 @dataclass(frozen=True)

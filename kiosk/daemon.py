@@ -37,7 +37,7 @@ from kiosk.errors import (
     SensorError,
     UplinkError,
 )
-from kiosk.events import ManualOpen, TemperatureRead
+from kiosk.events import ManualOpen, SensorStatus, TemperatureRead
 from kiosk.hub import Hub
 from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
@@ -45,12 +45,19 @@ from kiosk.lane import Lane, LaneSnapshot, LaneThread, load_history
 from kiosk.roster import Roster
 from kiosk.sensors import calibration as calibration_mod
 from kiosk.sensors.calibration import CalibrationStore, DriftSettings, DriftWatch
+from kiosk.sensors.inputs import DoorInputs
 from kiosk.sensors.mlx90614 import MLX90614
 from kiosk.sensors.thermometer import Thermometer
 from kiosk.threads import PollThread
 from kiosk.timesync import TimeSync
 
 log = logging.getLogger(__name__)
+
+#: A lane thread whose loop has not turned for this long (seconds) is hung: the watchdog
+#: stops pinging systemd.
+LANE_STALL_S = 10.0
+#: Seconds between retention runs (personal data purge and the size cap).
+RETENTION_EVERY_S = 3600.0
 
 
 @dataclass
@@ -67,6 +74,7 @@ class LaneUnit:
     sensor: MLX90614 | None = None
     store: CalibrationStore | None = None
     drift: DriftWatch = field(default_factory=DriftWatch)
+    inputs: DoorInputs | None = None
 
 
 class Kiosk:
@@ -92,6 +100,8 @@ class Kiosk:
         self._running = False
         self._closed = False
         self._maintenance_lock = threading.Lock()
+        self._storage: dict[str, str] = {}  # storage problems raised to the guard: source -> text
+        self._next_retention = 0.0
         self._setup_journal()
         self.uplink = None
         try:
@@ -110,7 +120,13 @@ class Kiosk:
 
     def _setup_journal(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.journal = Journal(self.config.data_dir / "journal.db", self.clock)
+        jcfg = self.config.journal
+        self.journal = Journal(
+            self.config.data_dir / "journal.db",
+            self.clock,
+            buffer_events=jcfg.buffer_events,
+            when_unwritable=jcfg.when_unwritable,
+        )
         self.journal.add_listener(self._on_event)
 
     def _setup_keys(self) -> None:
@@ -136,7 +152,7 @@ class Kiosk:
 
             if self.pin_factory is None:
                 self.pin_factory = MockFactory()
-            self.world = SimWorld(self.clock, self.config.lanes)
+            self.world = SimWorld(self.clock, self.config.lanes, pin_factory=self.pin_factory)
 
     def _setup_uplink(self) -> None:
         settings = self.config.uplink
@@ -191,6 +207,18 @@ class Kiosk:
                 relay.close()
                 raise
             self.units[name] = unit
+            try:
+                unit.inputs = DoorInputs(
+                    name,
+                    settings.door,
+                    clock=self.clock,
+                    sink=unit.runner.put,
+                    pin_factory=self.pin_factory,
+                )
+            except Exception as exc:  # gpiozero's errors: a pin in use, no such pin, ...
+                raise KioskError(f"lanes.{name}.door: cannot claim the input pins: {exc}") from None
+            if self.world is not None:
+                self.world.lanes[name].wire_inputs()
 
     def _build_unit(self, name, settings, relay) -> LaneUnit:
         tcfg = settings.thermometer
@@ -422,8 +450,77 @@ class Kiosk:
                 "camera": "fault" if "camera" in snap.faults else "ok",
                 "relay": "open" if snap.relay_open else "ok",
             }
-        ok = all(v["lane_thread"] is not False for v in lanes.values())
-        return {"ok": ok, "lanes": lanes}
+        alive, problems = self.alive() if self._running else (True, [])
+        return {
+            "ok": alive,
+            "problems": problems,
+            "lanes": lanes,
+            "journal": self.journal.status(),
+        }
+
+    def alive(self) -> tuple[bool, list[str]]:
+        """Whether the watchdog may ping: every lane thread turning, every relay timer
+        running, and the journal answering. Returns ``(ok, problems)``."""
+        problems = []
+        now = self.clock.monotonic()
+        for name, unit in self.units.items():
+            if not unit.runner.alive:
+                problems.append(f"lane {name}: thread dead")
+            elif now - unit.runner.heartbeat > LANE_STALL_S:
+                problems.append(f"lane {name}: thread hung for {now - unit.runner.heartbeat:.0f} s")
+            if not unit.relay.alive:
+                problems.append(f"lane {name}: relay timer dead")
+        if not self.journal.ping():
+            problems.append("journal: not answering")
+        return not problems, problems
+
+    def maintain(self) -> None:
+        """Housekeeping from the main loop (about once a second): write events held in
+        memory, raise or clear storage alerts, and now and then apply retention and the size
+        cap. Never raises."""
+        try:
+            self._maintain()
+        except Exception:
+            log.exception("maintenance failed")
+
+    def _maintain(self) -> None:
+        jcfg = self.config.journal
+        self.journal.flush()
+        now = self.clock.monotonic()
+        if now >= self._next_retention:
+            self._next_retention = now + RETENTION_EVERY_S
+            try:
+                self.journal.purge_personal(jcfg.retention_days)
+                over = not self.journal.enforce_size(jcfg.max_size_mb << 20)
+            except KioskError as exc:
+                log.error("retention: %s", exc)
+                over = False
+            self._set_storage("storage", "journal over its size cap / 记录超出容量" if over else "")
+        self._set_storage(
+            "journal",
+            f"cannot write / 无法写入 ({self.journal.pending} waiting)"
+            if self.journal.problem
+            else "",
+        )
+        free_mb = _free_mb(self.config.data_dir)
+        if free_mb is not None:
+            low = free_mb < jcfg.min_free_mb
+            self._set_storage("disk", f"{free_mb} MiB free / 磁盘空间不足" if low else "")
+
+    def _set_storage(self, source: str, problem: str) -> None:
+        """Raise (non-empty *problem*) or clear a gate-wide storage alert on every lane."""
+        if self._storage.get(source, "") == problem:
+            return
+        if problem:
+            self._storage[source] = problem
+            log.error("storage alert %s: %s", source, problem)
+        else:
+            self._storage.pop(source, None)
+        self.hub.publish("alert", {"source": source, "ok": not problem, "message": problem})
+        for unit in self.units.values():
+            unit.runner.put(
+                SensorStatus(unit.name, self.clock.monotonic(), source, not problem, problem)
+            )
 
     def _unit(self, lane: str) -> LaneUnit:
         try:
@@ -587,6 +684,9 @@ class Kiosk:
             unit.runner.start()
             for thread in unit.threads:
                 thread.start()
+            if unit.inputs is not None:
+                for event in unit.inputs.initial():
+                    unit.runner.put(event)
         if self.uplink is not None:
             self.uplink.start()
         self._running = True
@@ -629,6 +729,8 @@ class Kiosk:
         self._closed = True
         for unit in self.units.values():
             unit.relay.close()
+            if unit.inputs is not None:
+                unit.inputs.close()
             try:
                 unit.reader.source.close()
             except Exception:  # pragma: no cover - best effort
@@ -696,6 +798,15 @@ def _calibration_dict(cal) -> dict:
         "by": cal.by,
         "identity": cal.is_identity,
     }
+
+
+def _free_mb(folder) -> int | None:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free >> 20
+    except OSError:
+        return None
 
 
 def _merge_keyring(keyring, roster_keys):

@@ -82,3 +82,27 @@ class ManualOpen:
     t: float
     reason: str
     guard: str
+
+
+@dataclass(frozen=True)
+class DoorOpened:
+    """The door contact opened (door open, or its wire cut)."""
+
+    lane: str
+    t: float
+
+
+@dataclass(frozen=True)
+class DoorClosed:
+    """The door contact closed again (door shut)."""
+
+    lane: str
+    t: float
+
+
+@dataclass(frozen=True)
+class ExitRequested:
+    """Someone pressed the exit button (request to exit) on the inside."""
+
+    lane: str
+    t: float

@@ -6,9 +6,25 @@
 - The upload cursor (the highest ``seq`` the committee server acknowledged) is kept here.
 
 Durability: WAL mode with ``synchronous=FULL``, so an event that :meth:`Journal.append`
-returned is on disk (the WAL is fsynced at every commit) and survives a power cut; a crash at
-any instant leaves a valid database. Each thread gets its own connection; writes are
-serialised by one lock, readers never block the writer.
+returned with a ``seq`` is on disk (the WAL is fsynced at every commit) and survives a power
+cut; a crash at any instant leaves a valid database (SQLite rolls back a half-written
+transaction when it next opens the file). ``NORMAL`` would be faster but may lose the last
+commits on power loss, which the committee contract forbids. Each thread gets its own
+connection; writes are serialised by one lock, readers never block the writer.
+
+When the disk cannot be written (full, read-only, I/O errors), :meth:`Journal.append` does
+not fail: the event waits in a bounded memory queue (``buffer_events``), in order, and is
+written (with its ``seq``) at the next append or :meth:`Journal.flush` that succeeds.
+:attr:`Journal.problem` says what is wrong, for the guard's alert. Events still queued when
+the process dies are lost; they were never reported as written. When the queue overflows,
+the oldest waiting events are dropped and counted, and ``alert.journal_overflow`` records
+how many once the disk takes writes again.
+
+Retention: :meth:`Journal.purge_personal` strips personal fields from events that the
+committee acknowledged and that are older than ``retention_days``; hooks
+(:meth:`Journal.add_retention_hook`) do the same for other tables in the same transaction.
+:meth:`Journal.enforce_size` keeps the database under its cap by deleting the oldest events
+that are both uploaded and purged.
 """
 
 from __future__ import annotations
@@ -19,9 +35,10 @@ import logging
 import sqlite3
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +47,40 @@ from kiosk.errors import JournalError
 log = logging.getLogger(__name__)
 
 
+#: Event data fields that identify or describe a person; removed after retention_days.
+PERSONAL_FIELDS = frozenset(
+    {
+        "pass_id",
+        "household",
+        "temperature_c",
+        "forehead_c",
+        "raw_object_c",
+        "token_sha256",
+        "guard",
+        "by",
+        "name",
+        "phone",
+        "id_number",
+        "address",
+        "detail",
+        "user",
+    }
+)
+#: Event types whose whole data is personal (the health information form).
+PERSONAL_TYPES = ("registration.",)
+#: Errors that mean "the disk cannot take writes now" (full, read-only, I/O, locked).
+_UNWRITABLE = (sqlite3.OperationalError, sqlite3.DatabaseError)
+_NOT_UNWRITABLE = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+
+
 @dataclass(frozen=True)
 class Event:
-    """One journal row, in the committee API's shape (see :meth:`to_api`)."""
+    """One journal row, in the committee API's shape (see :meth:`to_api`).
 
-    seq: int
+    ``seq`` is None for an event :meth:`Journal.append` had to hold in memory (disk full).
+    """
+
+    seq: int | None
     id: str
     ts: str
     mono: float
@@ -96,11 +142,29 @@ class Journal:
 
     :param path: database file; its folder is created when missing.
     :param clock: a clock (``now()`` aware datetime, ``monotonic()`` seconds).
+    :param buffer_events: how many events wait in memory while the disk cannot be written.
+    :param when_unwritable: ``"decide"`` or ``"deny"``: see :attr:`refuse_grants`.
     """
 
-    def __init__(self, path: str | Path, clock) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        clock,
+        *,
+        buffer_events: int = 20000,
+        when_unwritable: str = "decide",
+    ) -> None:
         self.path = Path(path)
         self.clock = clock
+        self.buffer_events = buffer_events
+        self.when_unwritable = when_unwritable
+        self._pending: deque[tuple] = deque()
+        self.problem: str | None = None  # why the last write failed, until one succeeds
+        self.lost = 0  # events dropped from a full memory queue, not yet reported
+        #: Fault hook for tests and the simulation: when set, every write fails with
+        #: ``sqlite3.OperationalError(fail_writes)`` as if the disk said so.
+        self.fail_writes: str | None = None
+        self._retention_hooks: list[Callable] = [_purge_registrations]
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._listeners: list[Callable[[Event], None]] = []
@@ -169,31 +233,233 @@ class Journal:
     def append(self, type: str, data: dict[str, Any] | None = None, lane: str | None = None):
         """Write one event durably and return it (with its ``seq``).
 
-        :raises JournalError: the database cannot be written (disk full, read-only, ...).
+        When the disk cannot be written the event is held in memory and written later; the
+        returned event then has ``seq`` None (listeners hear of it once it is written).
+
+        :raises JournalError: *data* is not JSON, or the journal is closed.
         """
         data = dict(data or {})
         try:
             body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise JournalError(f"event {type}: data is not JSON: {exc}") from None
-        event_id = str(uuid.uuid4())
-        ts = format_ts(self.clock.now())
-        mono = self.clock.monotonic()
+        if self._closed:
+            raise JournalError(f"{self.path}: journal is closed")
+        item = (str(uuid.uuid4()), format_ts(self.clock.now()), self.clock.monotonic(), lane, type)
         with self._write_lock:
+            if len(self._pending) >= self.buffer_events:
+                self._pending.popleft()
+                self.lost += 1
+            self._pending.append((*item, body, data))
+            written = self._flush_locked()
+        self._tell(written)
+        for event in written:
+            if event.id == item[0]:
+                return event
+        return Event(None, item[0], item[1], item[2], lane, type, data)
+
+    def flush(self) -> int:
+        """Write the events held in memory, if the disk takes them now; returns how many."""
+        with self._write_lock:
+            if not self._pending and not self.lost:
+                return 0
+            written = self._flush_locked()
+        self._tell(written)
+        return len(written)
+
+    def _tell(self, events: list[Event]) -> None:
+        for event in events:
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:  # a listener never breaks the journal
+                    log.exception("journal listener failed")
+
+    def _flush_locked(self) -> list[Event]:
+        if self._closed:
+            return []
+        try:
+            conn = self._conn()
+            if self.fail_writes:
+                raise sqlite3.OperationalError(self.fail_writes)
+            own = not conn.in_transaction  # a caller's open transaction commits for us
+            if own:
+                conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._conn().execute(
-                    "INSERT INTO events (id, ts, mono, lane, type, data) VALUES (?,?,?,?,?,?)",
-                    (event_id, ts, mono, lane, type, body),
-                )
-            except sqlite3.Error as exc:
-                raise JournalError(f"{self.path}: cannot write event {type}: {exc}") from None
-            event = Event(cur.lastrowid, event_id, ts, mono, lane, type, data)
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:  # a listener never breaks the journal
-                log.exception("journal listener failed")
-        return event
+                rows = list(self._pending)
+                if self.lost:
+                    note = {"lost": self.lost}
+                    rows.append(
+                        (
+                            str(uuid.uuid4()),
+                            format_ts(self.clock.now()),
+                            self.clock.monotonic(),
+                            None,
+                            "alert.journal_overflow",
+                            json.dumps(note),
+                            note,
+                        )
+                    )
+                written = []
+                for event_id, ts, mono, lane, type_, body, data in rows:
+                    cur = conn.execute(
+                        "INSERT INTO events (id, ts, mono, lane, type, data) VALUES (?,?,?,?,?,?)",
+                        (event_id, ts, mono, lane, type_, body),
+                    )
+                    written.append(Event(cur.lastrowid, event_id, ts, mono, lane, type_, data))
+                if own:
+                    conn.execute("COMMIT")
+            except BaseException:
+                if own and conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except _NOT_UNWRITABLE:
+            raise
+        except (*_UNWRITABLE, JournalError) as exc:
+            if self.problem != str(exc):
+                log.error("journal cannot be written (%s); %d events wait", exc, len(self._pending))
+            self.problem = str(exc)
+            return []
+        if self.problem is not None:
+            log.warning("journal writable again; %d waiting events written", len(written))
+        self.problem = None
+        self.lost = 0
+        self._pending.clear()
+        return written
+
+    @property
+    def pending(self) -> int:
+        """Events waiting in memory for the disk."""
+        return len(self._pending)
+
+    @property
+    def degraded(self) -> bool:
+        """True while the disk does not take writes or events wait in memory."""
+        return self.problem is not None or bool(self._pending)
+
+    @property
+    def refuse_grants(self) -> bool:
+        """True when the gate must refuse grants: nothing can be recorded and the
+        configuration says ``when_unwritable = "deny"``."""
+        return self.when_unwritable == "deny" and self.degraded
+
+    def status(self) -> dict[str, Any]:
+        """Health of the journal for the guard screen and the self-test."""
+        return {
+            "ok": not self.degraded,
+            "problem": self.problem,
+            "pending": len(self._pending),
+            "lost": self.lost,
+            "size_bytes": self.size_bytes(),
+        }
+
+    def ping(self) -> bool:
+        """True when the database answers a read (for the watchdog)."""
+        try:
+            self._conn().execute("SELECT 1 FROM events LIMIT 1").fetchall()
+        except (sqlite3.Error, JournalError):
+            return False
+        return True
+
+    # -- size and retention ----------------------------------------------------------------
+
+    def size_bytes(self) -> int:
+        """Bytes of the database, its WAL and shared-memory files on disk."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                total += self.path.with_name(self.path.name + suffix).stat().st_size
+        return total
+
+    def used_bytes(self) -> int:
+        """Bytes of the database in use (free pages, which new events reuse, not counted)."""
+        conn = self._conn()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return (pages - free) * size
+
+    def add_retention_hook(self, hook: Callable) -> None:
+        """Call ``hook(conn, cutoff, purged_seq) -> int`` inside each purge's transaction;
+        *purged_seq* is the highest seq whose event is purged; the hook returns rows changed."""
+        self._retention_hooks.append(hook)
+
+    def purge_personal(self, retention_days: int, *, batch: int = 1000) -> int:
+        """Remove personal data from events older than *retention_days* that the committee
+        acknowledged; returns how many events were purged (and runs the hooks)."""
+        cutoff = self.clock.now() - timedelta(days=retention_days)
+        purged = 0
+        with self._write_lock:
+            conn = self._conn()
+            done = int(self.get_state("retention.purged_seq", "0") or 0)
+            acked = self.acked_seq
+            while done < acked:
+                rows = conn.execute(
+                    "SELECT seq, ts, type, data FROM events WHERE seq > ? AND seq <= ? "
+                    "ORDER BY seq LIMIT ?",
+                    (done, acked, batch),
+                ).fetchall()
+                if not rows:
+                    break
+                updates, last, newer = [], done, False
+                for seq, ts, type_, body in rows:
+                    if datetime.fromisoformat(ts) >= cutoff:
+                        newer = True
+                        break
+                    last = seq
+                    data = json.loads(body)
+                    if type_.startswith(PERSONAL_TYPES):
+                        kept = {"purged": True}
+                    else:
+                        kept = {k: v for k, v in data.items() if k not in PERSONAL_FIELDS}
+                        if len(kept) != len(data):
+                            kept["purged"] = True
+                    if kept != data:
+                        updates.append((json.dumps(kept, ensure_ascii=False), seq))
+                if last == done:
+                    break
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany("UPDATE events SET data = ? WHERE seq = ?", updates)
+                    for hook in self._retention_hooks:
+                        hook(conn, cutoff, last)
+                    conn.execute(
+                        "INSERT INTO state (key, value) VALUES ('retention.purged_seq', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (str(last),),
+                    )
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise JournalError(f"{self.path}: retention failed: {exc}") from None
+                purged += len(updates)
+                done = last
+                if newer:
+                    break
+        if purged:
+            log.info("retention: personal data removed from %d events up to seq %d", purged, done)
+        return purged
+
+    def enforce_size(self, max_bytes: int, *, batch: int = 5000) -> bool:
+        """Delete the oldest uploaded and purged events while the database uses more than
+        *max_bytes*; returns True when it is (now) under the cap. Unsent events are never
+        deleted: if they alone exceed the cap, this returns False (the guard is alerted)."""
+        with self._write_lock:
+            conn = self._conn()
+            limit = min(self.acked_seq, int(self.get_state("retention.purged_seq", "0") or 0))
+            while self.used_bytes() > max_bytes:
+                first = conn.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+                if first is None or first > limit:
+                    return False
+                upto = min(limit, first + batch - 1)
+                try:
+                    conn.execute("DELETE FROM events WHERE seq <= ?", (upto,))
+                except sqlite3.Error as exc:
+                    raise JournalError(f"{self.path}: cannot trim: {exc}") from None
+                log.warning("journal over its size cap: deleted uploaded events up to %d", upto)
+        return True
 
     def events_after(self, seq: int, limit: int = 500) -> list[Event]:
         """Events with ``seq > seq`` in order, at most *limit*."""
@@ -255,7 +521,7 @@ class Journal:
         return row[0] if row else default
 
     def set_state(self, key: str, value: str) -> None:
-        with self._write_lock:
+        with self._write_lock, _writing(self.path):
             self._conn().execute(
                 "INSERT INTO state (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -276,7 +542,7 @@ class Journal:
         """Replace the roster atomically with *body* (the committee roster shape)."""
         version = str(body.get("version", ""))
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        with self._write_lock:
+        with self._write_lock, _writing(self.path):
             self._conn().execute(
                 "INSERT INTO roster (one, version, received_at, body) VALUES (1, ?, ?, ?) "
                 "ON CONFLICT(one) DO UPDATE SET version = excluded.version, "
@@ -303,7 +569,7 @@ class Journal:
         return (row[0], row[1]) if row else None
 
     def put_user(self, name: str, role: str, password_hash: str) -> None:
-        with self._write_lock:
+        with self._write_lock, _writing(self.path):
             self._conn().execute(
                 "INSERT INTO users (name, role, password_hash, created_at) VALUES (?,?,?,?) "
                 "ON CONFLICT(name) DO UPDATE SET role = excluded.role, "
@@ -321,6 +587,34 @@ class Journal:
 
     def integrity_check(self) -> str:
         return self._conn().execute("PRAGMA integrity_check").fetchone()[0]
+
+
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Turn a failed write of state, roster or accounts into a :class:`JournalError`."""
+    try:
+        yield
+    except _NOT_UNWRITABLE:
+        raise
+    except _UNWRITABLE as exc:
+        raise JournalError(f"{path}: cannot write: {exc}") from None
+
+
+def _purge_registrations(conn: sqlite3.Connection, cutoff: datetime, purged_seq: int) -> int:
+    """Retention hook for the ``registrations`` table (journal migration 2, when present).
+
+    Assumes each row names the ``registration.created`` event it was reported in, in a column
+    ``seq`` or ``event_seq``: a registration goes when that event is uploaded and past
+    retention. Without such a column nothing is deleted and a warning is logged.
+    """
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(registrations)")]
+    if not columns:
+        return 0
+    column = next((c for c in ("seq", "event_seq") if c in columns), None)
+    if column is None:
+        log.warning("retention: registrations has no seq/event_seq column; nothing deleted")
+        return 0
+    return conn.execute(f"DELETE FROM registrations WHERE {column} <= ?", (purged_seq,)).rowcount
 
 
 def _row_event(row) -> Event:

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field, replace
 from kiosk import policy
 from kiosk.errors import JournalError
 from kiosk.events import (
+    DoorClosed,
+    DoorOpened,
+    ExitRequested,
     ManualOpen,
     PassPresented,
     PersonLeft,
@@ -150,6 +153,8 @@ class Lane:
         self._unstable: TemperatureRead | None = None
         self._present = False
         self._faults: dict[str, str] = {}
+        self._door_open_since: float | None = None  # door contact open since (monotonic)
+        self._door_alarm: str | None = None  # "door.forced" / "door.held_open" while raised
         self._snapshot = LaneSnapshot(name, settings.direction)
 
     # -- inputs ----------------------------------------------------------------------------
@@ -172,12 +177,15 @@ class Lane:
             self._on_sensor_status(event)
         elif isinstance(event, ManualOpen):
             self._on_manual_open(event)
+        elif isinstance(event, DoorOpened | DoorClosed | ExitRequested):
+            self._on_door(event)
         else:
             log.warning("lane %s: ignoring unknown input %r", self.name, event)
 
     def tick(self) -> None:
         """Let time pass: end timeouts and result displays."""
         now = self.clock.monotonic()
+        self._tick_door(now)
         if self._deadline is None or now < self._deadline:
             return
         if self.state == MEASURING and self._denial is not None:
@@ -328,6 +336,42 @@ class Lane:
         )
         self._show(GRANTED, Reason.GRANTED_MANUAL, None, None, None, seconds)
 
+    # -- door contact and exit button ------------------------------------------------------
+
+    def _on_door(self, event) -> None:
+        door = self.settings.door
+        if isinstance(event, ExitRequested):
+            seconds = self.relay.pulse(self.settings.relay.open_s)
+            self._record("gate.exit_request", {"open_s": round(seconds, 3)})
+            self._publish()
+        elif isinstance(event, DoorOpened):
+            if self._door_open_since is not None:
+                return
+            self._door_open_since = event.t
+            if not self.relay.opened_within(door.grant_grace_s):
+                self._door_raise("door.forced", "forced open / 强行开门")
+        elif self._door_open_since is not None:  # DoorClosed
+            open_s = max(0.0, event.t - self._door_open_since)
+            self._door_open_since = None
+            if self._door_alarm is not None:
+                self._record("door.closed", {"alarm": self._door_alarm, "open_s": round(open_s, 1)})
+                self._door_alarm = None
+                self._faults.pop("door", None)
+                self._publish()
+
+    def _tick_door(self, now: float) -> None:
+        since = self._door_open_since
+        if since is None or self._door_alarm is not None:
+            return
+        if now - since >= self.settings.door.held_open_s:
+            self._door_raise("door.held_open", "held open / 门未关")
+
+    def _door_raise(self, type_: str, text: str) -> None:
+        self._door_alarm = type_
+        self._faults["door"] = text
+        self._record(type_, {"held_open_s": self.settings.door.held_open_s})
+        self._publish()
+
     # -- decisions -------------------------------------------------------------------------
 
     def _fresh_reading(self) -> TemperatureRead | None:
@@ -383,6 +427,11 @@ class Lane:
         ):
             self._reading = None  # one reading admits one person
             self._unstable = None
+        if decision.granted and getattr(self.journal, "refuse_grants", False):
+            # [journal] when_unwritable = "deny": nothing can be recorded, so nobody passes
+            decision = replace(
+                decision, granted=False, reason=Reason.SENSOR_FAULT, detail="journal"
+            )
         data = decision.data(self.settings.direction)
         if decision.granted:
             seconds = self.relay.pulse(self.settings.relay.open_s)
@@ -536,6 +585,7 @@ class LaneThread:
         self.inputs.put(event)
 
     def start(self) -> None:
+        self.heartbeat = self.lane.clock.monotonic()
         self._thread = threading.Thread(
             target=self._run, name=f"lane-{self.lane.name}", daemon=True
         )

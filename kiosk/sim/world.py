@@ -19,15 +19,69 @@ DEFAULT_AMBIENT_C = 22.0
 
 
 class SimLane:
-    """One lane's simulated surroundings."""
+    """One lane's simulated surroundings.
 
-    def __init__(self, name: str, sensor: EmulatedMLX90614, camera: SimCamera) -> None:
+    :param door: the lane's :class:`kiosk.sensors.inputs.DoorSettings` (pins to drive).
+    :param pin_factory: the gpiozero ``MockFactory`` the kiosk's inputs use.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        sensor: EmulatedMLX90614,
+        camera: SimCamera,
+        *,
+        door=None,
+        pin_factory=None,
+    ) -> None:
         self.name = name
         self.sensor = sensor
         self.camera = camera
         self._lock = threading.Lock()
         self.person_c: float | None = None
         self.text: str | None = None
+        self._door = door
+        self._pins = pin_factory
+        self.door_is_open = False
+
+    # -- door contact and exit button (gpiozero mock pins; switches to GND, pulled up) ---
+
+    def _pin(self, name: str):
+        number = getattr(self._door, name, None) if self._door is not None else None
+        if number is None or self._pins is None:
+            return None
+        return self._pins.pin(number)
+
+    def wire_inputs(self) -> None:
+        """Put the switches in their physical state once the kiosk has claimed the pins
+        (claiming a pin with its pull-up reads high): the door shut, the button released."""
+        pin = self._pin("contact_pin")
+        if pin is not None and not self.door_is_open:
+            pin.drive_low()
+
+    def open_door(self) -> None:
+        """The door opens (or its contact wire is cut): the contact pin goes high."""
+        pin = self._pin("contact_pin")
+        if pin is None:
+            raise ConfigError(f"lanes.{self.name}.door.contact_pin: no door contact fitted")
+        self.door_is_open = True
+        pin.drive_high()
+
+    def close_door(self) -> None:
+        """The door shuts: the contact closes to GND."""
+        pin = self._pin("contact_pin")
+        if pin is None:
+            raise ConfigError(f"lanes.{self.name}.door.contact_pin: no door contact fitted")
+        self.door_is_open = False
+        pin.drive_low()
+
+    def press_exit(self) -> None:
+        """Someone presses and releases the exit button."""
+        pin = self._pin("exit_pin")
+        if pin is None:
+            raise ConfigError(f"lanes.{self.name}.door.exit_pin: no exit button fitted")
+        pin.drive_low()
+        pin.drive_high()
 
     def step_in(self, object_c: float, text: str | None = None) -> None:
         """A person steps in front of the sensor (forehead *object_c* °C), showing *text*."""
@@ -63,6 +117,7 @@ class SimLane:
                 "person_c": self.person_c,
                 "text": self.text,
                 "ambient_c": self.sensor.ambient_c,
+                "door_open": self.door_is_open,
             }
 
 
@@ -71,9 +126,10 @@ class SimWorld:
 
     :param clock: the kiosk's clock (the emulated sensor settles on it).
     :param lanes: ``{name: LaneSettings}``.
+    :param pin_factory: the gpiozero ``MockFactory`` whose pins the door and exit inputs read.
     """
 
-    def __init__(self, clock, lanes: dict, *, seed: int = 0) -> None:
+    def __init__(self, clock, lanes: dict, *, seed: int = 0, pin_factory=None) -> None:
         self.clock = clock
         self.buses: dict[int, FakeSMBus] = {}
         self.lanes: dict[str, SimLane] = {}
@@ -92,7 +148,9 @@ class SimWorld:
             sensor.object_c = DEFAULT_AMBIENT_C
             bus.attach(sensor)
             camera = SimCamera(settings.camera.width, settings.camera.height, seed=seed + i)
-            self.lanes[name] = SimLane(name, sensor, camera)
+            self.lanes[name] = SimLane(
+                name, sensor, camera, door=getattr(settings, "door", None), pin_factory=pin_factory
+            )
 
     def bus(self, number: int) -> FakeSMBus:
         return self.buses[number]

@@ -1,0 +1,263 @@
+"""``kiosk selftest``: check every part a gate needs before trusting it, and print a table.
+
+Checks, per lane where it applies: the MLX90614 answers on I2C with a valid PEC and a valid
+temperature; the camera opens and delivers frames; the relay pin can be claimed (and is left
+off); the door contact and exit button can be read; then the data folder's free space and
+that it takes writes, the system clock's synchronisation, and the committee server with the
+gate's token (through :mod:`kiosk.uplink`; skipped when no ``url`` is configured).
+
+On a real Pi run it with the daemon stopped, since the daemon holds the pins. On simulated
+hardware (``hardware = "sim"``) the same code runs against the simulated world; faults can be
+switched on with ``--sim-fault LANE:FAULT`` (the emulated MLX90614's switches, e.g.
+``main:bad_pec``), which is how the tests show a failing self-test names its fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.clock import SystemClock
+from kiosk.errors import ConfigError, KioskError
+
+OK, FAIL, SKIP = "ok", "FAIL", "skip"
+#: Frames the camera must deliver, and how many reads it gets to do so.
+FRAMES, FRAME_TRIES = 3, 30
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    lane: str
+    result: str
+    detail: str = ""
+
+
+def parse_faults(specs: Iterable[str], lanes: Iterable[str]) -> list[tuple[str, str]]:
+    """``["main:bad_pec"]`` -> ``[("main", "bad_pec")]``; a bad spec is a ConfigError."""
+    from kiosk.sim.mlx90614 import EmulatedMLX90614
+
+    known, out = list(lanes), []
+    for spec in specs:
+        lane, _, fault = spec.partition(":")
+        if lane not in known or fault not in EmulatedMLX90614.FAULTS:
+            raise ConfigError(
+                f"--sim-fault {spec!r}: use LANE:FAULT with LANE one of {', '.join(known)} and "
+                f"FAULT one of {', '.join(EmulatedMLX90614.FAULTS)}"
+            )
+        out.append((lane, fault))
+    return out
+
+
+def run(cfg, *, sim_faults: Iterable[str] = (), pin_factory=None) -> list[Check]:
+    """Run every check against *cfg*; never raises for a failing part."""
+    clock = SystemClock()
+    world = None
+    buses: dict[int, object] = {}
+    if cfg.gate.hardware == "sim":
+        from gpiozero.pins.mock import MockFactory
+
+        from kiosk.sim.world import SimWorld
+
+        pin_factory = pin_factory or MockFactory()
+        world = SimWorld(clock, cfg.lanes, pin_factory=pin_factory)
+        for lane, fault in parse_faults(sim_faults, cfg.lanes):
+            setattr(world.lanes[lane].sensor, fault, 0.5 if fault == "oserror_rate" else True)
+    elif sim_faults:
+        raise ConfigError("--sim-fault: only with hardware = 'sim'")
+    checks: list[Check] = []
+    try:
+        for name, lane in cfg.lanes.items():
+            checks.append(_thermometer(name, lane, world, buses))
+            checks.append(_camera(name, lane, world))
+            checks.append(_relay(name, lane, clock, pin_factory))
+            checks.append(_inputs(name, lane, clock, pin_factory, world))
+        checks.extend(_disk(cfg))
+        checks.append(_clock(cfg))
+        checks.append(_committee(cfg, clock))
+    finally:
+        for bus in buses.values():
+            with contextlib.suppress(OSError):
+                bus.close()
+    return checks
+
+
+def _thermometer(name, lane, world, buses) -> Check:
+    from kiosk.sensors.mlx90614 import MLX90614
+
+    t = lane.thermometer
+    what = f"bus {t.bus} address {t.address:#04x}"
+    try:
+        if world is not None:
+            bus = world.bus(t.bus)
+        else:
+            if t.bus not in buses:
+                from smbus2 import SMBus
+
+                buses[t.bus] = SMBus(t.bus)
+            bus = buses[t.bus]
+        reading = MLX90614(bus, t.address, retries=1).read()
+    except (KioskError, OSError) as exc:
+        hint = ""
+        if "Errno 121" in str(exc) or "Remote I/O" in str(exc):
+            hint = " (the sensor does not answer: check wiring, address, pull-ups, bus speed)"
+        return Check("thermometer (I2C, PEC)", name, FAIL, f"{what}: {exc}{hint}")
+    detail = f"{what}: ambient {reading.ambient_c:.1f} °C, object {reading.object_c:.1f} °C"
+    return Check("thermometer (I2C, PEC)", name, OK, detail)
+
+
+def _camera(name, lane, world) -> Check:
+    from kiosk.camera.capture import open_source
+
+    try:
+        source = open_source(lane.camera, sim_camera=world.lanes[name].camera if world else None)
+    except KioskError as exc:
+        return Check("camera", name, FAIL, str(exc))
+    frames, shape = 0, None
+    try:
+        for _ in range(FRAME_TRIES):
+            frame = source.read()
+            if frame is not None:
+                frames, shape = frames + 1, frame.shape
+                if frames >= FRAMES:
+                    break
+    except (KioskError, OSError) as exc:
+        return Check("camera", name, FAIL, f"{lane.camera.source}: {exc}")
+    finally:
+        if world is None:
+            with contextlib.suppress(Exception):
+                source.close()
+    if frames < FRAMES:
+        return Check("camera", name, FAIL, f"{lane.camera.source}: {frames} frames delivered")
+    return Check("camera", name, OK, f"{lane.camera.source}: {frames} frames {shape[1]}x{shape[0]}")
+
+
+def _relay(name, lane, clock, pin_factory) -> Check:
+    from kiosk.actuators import Relay
+
+    r = lane.relay
+    try:
+        relay = Relay(
+            r.pin,
+            active_high=r.active_high,
+            max_open_s=r.max_open_s,
+            clock=clock,
+            pin_factory=pin_factory,
+        )
+    except Exception as exc:  # gpiozero: pin in use (the daemon runs?), no such pin, ...
+        return Check("relay pin", name, FAIL, f"GPIO{r.pin}: {type(exc).__name__}: {exc}")
+    try:
+        off = not relay.is_open
+    finally:
+        relay.close()
+    return Check("relay pin", name, OK if off else FAIL, f"GPIO{r.pin} claimed, left off")
+
+
+def _inputs(name, lane, clock, pin_factory, world) -> Check:
+    from kiosk.sensors.inputs import DoorInputs
+
+    door = lane.door
+    if door.contact_pin is None and door.exit_pin is None:
+        return Check("door inputs", name, SKIP, "no door contact or exit button fitted")
+    try:
+        inputs = DoorInputs(name, door, clock=clock, sink=lambda e: None, pin_factory=pin_factory)
+    except Exception as exc:
+        return Check("door inputs", name, FAIL, f"{type(exc).__name__}: {exc}")
+    try:
+        if world is not None:
+            world.lanes[name].wire_inputs()
+        state = inputs.door_open()
+        parts = []
+        if door.contact_pin is not None:
+            parts.append(f"door GPIO{door.contact_pin} {'OPEN' if state else 'shut'}")
+        if door.exit_pin is not None:
+            pressed = inputs.exit_button.is_pressed
+            parts.append(f"exit GPIO{door.exit_pin} {'PRESSED' if pressed else 'released'}")
+    finally:
+        inputs.close()
+    return Check("door inputs", name, OK, ", ".join(parts))
+
+
+def _disk(cfg) -> list[Check]:
+    folder = cfg.data_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free_mb = shutil.disk_usage(folder).free >> 20
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".selftest-") as handle:
+            handle.write(b"x" * 4096)
+            handle.flush()
+    except OSError as exc:
+        return [Check("data folder writable", "-", FAIL, f"{folder}: {exc}")]
+    need = cfg.journal.min_free_mb
+    return [
+        Check("data folder writable", "-", OK, str(folder)),
+        Check(
+            "disk space", "-", OK if free_mb >= need else FAIL, f"{free_mb} MiB free (>= {need})"
+        ),
+    ]
+
+
+def _clock(cfg) -> Check:
+    if cfg.gate.hardware == "sim":
+        return Check("clock synchronised", "-", SKIP, "simulated hardware")
+    if Path("/run/systemd/timesync/synchronized").exists():
+        return Check("clock synchronised", "-", OK, "systemd-timesyncd")
+    try:
+        out = subprocess.run(
+            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Check("clock synchronised", "-", FAIL, f"cannot ask timedatectl: {exc}")
+    if out == "yes":
+        return Check("clock synchronised", "-", OK, "NTP")
+    return Check("clock synchronised", "-", FAIL, "not synchronised (timedatectl)")
+
+
+def _committee(cfg, clock) -> Check:
+    if not cfg.uplink.url:
+        return Check("committee server", "-", SKIP, "no [uplink] url configured")
+    from kiosk.journal import Journal
+    from kiosk.uplink import Uplink
+
+    with tempfile.TemporaryDirectory(prefix="kiosk-selftest-") as tmp:
+        journal = Journal(Path(tmp) / "selftest.db", clock)  # the real journal is not touched
+        try:
+            token_file = cfg.resolve(cfg.uplink.token_file) if cfg.uplink.token_file else ""
+            settings = dataclasses.replace(cfg.uplink, token_file=str(token_file))
+            uplink = Uplink.from_settings(journal, clock, settings, gate_id=cfg.gate.gate_id)
+            try:
+                uplink.step()  # heartbeat and roster pull, nothing to push
+                status = uplink.status()
+            finally:
+                uplink.close()
+        except KioskError as exc:
+            return Check("committee server", "-", FAIL, str(exc))
+        finally:
+            journal.close()
+    if status["last_success"] and not status["last_error"]:
+        return Check("committee server", "-", OK, f"{cfg.uplink.url}: token accepted")
+    return Check("committee server", "-", FAIL, f"{cfg.uplink.url}: {status['last_error']}")
+
+
+def table(checks: list[Check]) -> str:
+    """The checks as a plain-text table."""
+    rows = [("check", "lane", "result", "detail")] + [
+        (c.name, c.lane, c.result, c.detail) for c in checks
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def failed(checks: list[Check]) -> bool:
+    return any(c.result == FAIL for c in checks)

@@ -1,0 +1,128 @@
+"""Door contact and exit button on gpiozero ``Button``: edges in, immutable lane events out.
+
+Wiring (see docs/operations.md): both are switches to GND on a pin with the Pi's internal
+pull-up. The door contact (a reed switch) is *closed while the door is shut*; a door that
+opens, or a cut wire, lets the pin float high and reads as "door open", so tampering with the
+wire raises the same alarm as forcing the door. The exit button (request to exit) closes to
+GND while pressed.
+
+The callbacks run in gpiozero's pin thread; they only hand an event to *sink* (the lane
+queue), which never blocks. The lane decides what an opening means (forced or not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gpiozero import Button
+
+from kiosk.events import DoorClosed, DoorOpened, ExitRequested
+
+
+@dataclass(frozen=True)
+class DoorSettings:
+    """``[lanes.<name>.door]``: the door contact and the exit button (pins unset = not fitted)."""
+
+    #: BCM GPIO of the door contact (closed while the door is shut); unset = no contact.
+    contact_pin: int | None = None
+    #: BCM GPIO of the exit button (request to exit); unset = no button.
+    exit_pin: int | None = None
+    #: Seconds the door may stay open before ``door.held_open`` alarms.
+    held_open_s: float = 30.0
+    #: Seconds after a grant (or the relay closing) during which an opening is not forced.
+    grant_grace_s: float = 5.0
+    #: Debounce of both inputs, seconds.
+    bounce_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("contact_pin", "exit_pin"):
+            pin = getattr(self, name)
+            if pin is not None and not 0 <= pin <= 27:
+                raise ValueError(f"{name}: {pin} is not a BCM GPIO number (0..27)")
+        if self.contact_pin is not None and self.contact_pin == self.exit_pin:
+            raise ValueError("exit_pin: must differ from contact_pin")
+        if not 1.0 <= self.held_open_s <= 3600:
+            raise ValueError("held_open_s: from 1 to 3600 seconds")
+        if not 0 <= self.grant_grace_s <= 60:
+            raise ValueError("grant_grace_s: from 0 to 60 seconds")
+        if not 0 <= self.bounce_s <= 1:
+            raise ValueError("bounce_s: from 0 to 1 second")
+
+
+class DoorInputs:
+    """The door contact and exit button of one lane.
+
+    :param lane: lane name, put in every event.
+    :param settings: :class:`DoorSettings`.
+    :param clock: gives ``monotonic()`` for event times.
+    :param sink: called with each event (``LaneThread.put``); must not block.
+    :param pin_factory: gpiozero pin factory (``MockFactory`` in tests and the simulation).
+    """
+
+    def __init__(
+        self,
+        lane: str,
+        settings: DoorSettings,
+        *,
+        clock,
+        sink: Callable[[object], None],
+        pin_factory=None,
+    ) -> None:
+        self.lane = lane
+        self.settings = settings
+        self.clock = clock
+        self.sink = sink
+        bounce = settings.bounce_s or None
+        self.contact: Button | None = None
+        self.exit_button: Button | None = None
+        try:
+            if settings.contact_pin is not None:
+                self.contact = Button(
+                    settings.contact_pin,
+                    pull_up=True,
+                    bounce_time=bounce,
+                    pin_factory=pin_factory,
+                )
+                self.contact.when_released = self._opened
+                self.contact.when_pressed = self._closed
+            if settings.exit_pin is not None:
+                self.exit_button = Button(
+                    settings.exit_pin,
+                    pull_up=True,
+                    bounce_time=bounce,
+                    pin_factory=pin_factory,
+                )
+                self.exit_button.when_pressed = self._exit
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def fitted(self) -> bool:
+        return self.contact is not None or self.exit_button is not None
+
+    def door_open(self) -> bool | None:
+        """True when the door is open (or its wire cut); None when no contact is fitted."""
+        if self.contact is None or self.contact.closed:
+            return None
+        return not self.contact.is_pressed
+
+    def initial(self) -> list:
+        """Events describing the inputs now (a door already open at start is reported)."""
+        return [DoorOpened(self.lane, self.clock.monotonic())] if self.door_open() else []
+
+    def _opened(self) -> None:
+        self.sink(DoorOpened(self.lane, self.clock.monotonic()))
+
+    def _closed(self) -> None:
+        self.sink(DoorClosed(self.lane, self.clock.monotonic()))
+
+    def _exit(self) -> None:
+        self.sink(ExitRequested(self.lane, self.clock.monotonic()))
+
+    def close(self) -> None:
+        """Release both pins; safe to call twice."""
+        for device in (self.contact, self.exit_button):
+            if device is not None:
+                device.close()
