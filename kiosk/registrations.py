@@ -143,7 +143,8 @@ def validate(
 
     id_number = re.sub(r"\s", "", _text(form, "id_number", 30)).upper()
     if id_number:
-        if id_number[:-1].isdigit() and len(id_number) in (17, 18, 19):
+        if id_number[:-1].isdigit() and len(id_number) != 15:
+            # a resident ID number (18 characters; the old 15-digit one passes as is)
             if not id_checksum_ok(id_number):
                 errors["id_number"] = "id_checksum" if len(id_number) == 18 else "id_format"
         elif not _ID_OTHER.match(id_number):

@@ -92,7 +92,9 @@ def create_app(
     @app.errorhandler(CSRFError)
     def _csrf(exc):
         if request.accept_mimetypes.best == "application/json" or request.is_json:
-            return jsonify(error="csrf", message=i18n.translate("error.csrf", g.lang)), 400
+            # CSRFProtect checks before the other before_request hooks: no g.lang yet.
+            lang = session.get("lang") if session.get("lang") in i18n.LANGUAGES else "zh"
+            return jsonify(error="csrf", message=i18n.translate("error.csrf", lang)), 400
         return render_template("error.html", message_key="error.csrf"), 400
 
     @app.get("/healthz")

@@ -10,7 +10,16 @@ import json
 import re
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from kiosk.ui import i18n
 from kiosk.ui.auth import login_required
@@ -201,7 +210,7 @@ def export():
 
     name = f"kiosk-{_kiosk().config.gate.gate_id}-{_kiosk().clock.now():%Y%m%d-%H%M}.csv"
     return Response(
-        rows(),
+        stream_with_context(rows()),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
