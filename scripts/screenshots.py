@@ -117,7 +117,7 @@ def main() -> int:
                 print(path)
         finally:
             kiosk.stop()
-            server.close()
+            server.trigger.pull_trigger(server.close)  # closed inside waitress's loop
     return 0
 
 
