@@ -244,12 +244,8 @@ def test_ui_fever_alarm_is_acknowledged_with_an_outcome(client, kiosk):
 
 def test_ui_fever_buzzer_sounds_until_acknowledged(tmp_path, clock):
     factory = MockFactory()
-    k = Kiosk(_config(tmp_path, buzzer_pin=None), clock=clock, pin_factory=factory)
-    k.close()
-    cfg = _config(tmp_path / "b", buzzer_pin=22)
-    cfg = dataclasses.replace(
-        cfg, lanes={"main": cfg.lanes["main"]}
-    )  # one lane: one buzzer on GPIO 22
+    cfg = _config(tmp_path, buzzer_pin=22)
+    cfg = dataclasses.replace(cfg, lanes={"main": cfg.lanes["main"]})  # one lane, one buzzer
     k = Kiosk(cfg, clock=clock, pin_factory=factory)
     try:
         pin = factory.pin(22)
