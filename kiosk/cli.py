@@ -309,6 +309,17 @@ def user_remove(name, config_path) -> None:
     click.echo(f"user {name} removed")
 
 
+@user.command("list")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def user_list(config_path) -> None:
+    """List the accounts and their roles."""
+    users = _accounts(config_path).list()
+    for name, role in users:
+        click.echo(f"{name}\t{role}")
+    if not users:
+        click.echo("no accounts: add one with `kiosk user add NAME`", err=True)
+
+
 # -- thermometer calibration ---------------------------------------------------------------
 #
 # `kiosk calibrate` opens the sensor itself and is meant for when the daemon is stopped (for

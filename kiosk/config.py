@@ -101,6 +101,8 @@ class LaneSettings:
     direction: str = "in"
     #: How long (s) the result stays on screen before the lane is idle again.
     result_hold_s: float = 3.0
+    #: BCM GPIO of a buzzer that sounds while a fever alarm is not acknowledged (none: unset).
+    buzzer_pin: int | None = None
     relay: RelaySettings = field(default_factory=RelaySettings)
     thermometer: ThermometerSettings = field(default_factory=ThermometerSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
@@ -109,6 +111,8 @@ class LaneSettings:
     def __post_init__(self) -> None:
         if self.direction not in ("in", "out"):
             raise ValueError(f"direction: must be 'in' or 'out', not {self.direction!r}")
+        if self.buzzer_pin is not None and not 0 <= self.buzzer_pin <= 27:
+            raise ValueError(f"buzzer_pin: {self.buzzer_pin} is not a BCM GPIO number (0..27)")
 
 
 @dataclass(frozen=True)

@@ -6,25 +6,30 @@ module-level globals: everything hangs off one :class:`Kiosk`.
 
 The guard screen talks to the daemon only through :class:`Kiosk`'s narrow surface:
 :meth:`Kiosk.state`, :meth:`Kiosk.subscribe`, :meth:`Kiosk.open_gate`,
-:meth:`Kiosk.manual_temperature`, and in demo mode :attr:`Kiosk.world`. The maintenance pages
-add :meth:`Kiosk.thermometer_state`, :meth:`Kiosk.calibrate`, :meth:`Kiosk.set_emissivity`,
-:meth:`Kiosk.camera_state`, :meth:`Kiosk.camera_jpeg` and :meth:`Kiosk.test_pulse`.
+:meth:`Kiosk.manual_temperature`, :meth:`Kiosk.fevers` / :meth:`Kiosk.acknowledge_fever`,
+:meth:`Kiosk.register` / :meth:`Kiosk.flag_home_observation`, :meth:`Kiosk.last_temperature`,
+:meth:`Kiosk.issue_temporary_pass`, :meth:`Kiosk.uplink_status`, and in demo mode
+:attr:`Kiosk.world`. The maintenance pages add :meth:`Kiosk.thermometer_state`,
+:meth:`Kiosk.calibrate`, :meth:`Kiosk.set_emissivity`, :meth:`Kiosk.camera_state`,
+:meth:`Kiosk.camera_jpeg` and :meth:`Kiosk.test_pulse`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import math
+import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from kiosk import __version__, passes
-from kiosk.actuators import Relay
+from kiosk.actuators import Indicator, Relay
 from kiosk.camera.capture import open_source
 from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
@@ -42,6 +47,7 @@ from kiosk.hub import Hub
 from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
 from kiosk.lane import Lane, LaneSnapshot, LaneThread, load_history
+from kiosk.registrations import RegistrationStore
 from kiosk.roster import Roster
 from kiosk.sensors import calibration as calibration_mod
 from kiosk.sensors.calibration import CalibrationStore, DriftSettings, DriftWatch
@@ -58,6 +64,13 @@ log = logging.getLogger(__name__)
 LANE_STALL_S = 10.0
 #: Seconds between retention runs (personal data purge and the size cap).
 RETENTION_EVERY_S = 3600.0
+#: How a guard can close a fever alarm.
+FEVER_OUTCOMES = ("remeasured", "clinic", "reported")
+#: Today's counts on the guard screen, and the events they count.
+COUNTED = ("access.granted", "gate.manual_open", "access.denied", "alert.fever")
+COUNTED += ("registration.created",)
+#: Present when systemd-timesyncd has synchronised the clock since boot.
+TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"
 
 
 @dataclass
@@ -75,6 +88,7 @@ class LaneUnit:
     store: CalibrationStore | None = None
     drift: DriftWatch = field(default_factory=DriftWatch)
     inputs: DoorInputs | None = None
+    buzzer: Indicator | None = None
 
 
 class Kiosk:
@@ -102,6 +116,10 @@ class Kiosk:
         self._maintenance_lock = threading.Lock()
         self._storage: dict[str, str] = {}  # storage problems raised to the guard: source -> text
         self._next_retention = 0.0
+        self._fevers: dict[int, dict] = {}  # seq of alert.fever -> what the screen shows
+        self._counts: dict[str, int] = {}
+        self._counts_day = ""
+        self._status_lock = threading.Lock()
         self._setup_journal()
         self.uplink = None
         try:
@@ -127,6 +145,9 @@ class Kiosk:
             buffer_events=jcfg.buffer_events,
             when_unwritable=jcfg.when_unwritable,
         )
+        self.registrations = RegistrationStore(self.journal)
+        self._load_fevers()
+        self._recount(self.clock.now().date().isoformat())
         self.journal.add_listener(self._on_event)
 
     def _setup_keys(self) -> None:
@@ -135,7 +156,7 @@ class Kiosk:
 
     def _setup_roster(self) -> None:
         body, received = self.journal.load_roster()
-        self._roster = Roster.from_body(body, received)
+        self._roster = self._with_local_observation(Roster.from_body(body, received))
 
     def _setup_rules(self) -> None:
         rules = self.config.rules
@@ -203,6 +224,8 @@ class Kiosk:
             )
             try:
                 unit = self._build_unit(name, settings, relay)
+                if settings.buzzer_pin is not None:
+                    unit.buzzer = Indicator(settings.buzzer_pin, pin_factory=self.pin_factory)
             except BaseException:
                 relay.close()
                 raise
@@ -313,7 +336,7 @@ class Kiosk:
 
     def _use_stored_roster(self) -> Roster:
         body, received = self.journal.load_roster()
-        roster = Roster.from_body(body, received)
+        roster = self._with_local_observation(Roster.from_body(body, received))
         with self._roster_lock:
             self._roster = roster
         if roster.keys:
@@ -412,9 +435,150 @@ class Kiosk:
             "png": buffer.getvalue(),
         }
 
+    def _with_local_observation(self, roster: Roster) -> Roster:
+        """*roster* with the home observation flagged at this gate (the later date wins)."""
+        merged = dict(roster.home_observation)
+        for household, until in self.registrations.observations().items():
+            if household not in merged or merged[household] < until:
+                merged[household] = until
+        return dataclasses.replace(roster, home_observation=merged)
+
+    def flag_home_observation(self, household: str, until: date, by: str) -> date:
+        """Keep *household* in until *until* (inclusive); the rules apply on the way out.
+
+        Survives roster pulls: the flag is merged into every roster the committee sends
+        (the committee's own date wins when it is later). Returns the date in force.
+        """
+        until = self.registrations.flag_observation(household, until, by, self.clock.now())
+        with self._roster_lock:
+            self._roster = self._with_local_observation(self._roster)
+        return until
+
+    def register(self, registration, by: str, lane: str | None = None):
+        """Record a health information form (``registration.created``); flag home observation
+        when that is its outcome. Returns the event."""
+        event = self.registrations.add(registration, by=by, lane=lane)
+        if registration.outcome == "observation" and registration.observation_until:
+            self.flag_home_observation(registration.household, registration.observation_until, by)
+        return event
+
+    def last_temperature(self, lane: str, max_age_s: float = 300.0) -> dict | None:
+        """The lane's latest body temperature (°C) if younger than *max_age_s*, else None."""
+        self._unit(lane)
+        for event in self.journal.recent(20, types=("temperature.measured",), lane=lane):
+            value = event.data.get("temperature_c")
+            if value is None:
+                continue
+            age = (self.clock.now() - datetime.fromisoformat(event.ts)).total_seconds()
+            if age > max_age_s:
+                return None
+            return {"temperature_c": value, "ts": event.ts, "age_s": round(age, 1)}
+        return None
+
+    # -- fever alarms ----------------------------------------------------------------------
+
+    def _load_fevers(self) -> None:
+        """Fever alarms not acknowledged before the last stop are still open."""
+        acked = set()
+        for event in self.journal.recent(500, types=("alert.fever", "alert.fever_ack")):
+            if event.type == "alert.fever_ack":
+                acked.add(event.data.get("fever_seq"))
+            elif event.seq not in acked:
+                self._fevers[event.seq] = _fever_view(event)
+
+    def fevers(self) -> list[dict]:
+        """Fever alarms the guard has not acknowledged yet, oldest first."""
+        with self._status_lock:
+            return [self._fevers[k] for k in sorted(self._fevers)]
+
+    def acknowledge_fever(
+        self,
+        seq: int,
+        outcome: str,
+        by: str,
+        *,
+        temperature_c: float | None = None,
+        note: str = "",
+    ):
+        """Close the fever alarm journaled as *seq* with *outcome* (``alert.fever_ack``).
+
+        :param outcome: ``remeasured`` (by hand, *temperature_c* in °C), ``clinic`` (sent to
+            the fever clinic) or ``reported`` (reported to the committee).
+        :raises KioskError: no open alarm *seq*, or an outcome it does not know.
+        """
+        if outcome not in FEVER_OUTCOMES:
+            raise KioskError(f"outcome must be one of {', '.join(FEVER_OUTCOMES)}")
+        with self._status_lock:
+            fever = self._fevers.get(seq)
+        if fever is None:
+            raise KioskError(f"no open fever alarm {seq}")
+        data = {
+            "fever_seq": seq,
+            "fever_id": fever["id"],
+            "outcome": outcome,
+            "temperature_c": temperature_c,
+            "household": fever.get("household"),
+            "by": by,
+        }
+        if note:
+            data["note"] = note
+        return self.journal.append("alert.fever_ack", data, lane=fever["lane"])
+
+    def _fevers_changed(self) -> None:
+        fevers = self.fevers()
+        sounding = {f["lane"] for f in fevers}
+        for name, unit in self.units.items():
+            if unit.buzzer is not None:
+                unit.buzzer.set(name in sounding)
+        self.hub.publish("fevers", fevers)
+
+    # -- today's counts --------------------------------------------------------------------
+
+    def _recount(self, day: str) -> None:
+        rows = self.journal.read(
+            f"SELECT type, lane, COUNT(*) FROM events WHERE ts >= ? "
+            f"AND type IN ({','.join('?' * len(COUNTED))}) GROUP BY type, lane",
+            (day, *COUNTED),
+        )
+        counts = dict.fromkeys(("in", "out", "denied", "fevers", "registrations"), 0)
+        for type_, lane, n in rows:
+            counts[self._count_key(type_, lane)] += n
+        with self._status_lock:
+            self._counts, self._counts_day = counts, day
+
+    def _count_key(self, type_: str, lane: str | None) -> str:
+        if type_ in ("access.granted", "gate.manual_open"):
+            settings = self.config.lanes.get(lane or "")
+            return "out" if settings is not None and settings.direction == "out" else "in"
+        return {
+            "access.denied": "denied",
+            "alert.fever": "fevers",
+            "registration.created": "registrations",
+        }[type_]
+
+    def today_counts(self) -> dict[str, int]:
+        """Today's in, out, denied, fevers and registrations (gate's local date)."""
+        day = self.clock.now().date().isoformat()
+        if day != self._counts_day:
+            self._recount(day)
+        with self._status_lock:
+            return dict(self._counts)
+
     def _on_event(self, event) -> None:
         self._watch_drift(event)
+        fevers_changed = False
+        with self._status_lock:
+            if event.type in COUNTED and event.ts[:10] == self._counts_day:
+                key = self._count_key(event.type, event.lane)
+                self._counts[key] = self._counts.get(key, 0) + 1
+            if event.type == "alert.fever":
+                self._fevers[event.seq] = _fever_view(event)
+                fevers_changed = True
+            elif event.type == "alert.fever_ack":
+                fevers_changed = self._fevers.pop(event.data.get("fever_seq"), None) is not None
         self.hub.publish("event", event.to_api())
+        if fevers_changed:
+            self._fevers_changed()
 
     def _on_lane_change(self, snapshot: LaneSnapshot) -> None:
         self.hub.publish("lane", snapshot.to_dict())
@@ -436,7 +600,35 @@ class Kiosk:
             "clock": {"synchronised": self.time_sync.synchronised()},
             "last_seq": self.journal.last_seq(),
             "threshold_c": self.config.screening.threshold_c,
+            "counts": self.today_counts(),
+            "badges": self.badges(),
+            "fevers": self.fevers(),
         }
+
+    def badges(self) -> dict[str, str]:
+        """Health of thermometer, camera, relay, uplink and clock for the guard screen:
+        ``ok``, ``warn``, ``fault`` or ``off`` (not fitted / not configured)."""
+        lanes = self.health()["lanes"].values()
+        badges = {
+            part: "fault" if any(v[part] == "fault" for v in lanes) else "ok"
+            for part in ("thermometer", "camera")
+        }
+        badges["relay"] = "fault" if any(v["lane_thread"] is False for v in lanes) else "ok"
+        uplink = getattr(self, "uplink", None)
+        if uplink is None or not getattr(uplink, "enabled", False):
+            badges["uplink"] = "off"
+        else:
+            state = uplink.status().get("state")
+            badges["uplink"] = {"ok": "ok", "backing_off": "warn"}.get(state, "fault")
+        badges["clock"] = self._clock_status()
+        return badges
+
+    def _clock_status(self) -> str:
+        if self.clock.now().year < 2020:
+            return "fault"  # no RTC and no time server yet: the records' times are wrong
+        if self.simulated or os.path.exists(TIMESYNC_FLAG):
+            return "ok"
+        return "warn"
 
     def health(self) -> dict:
         """Liveness of threads and parts, for ``/healthz`` and the watchdog."""
@@ -690,6 +882,7 @@ class Kiosk:
         if self.uplink is not None:
             self.uplink.start()
         self._running = True
+        self._fevers_changed()  # alarms left open before a restart sound again
 
     def relays_off(self) -> None:
         """Turn every relay off now (safe from a signal handler)."""
@@ -731,6 +924,8 @@ class Kiosk:
             unit.relay.close()
             if unit.inputs is not None:
                 unit.inputs.close()
+            if unit.buzzer is not None:
+                unit.buzzer.close()
             try:
                 unit.reader.source.close()
             except Exception:  # pragma: no cover - best effort
@@ -815,3 +1010,14 @@ def _merge_keyring(keyring, roster_keys):
         if entry.kid not in merged:
             merged.add(entry.kid, entry.key, entry.use)
     return merged
+
+
+def _fever_view(event) -> dict:
+    return {
+        "seq": event.seq,
+        "id": event.id,
+        "ts": event.ts,
+        "lane": event.lane,
+        "temperature_c": event.data.get("temperature_c"),
+        "household": event.data.get("household"),
+    }

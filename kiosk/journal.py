@@ -127,6 +127,26 @@ _MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: health information registrations (personal data: purged after retention_days once
+    # their registration.created event is uploaded, i.e. event_seq <= the upload cursor),
+    # and home observation flagged at the gate (merged into the committee's roster list)
+    """
+    CREATE TABLE registrations (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        event_seq INTEGER,
+        household TEXT,
+        outcome TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX registrations_created ON registrations(created_at);
+    CREATE TABLE local_observation (
+        household TEXT PRIMARY KEY,
+        until TEXT NOT NULL,
+        flagged_by TEXT NOT NULL,
+        flagged_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -477,8 +497,16 @@ class Journal:
         before: int | None = None,
         types: tuple[str, ...] = (),
         lane: str | None = None,
+        household: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Event]:
-        """The latest events, newest first, optionally filtered."""
+        """The latest events, newest first, optionally filtered.
+
+        :param household: only events whose ``data.household`` is this.
+        :param since: only events with ``ts >= since`` (e.g. ``"2020-02-04"``).
+        :param until: only events with ``ts < until`` (e.g. the next day, ``"2020-02-05"``).
+        """
         sql = "SELECT seq, id, ts, mono, lane, type, data FROM events WHERE 1=1"
         args: list[Any] = []
         if before is not None:
@@ -490,6 +518,15 @@ class Journal:
         if lane:
             sql += " AND lane = ?"
             args.append(lane)
+        if household:
+            sql += " AND json_extract(data, '$.household') = ?"
+            args.append(household)
+        if since:
+            sql += " AND ts >= ?"
+            args.append(since)
+        if until:
+            sql += " AND ts < ?"
+            args.append(until)
         sql += " ORDER BY seq DESC LIMIT ?"
         args.append(limit)
         return [_row_event(r) for r in self._conn().execute(sql, args)]
@@ -584,6 +621,23 @@ class Journal:
 
     def list_users(self) -> list[tuple[str, str]]:
         return list(self._conn().execute("SELECT name, role FROM users ORDER BY name"))
+
+    # -- tables kept by other stores (kiosk.registrations) ---------------------------------
+
+    def read(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+        """Rows of one read-only query on this thread's connection."""
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot read: {exc}") from None
+
+    def write(self, sql: str, args: tuple | list = ()) -> int:
+        """Run one writing statement under the write lock; returns the rows changed."""
+        with self._write_lock:
+            try:
+                return self._conn().execute(sql, args).rowcount
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: cannot write: {exc}") from None
 
     def integrity_check(self) -> str:
         return self._conn().execute("PRAGMA integrity_check").fetchone()[0]

@@ -12,11 +12,23 @@ from datetime import timedelta
 from flask import Flask, g, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from kiosk.clock import SystemClock
 from kiosk.ui import i18n
 
 
-def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int = 30) -> Flask:
-    """Build the guard-screen app around *kiosk*."""
+def create_app(
+    kiosk,
+    *,
+    secret_key: bytes | None = None,
+    session_idle_min: float = 30,
+    maintenance_idle_min: float = 10,
+) -> Flask:
+    """Build the guard-screen app around *kiosk*.
+
+    :param session_idle_min: idle minutes before a guard's session ends.
+    :param maintenance_idle_min: the same for maintenance and admin sessions (never longer
+        than a guard's).
+    """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or secrets.token_bytes(32),
@@ -31,12 +43,22 @@ def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int 
     app.extensions["kiosk"] = kiosk
     CSRFProtect(app)
 
-    from kiosk.ui import auth, guard, maintenance, passes, sim
+    from kiosk.ui import admin, auth, guard, maintenance, passes, records, registration, sim
 
+    auth.setup(
+        app,
+        getattr(kiosk, "clock", None) or SystemClock(),
+        guard_idle_min=session_idle_min,
+        maintenance_idle_min=maintenance_idle_min,
+    )
+    admin.setup(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(guard.bp)
     app.register_blueprint(passes.bp)
     app.register_blueprint(maintenance.bp)
+    app.register_blueprint(registration.bp)
+    app.register_blueprint(records.bp)
+    app.register_blueprint(admin.bp)
     if getattr(kiosk, "world", None) is not None:
         app.register_blueprint(sim.bp)
 
@@ -48,7 +70,12 @@ def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int 
     @app.context_processor
     def _words():
         lang = getattr(g, "lang", "zh")
-        return {"t": lambda key: i18n.translate(key, lang), "lang": lang}
+        return {
+            "t": lambda key: i18n.translate(key, lang),
+            "lang": lang,
+            "role": getattr(g, "role", None),
+            "user": getattr(g, "user", None),
+        }
 
     @app.after_request
     def _headers(response):
@@ -60,19 +87,17 @@ def create_app(kiosk, *, secret_key: bytes | None = None, session_idle_min: int 
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
-        if response.mimetype in ("text/html", "application/json", "text/csv"):
+        if response.mimetype in ("text/html", "application/json", "text/csv", "text/event-stream"):
             response.headers["Cache-Control"] = "no-store"
         return response
-
-    def _lang() -> str:
-        # CSRFProtect's check runs before _language() has set g.lang.
-        return getattr(g, "lang", None) or "zh"
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
         if request.accept_mimetypes.best == "application/json" or request.is_json:
-            return jsonify(error="csrf", message=i18n.translate("error.csrf", _lang())), 400
-        return render_template("error.html", message=i18n.translate("error.csrf", _lang())), 400
+            # CSRFProtect checks before the other before_request hooks: no g.lang yet.
+            lang = session.get("lang") if session.get("lang") in i18n.LANGUAGES else "zh"
+            return jsonify(error="csrf", message=i18n.translate("error.csrf", lang)), 400
+        return render_template("error.html", message_key="error.csrf"), 400
 
     @app.get("/healthz")
     def healthz():

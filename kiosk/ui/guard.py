@@ -1,21 +1,23 @@
-"""The guard screen: live lanes, recent events, manual opening."""
+"""The guard screen: live lanes, today's counts and health, the fever alarm and its
+acknowledgement, recent events, manual opening."""
 
 from __future__ import annotations
 
 import json
 import math
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, session
 
 from kiosk.errors import KioskError
 from kiosk.ui import i18n
-from kiosk.ui.auth import login_required
+from kiosk.ui.auth import current_user, login_required
 
 bp = Blueprint("guard", __name__)
 
 #: Seconds between keep-alive comments on the event stream.
 KEEPALIVE_S = 15.0
 OPEN_REASONS = ("ambulance", "elderly", "resident_known", "other")
+FEVER_OUTCOMES = ("remeasured", "clinic", "reported")
 
 
 def _kiosk():
@@ -31,8 +33,8 @@ def index():
         state=kiosk.state(),
         words=json.dumps(i18n.bundle(g.lang), ensure_ascii=False),
         reasons=OPEN_REASONS,
+        fever_outcomes=FEVER_OUTCOMES,
         simulated=getattr(kiosk, "world", None) is not None,
-        user=g.user,
     )
 
 
@@ -53,10 +55,16 @@ def events():
 @bp.get("/stream")
 @login_required()
 def stream():
-    """Server-sent events: ``lane``, ``event`` and ``roster`` messages, reconnecting itself."""
+    """Server-sent events: ``state``, ``lane``, ``event``, ``fevers`` and ``roster`` messages.
+
+    The browser reconnects by itself. The stream ends when its session ends (sign-out or idle
+    timeout), checked at each keep-alive; the reconnect then gets 401 and the page signs in.
+    """
     kiosk = _kiosk()
     sub = kiosk.subscribe()
     first = json.dumps(kiosk.state(), ensure_ascii=False)
+    sessions = current_app.extensions["kiosk.sessions"]
+    sid = session.get("sid")
 
     def generate():
         try:
@@ -64,6 +72,8 @@ def stream():
             while True:
                 item = sub.get(KEEPALIVE_S)
                 if item is None:
+                    if sessions.get(sid, touch=False) is None:
+                        return
                     yield ": keep-alive\n\n"
                     continue
                 kind, payload = item
@@ -91,9 +101,9 @@ def open_gate(lane: str):
     reason = str(body.get("reason") or "").strip()
     note = str(body.get("note") or "").strip()[:200]
     if reason not in OPEN_REASONS:
-        return _bad("reason: choose one of " + ", ".join(OPEN_REASONS))
+        return _bad(i18n.translate("open.error.reason", g.lang))
     if reason == "other" and not note:
-        return _bad("note: say why the gate is opened")
+        return _bad(i18n.translate("open.error.note", g.lang))
     text = reason if not note else f"{reason}: {note}"
     try:
         _kiosk().open_gate(lane, text, g.user)
@@ -109,11 +119,46 @@ def manual_temperature(lane: str):
     try:
         value = float(body.get("temperature_c"))
     except (TypeError, ValueError):
-        return _bad("temperature_c: a number in °C")
+        return _bad(i18n.translate("manual.error", g.lang))
     if not math.isfinite(value) or not 34.0 <= value <= 43.0:
-        return _bad("temperature_c: between 34.0 and 43.0 °C")
+        return _bad(i18n.translate("manual.error", g.lang))
     try:
         _kiosk().manual_temperature(lane, value, g.user)
     except KioskError as exc:
         return _bad(str(exc), 404)
     return jsonify(ok=True)
+
+
+@bp.post("/api/fevers/<int:seq>/ack")
+@login_required()
+def acknowledge_fever(seq: int):
+    """Close a fever alarm with an outcome; a re-measured value is required and must be
+    below the threshold (otherwise: the fever clinic, or report it)."""
+    kiosk = _kiosk()
+    body = request.get_json(silent=True) or {}
+    outcome = str(body.get("outcome") or "")
+    note = str(body.get("note") or "").strip()[:200]
+    if outcome not in FEVER_OUTCOMES:
+        return _bad(i18n.translate("fever.error.outcome", g.lang))
+    value = None
+    if outcome == "remeasured":
+        try:
+            value = round(float(body.get("temperature_c")), 1)
+        except (TypeError, ValueError):
+            return _bad(i18n.translate("fever.error.value", g.lang))
+        if not math.isfinite(value) or not 34.0 <= value <= 43.0:
+            return _bad(i18n.translate("fever.error.value", g.lang))
+        if value >= kiosk.config.screening.threshold_c:
+            return _bad(i18n.translate("fever.error.still_fever", g.lang))
+    try:
+        kiosk.acknowledge_fever(seq, outcome, g.user, temperature_c=value, note=note)
+    except KioskError:
+        return _bad(i18n.translate("fever.error.gone", g.lang), 404)
+    return jsonify(ok=True)
+
+
+@bp.get("/api/session")
+def session_state():
+    """Whether this browser still has a live session (does not count as activity)."""
+    user = current_user(touch=False)
+    return jsonify(live=user is not None), (200 if user else 401)

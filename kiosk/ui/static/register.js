@@ -1,0 +1,27 @@
+// The health information form: a changed temperature asks for a reason; a fever or a risk
+// answer points to the outcomes the rules allow (the server checks everything again).
+"use strict";
+(function () {
+  const temp = document.getElementById("f-temperature");
+  const sensor = document.getElementById("f-sensor");
+  const noteField = document.getElementById("note-field");
+  function update() {
+    const edited = sensor.value !== "" && temp.value !== "" && Math.abs(parseFloat(temp.value) - parseFloat(sensor.value)) >= 0.05;
+    noteField.classList.toggle("needed", edited);
+    noteField.hidden = !edited && noteField.dataset.optional === "1";
+    const fever = temp.value !== "" && parseFloat(temp.value) >= parseFloat(temp.dataset.threshold);
+    temp.classList.toggle("fever", fever);
+  }
+  temp.addEventListener("input", update);
+  update();
+  // A courier's default outcome is "courier"; anyone else's "admitted".
+  document.querySelectorAll('input[name="kind"]').forEach((r) =>
+    r.addEventListener("change", () => {
+      const want = r.value === "courier" ? "courier" : "admitted";
+      const current = document.querySelector('input[name="outcome"]:checked');
+      if (!current || current.value === "courier" || current.value === "admitted") {
+        document.getElementById("f-outcome-" + want).checked = true;
+      }
+    })
+  );
+})();
