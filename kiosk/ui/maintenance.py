@@ -14,10 +14,8 @@ from flask import (
     current_app,
     g,
     jsonify,
-    redirect,
     render_template,
     request,
-    url_for,
 )
 
 from kiosk.errors import CalibrationError, KioskError, SensorError
@@ -61,12 +59,6 @@ def _number(value) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
-
-
-@bp.get("/")
-@login_required(ROLE)
-def index():
-    return redirect(url_for("maintenance.page", lane=_lanes()[0]))
 
 
 @bp.get("/<lane>")

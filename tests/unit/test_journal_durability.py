@@ -138,16 +138,20 @@ def test_journal_retention_keeps_what_was_not_uploaded(journal, clock):
 
 def test_journal_retention_hook_deletes_registrations(journal, clock):
     conn = journal._conn()
-    conn.execute("CREATE TABLE registrations (id INTEGER PRIMARY KEY, seq INTEGER, name TEXT)")
+    insert = (
+        "INSERT INTO registrations (id, created_at, event_seq, household, outcome, data) "
+        "VALUES (?, '2020-02-04', ?, '7-1201', 'admitted', ?)"
+    )
     personal_day(journal, clock)
-    conn.execute("INSERT INTO registrations (seq, name) VALUES (2, '张三')")
+    conn.execute(insert, ("r1", 2, '{"name": "张三"}'))
     clock.advance(10 * 86400)
     personal_day(journal, clock)
-    conn.execute("INSERT INTO registrations (seq, name) VALUES (5, '李四')")
+    conn.execute(insert, ("r2", 5, '{"name": "李四"}'))
     journal.set_acked_seq(6)
     clock.advance(20 * 86400)
     journal.purge_personal(28)
-    assert conn.execute("SELECT seq, name FROM registrations").fetchall() == [(5, "李四")]
+    rows = conn.execute("SELECT event_seq, data FROM registrations").fetchall()
+    assert rows == [(5, '{"name": "李四"}')]
 
 
 def test_journal_size_cap_deletes_only_uploaded_purged_events(journal, clock):
