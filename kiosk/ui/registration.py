@@ -106,5 +106,7 @@ def submit():
         "until": (
             registration.observation_until.isoformat() if registration.observation_until else ""
         ),
+        # short enough for a pass (at most 12 bytes): the seq of registration.created
+        "registration_id": f"R{event.seq}",
     }
     return redirect(url_for("registration.form", lane=lane or "", kind=registration.kind))

@@ -25,3 +25,36 @@
     })
   );
 })();
+
+// After a registration: hand out a temporary pass (临时通行证) to photograph or print.
+(function () {
+  const button = document.getElementById("temporary-pass");
+  if (!button) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    fetch("/api/passes/temporary", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      credentials: "same-origin",
+      body: JSON.stringify({
+        registration_id: button.dataset.registration,
+        household: button.dataset.household,
+      }),
+    })
+      .then((r) => r.json().then((data) => ({ ok: r.ok, data })))
+      .then(({ ok, data }) => {
+        if (!ok) {
+          document.getElementById("temporary-error").textContent = data.message || data.error;
+          button.disabled = false;
+          return;
+        }
+        document.getElementById("temporary-qr").src = data.qr_png;
+        const info = document.getElementById("temporary-info");
+        info.textContent =
+          data.pass_id + " · " + info.dataset.label + " " + data.valid_until.slice(0, 16).replace("T", " ");
+        document.getElementById("temporary-result").hidden = false;
+      });
+  });
+  document.getElementById("temporary-print").addEventListener("click", () => window.print());
+})();
