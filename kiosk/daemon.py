@@ -678,6 +678,7 @@ class Kiosk:
     def _maintain(self) -> None:
         jcfg = self.config.journal
         self.journal.flush()
+        self._reload_roster_if_changed()
         now = self.clock.monotonic()
         if now >= self._next_retention:
             self._next_retention = now + RETENTION_EVERY_S
@@ -698,6 +699,14 @@ class Kiosk:
         if free_mb is not None:
             low = free_mb < jcfg.min_free_mb
             self._set_storage("disk", f"{free_mb} MiB free / 磁盘空间不足" if low else "")
+
+    def _reload_roster_if_changed(self) -> None:
+        """Take a roster stored by another process (``kiosk roster import``)."""
+        stamp = self.journal.roster_stamp()
+        current = self.roster()
+        if stamp is not None and stamp != (current.version, current.received_at):
+            log.info("roster %s stored by another process: using it", stamp[0])
+            self._use_stored_roster()
 
     def _set_storage(self, source: str, problem: str) -> None:
         """Raise (non-empty *problem*) or clear a gate-wide storage alert on every lane."""
@@ -1005,10 +1014,14 @@ def _free_mb(folder) -> int | None:
 
 
 def _merge_keyring(keyring, roster_keys):
-    merged = passes.Keyring.from_roster(list(roster_keys))
-    for entry in keyring:
-        if entry.kid not in merged:
-            merged.add(entry.kid, entry.key, entry.use)
+    """The gate's own keys plus the roster's; a roster key never replaces a local one."""
+    merged = passes.Keyring(keyring)
+    for entry in passes.Keyring.from_roster(list(roster_keys)):
+        if entry.kid in merged:
+            if merged.get(entry.kid).raw() != entry.raw():
+                log.warning("roster key %d differs from the local key: local key kept", entry.kid)
+            continue
+        merged.add(entry.kid, entry.key, entry.use)
     return merged
 
 

@@ -587,6 +587,11 @@ class Journal:
                 (version, format_ts(self.clock.now()), text),
             )
 
+    def roster_stamp(self) -> tuple[str, str] | None:
+        """``(version, received_at)`` of the stored roster, or None; cheap to poll."""
+        row = self._conn().execute("SELECT version, received_at FROM roster").fetchone()
+        return (row[0], row[1]) if row else None
+
     def load_roster(self) -> tuple[dict[str, Any] | None, str | None]:
         """The stored roster body and when it was received, or ``(None, None)``."""
         row = self._conn().execute("SELECT body, received_at FROM roster").fetchone()

@@ -76,3 +76,20 @@ def kiosk_date():
     from datetime import date
 
     return date.today()
+
+
+def test_daemon_takes_a_roster_imported_by_another_process(tmp_path):
+    from kiosk.clock import SystemClock
+    from kiosk.journal import Journal
+
+    kiosk = Kiosk(sim_config(tmp_path / "data"))
+    try:
+        assert not kiosk.roster().loaded
+        other = Journal(kiosk.config.data_dir / "journal.db", SystemClock())
+        other.save_roster(roster("demo-compound", kiosk_date(), version="imported#3"))
+        other.close()
+        kiosk.maintain()
+        assert kiosk.roster().version == "imported#3"
+        assert kiosk.roster().pass_status("P0007120103") == "revoked"
+    finally:
+        kiosk.close()
