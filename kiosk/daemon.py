@@ -410,27 +410,19 @@ class Kiosk:
         token = issue_token(claims, key.key)
         buffer = io.BytesIO()
         qr_for(token).save(buffer, kind="png", scale=8, border=4)
-        self.journal.append(
-            "pass.temporary_issued",
-            {
-                "pass_id": pass_id,
-                "household": household,
-                "registration_id": registration_id,
-                "valid_from": now.isoformat(),
-                "valid_until": end.isoformat(),
-                "single_reentry": bool(single_reentry),
-                "kid": key.kid,
-                "guard": guard,
-            },
-        )
-        return {
-            "token": token,
+        issued = {
             "pass_id": pass_id,
             "household": household,
             "registration_id": registration_id,
             "valid_from": now.isoformat(),
             "valid_until": end.isoformat(),
             "single_reentry": bool(single_reentry),
+        }
+        # the token itself is not journaled: the record is enough to trace the pass
+        self.journal.append("pass.temporary_issued", {**issued, "kid": key.kid, "guard": guard})
+        return {
+            **issued,
+            "token": token,
             "qr_version": qr_version(token),
             "png": buffer.getvalue(),
         }

@@ -49,10 +49,12 @@ def free_port() -> int:
 
 
 def start_demo(data_dir: Path):
-    """A started demo kiosk with its guard screen on a free port: ``(kiosk, server, url)``."""
+    """A started demo kiosk uploading to a loopback committee server, with its guard screen
+    on a free port: ``(kiosk, server, url, passes, committee)``."""
     cfg = config_mod.load(config_mod.DEMO_CONFIG)
     cfg = dataclasses.replace(cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(data_dir)))
     demo_kit.ensure_keys(cfg.keys_dir)
+    committee, cfg = demo_kit.start_committee(cfg)
     kiosk = Kiosk(cfg)
     passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
@@ -60,7 +62,7 @@ def start_demo(data_dir: Path):
     server = serve(app, "127.0.0.1", port, threads=8)
     kiosk.start()
     threading.Thread(target=server.run, name="http", daemon=True).start()
-    return kiosk, server, f"http://127.0.0.1:{port}", passes
+    return kiosk, server, f"http://127.0.0.1:{port}", passes, committee
 
 
 def shoot(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
@@ -111,13 +113,14 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
-        kiosk, server, url, passes = start_demo(Path(tmp))
+        kiosk, server, url, passes, committee = start_demo(Path(tmp))
         try:
             for path in shoot(url, kiosk, passes, args.out, args.chromium):
                 print(path)
         finally:
             kiosk.stop()
             server.trigger.pull_trigger(server.close)  # closed inside waitress's loop
+            committee.stop()
     return 0
 
 
