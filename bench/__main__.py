@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.stats import machine
 
-PARTS = ("scanner", "gate", "journal", "uplink", "rest", "screen")
+PARTS = ("scanner", "gate", "journal", "uplink", "rest", "screen", "sigterm")
 HERE = Path(__file__).resolve().parent
 
 
@@ -129,8 +129,20 @@ def rows(name: str, result: dict) -> list[str]:
         )
     elif name == "screen":
         out.append(_row("guard screen: main page, 10 live streams", result["main_page_ms"], " ms"))
+        out.append(_row("guard screen: events page, 10 live streams", result["records_ms"], " ms"))
         out.append(
             _row("guard screen: events API, 10 live streams", result["events_api_ms"], " ms")
+        )
+    elif name == "sigterm":
+        figures = result["sigterm_to_relay_off_ms"]
+        out.append(
+            _row(
+                "SIGTERM -> relay off (real daemon, relay held open)",
+                figures,
+                " ms",
+                "< 100 ms (max)",
+                result["met"],
+            )
         )
     return out
 

@@ -1,4 +1,5 @@
-"""Guard screen response times with 10 live event-stream clients connected.
+"""Guard screen response times (main page, events page, events API) with 10 live
+event-stream clients connected.
 
 ``python -m bench.screen [--quick]``: the real daemon in a child process; 10 signed-in
 clients hold ``/stream`` open while one client times the main page and the events API.
@@ -86,12 +87,14 @@ def run(quick: bool = False) -> dict:
             timer = login(base)
             main_page = summary(timed(timer, base + "/", n), 1)
             events = summary(timed(timer, base + "/api/events?limit=50", n), 1)
+            records = summary(timed(timer, base + "/records/", n), 1)
         finally:
             stop.set()
             daemon.stop()
     return {
         "main_page_ms": main_page,
         "events_api_ms": events,
+        "records_ms": records,
         "stream_clients": 10,
         "requests_each": n,
     }
