@@ -32,7 +32,6 @@ class Reason(StrEnum):
     OUTSIDE_HOURS = "OUTSIDE_HOURS"
     CLOCK_UNTRUSTED = "CLOCK_UNTRUSTED"
     SENSOR_FAULT = "SENSOR_FAULT"
-    TIMEOUT = "TIMEOUT"
 
 
 #: (Chinese, English) words shown to the guard and the resident for each reason.
@@ -60,7 +59,6 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.OUTSIDE_HOURS: ("当前时段不可通行", "Not allowed at this hour"),
     Reason.CLOCK_UNTRUSTED: ("系统时间未校准，请找门卫", "Clock not synchronised: see the guard"),
     Reason.SENSOR_FAULT: ("测温设备故障，请找门卫", "Thermometer fault: please see the guard"),
-    Reason.TIMEOUT: ("超时，请重新扫码", "Timed out: show the pass again"),
 }
 
 

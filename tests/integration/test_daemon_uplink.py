@@ -93,3 +93,31 @@ def test_daemon_takes_a_roster_imported_by_another_process(tmp_path):
         assert kiosk.roster().pass_status("P0007120103") == "revoked"
     finally:
         kiosk.close()
+
+
+def test_daemon_kiosk_upload_once_pushes_everything_unsent(tmp_path, committee):
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+
+    kiosk = uplinked_kiosk(tmp_path, committee)
+    for i in range(1200):
+        kiosk.journal.append("temperature.measured", {"temperature_c": 36.5, "n": i}, "main")
+    kiosk.close()
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f'[gate]\ngate_id = "test-gate"\nsite = "demo-compound"\nhardware = "sim"\n'
+        f'data_dir = "{tmp_path / "data"}"\n'
+        f'[uplink]\nurl = "{committee.url}"\ntoken_file = "{tmp_path / "token"}"\n'
+    )
+    result = CliRunner().invoke(main, ["upload", "--once", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    assert committee.stored_seqs() == list(range(1, 1201))
+
+    committee.set_token("another-token")  # the committee refuses this gate now
+    kiosk = uplinked_kiosk(tmp_path, committee)
+    kiosk.journal.append("temperature.measured", {"temperature_c": 36.5}, "main")
+    kiosk.close()
+    refused = CliRunner().invoke(main, ["upload", "--once", "--config", str(config)])
+    assert refused.exit_code == 1
+    assert "secret-gate-token" not in refused.output

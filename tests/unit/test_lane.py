@@ -32,6 +32,15 @@ def keydir(tmp_path_factory):
 
 @pytest.fixture
 def rig(tmp_path, clock, mock_factory, keydir):
+    yield from build(tmp_path, clock, mock_factory, keydir, "in")
+
+
+@pytest.fixture(params=["in", "out"])
+def either_way(request, tmp_path, clock, mock_factory, keydir):
+    yield from build(tmp_path, clock, mock_factory, keydir, request.param)
+
+
+def build(tmp_path, clock, mock_factory, keydir, direction):
     journal = Journal(tmp_path / "j.db", clock)
     relay = Relay(17, active_high=True, max_open_s=10, clock=clock, pin_factory=mock_factory)
     keyring = load_public_keys(keydir)
@@ -39,7 +48,7 @@ def rig(tmp_path, clock, mock_factory, keydir):
     snapshots = []
     lane = Lane(
         "main",
-        LaneSettings(),
+        LaneSettings(direction=direction),
         ScreeningSettings(),
         clock=clock,
         journal=journal,
@@ -236,3 +245,23 @@ def test_lane_publishes_a_snapshot_on_every_change(rig, clock, keydir):
     assert states[0] == MEASURING and states[-1] == GRANTED
     versions = [s.version for s in rig.snapshots]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
+
+
+def test_lane_manual_open_is_granted_manual_in_both_directions(either_way, clock):
+    either_way.handle(ManualOpen("main", clock.monotonic(), "ambulance", "wang"))
+    assert either_way.snapshot().reason == "GRANTED_MANUAL"
+    assert either_way.relay.is_open
+
+
+def test_lane_sensor_fault_without_a_hand_measurement_denies_in_both_directions(
+    either_way, clock, keydir
+):
+    either_way.handle(SensorStatus("main", clock.monotonic(), "thermometer", False, "no answer"))
+    either_way.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    clock.advance(90.1)  # the guard never typed a temperature
+    either_way.tick()
+    assert either_way.state == DENIED
+    assert either_way.snapshot().reason == "SENSOR_FAULT"
+    denied = [e for e in either_way.journal.iter_events() if e.type == "access.denied"]
+    assert denied[0].data["direction"] == either_way.settings.direction
+    assert pin_states(either_way) == [False]

@@ -174,8 +174,8 @@ TABLE = [
         "CLOCK_UNTRUSTED",
     ),
 ]
-#: Codes only the lane gives (tests/unit/test_lane_rules.py) or no rule gives yet.
-LANE_ONLY = {Reason.GRANTED_MANUAL, Reason.SENSOR_FAULT, Reason.TIMEOUT}
+#: Codes only the lane gives (tests/unit/test_lane.py covers them in both directions).
+LANE_ONLY = {Reason.GRANTED_MANUAL, Reason.SENSOR_FAULT}
 
 
 def test_policy_decision_table_in_both_directions():
