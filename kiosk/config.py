@@ -322,15 +322,25 @@ def load(path: str | Path) -> Config:
         message names the file and the key.
     """
     path = Path(path)
+    return from_dict(read_toml(path, ConfigError, "configuration"), path)
+
+
+def read_toml(path: Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """Parse the TOML file *path*; any problem raises *error* naming the file."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
+        raise error(f"{path}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise error(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return from_dict(raw, path)
+        raise error(f"{path}: not valid TOML: {exc}") from None
+
+
+def did_you_mean(key: str, names) -> str:
+    """``"; did you mean 'x'?"`` for the known name closest to *key*, or ``""``."""
+    hint = difflib.get_close_matches(key, list(names), n=1)
+    return f"; did you mean {hint[0]!r}?" if hint else ""
 
 
 def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
@@ -359,8 +369,7 @@ def _build(cls: type, data: Any, key: str, where: str, skip: frozenset | set = f
     names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     for k in data:
         if k not in names:
-            hint = difflib.get_close_matches(k, names, n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(names)}"
+            more = did_you_mean(k, names) or f"; known keys: {', '.join(names)}"
             raise ConfigError(f"{where}: {section}: unknown key {k!r}{more}")
     kwargs = {}
     for name in names:

@@ -254,34 +254,13 @@ def kind_name(kind) -> str | None:
     return str(getattr(kind, "name", kind)).lower()
 
 
-def check_pass(
-    check,
-    roster: Roster,
-    *,
-    now: datetime,
-    direction: str,
-    accept_without_roster: bool = True,
-    rules=None,
-    history: History | None = None,
-    has_out_lane: bool = False,
-    clock_synchronised: bool | None = None,
-) -> Decision | None:
+def check_pass(check, roster: Roster, **kwargs) -> Decision | None:
     """Rules that need only the pass. Returns a denial, or None when the person may go on
     to be measured. Soft rules' warnings are in :func:`screen_pass`'s result.
 
     Takes the same arguments as :func:`screen_pass`.
     """
-    verdict = screen_pass(
-        check,
-        roster,
-        now=now,
-        direction=direction,
-        accept_without_roster=accept_without_roster,
-        rules=rules,
-        history=history,
-        has_out_lane=has_out_lane,
-        clock_synchronised=clock_synchronised,
-    )
+    verdict = screen_pass(check, roster, **kwargs)
     return None if verdict.granted else verdict
 
 

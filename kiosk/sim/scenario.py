@@ -33,9 +33,7 @@ records. Only time is fake, so a scenario runs much faster than real time.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -97,14 +95,7 @@ def load(path: str | Path) -> Scenario:
     :raises ConfigError: the configuration it names is wrong.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    raw = config_mod.read_toml(path, ScenarioError, "scenario")
     _known(raw, TOP_KEYS, f"{path}: top level")
     start = _time(raw.get("start", "2020-02-04T07:30:00+08:00"), f"{path}: start")
     if "config" in raw:
@@ -152,9 +143,7 @@ def _with_rules(cfg, table: Any, path: Path):
 def _known(table: dict, keys: tuple[str, ...], where: str) -> None:
     for key in table:
         if key not in keys:
-            hint = difflib.get_close_matches(key, keys, n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ScenarioError(f"{where}: unknown key {key!r}{more}")
+            raise ScenarioError(f"{where}: unknown key {key!r}{config_mod.did_you_mean(key, keys)}")
 
 
 def _time(value: Any, where: str) -> datetime:
