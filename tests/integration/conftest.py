@@ -44,3 +44,26 @@ def running_kiosk(tmp_path):
     kiosk.start()
     yield kiosk
     kiosk.stop()
+
+
+def make_config(tmp_path, **camera) -> config.Config:
+    """A one-lane simulated kiosk's configuration in *tmp_path* (camera keys as given)."""
+    return config.from_dict(
+        {
+            "gate": {"data_dir": str(tmp_path), "hardware": "sim"},
+            "lanes": {"main": {"direction": "in", "camera": {"source": "sim", **camera}}},
+        },
+        tmp_path / "kiosk.toml",
+    )
+
+
+@pytest.fixture
+def kiosk(tmp_path, clock):
+    """A simulated kiosk on the fake clock, not started: tests drive its step functions."""
+    from kiosk.daemon import Kiosk
+
+    cfg = make_config(tmp_path)
+    demo.ensure_keys(cfg.keys_dir)
+    k = Kiosk(cfg, clock=clock)
+    yield k
+    k.close()

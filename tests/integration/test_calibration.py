@@ -6,27 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk.clock import FakeClock
 from kiosk.daemon import Kiosk
 from kiosk.errors import CalibrationError
 from kiosk.sensors.calibration import CalibrationStore
-from tests.integration.test_sensor_faults import Driver, events, good_pass, make_config
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def kiosk(tmp_path, clock):
-    from kiosk.sim import demo
-
-    cfg = make_config(tmp_path)
-    demo.ensure_keys(cfg.keys_dir)
-    k = Kiosk(cfg, clock=clock)
-    yield k
-    k.close()
+from tests.integration.conftest import make_config
+from tests.integration.test_sensor_faults import Driver, events, good_pass
 
 
 def reading_of(kiosk, drive, forehead_c):

@@ -8,39 +8,15 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk import config as config_mod
 from kiosk.clock import FakeClock, SystemClock
 from kiosk.daemon import Kiosk
 from kiosk.journal import Journal
 from kiosk.lane import DENIED, GRANTED, MEASURING
 from kiosk.sim import demo
+from tests.integration.conftest import make_config
 
 THERMO_S = 0.1  # 10 Hz, the default sample rate
 CAMERA_S = 1 / 15  # 15 fps, the default frame rate
-
-
-def make_config(tmp_path, **camera):
-    return config_mod.from_dict(
-        {
-            "gate": {"data_dir": str(tmp_path), "hardware": "sim"},
-            "lanes": {"main": {"direction": "in", "camera": {"source": "sim", **camera}}},
-        },
-        tmp_path / "kiosk.toml",
-    )
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def kiosk(tmp_path, clock):
-    cfg = make_config(tmp_path)
-    demo.ensure_keys(cfg.keys_dir)
-    k = Kiosk(cfg, clock=clock)
-    yield k
-    k.close()
 
 
 class Driver:
