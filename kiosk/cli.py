@@ -27,6 +27,27 @@ def _load_config(path: str | None, *, demo: bool = False) -> config_mod.Config:
     return config_mod.load(path)
 
 
+def _hardware(cfg: config_mod.Config, clock):
+    """The one place the hardware is chosen: the Raspberry Pi's, or for ``[gate] hardware =
+    "sim"`` the simulated world, handed in to whatever the command builds."""
+    if cfg.gate.hardware == "sim":
+        from kiosk.sim.hardware import SimHardware
+
+        return SimHardware(clock, cfg.lanes)
+    from kiosk.hardware import PiHardware
+
+    return PiHardware()
+
+
+def _build_kiosk(cfg: config_mod.Config):
+    """The daemon on the hardware *cfg* names, on the system clock."""
+    from kiosk.clock import SystemClock
+    from kiosk.daemon import Kiosk
+
+    clock = SystemClock()
+    return Kiosk(cfg, _hardware(cfg, clock), clock=clock)
+
+
 class KioskGroup(click.Group):
     """Turns kiosk's own errors into a message and an exit code, never a traceback."""
 
@@ -56,12 +77,11 @@ def main(verbose: bool) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def run(config_path: str | None) -> None:
     """Run the kiosk daemon (until SIGTERM or Ctrl-C)."""
-    from kiosk.daemon import Kiosk
     from kiosk.service import configure_logging, serve_forever
 
     configure_logging(verbose=logging.getLogger().level == logging.DEBUG)
     cfg = _load_config(config_path)
-    kiosk = Kiosk(cfg)
+    kiosk = _build_kiosk(cfg)
     serve_forever(kiosk, cfg.ui.host, cfg.ui.port)
 
 
@@ -77,7 +97,6 @@ def run(config_path: str | None) -> None:
 )
 def demo(config_path: str | None, port: int | None, host: str | None, with_committee) -> None:
     """Run the kiosk on simulated hardware with a demo compound."""
-    from kiosk.daemon import Kiosk
     from kiosk.service import Service
     from kiosk.sim import demo as demo_kit
 
@@ -89,7 +108,7 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
     if not cfg.uplink.url and with_committee:
         committee, cfg = demo_kit.start_committee(cfg)
     try:
-        kiosk = Kiosk(cfg)
+        kiosk = _build_kiosk(cfg)
         try:
             passes, folder = demo_kit.seed(
                 kiosk, user=cfg.ui.demo_user, password=cfg.ui.demo_password
@@ -361,24 +380,18 @@ def _daemon_url(cfg) -> str | None:
 
 
 def _open_thermometer(cfg, lane: str):
-    """The lane's MLX90614 driver: the real bus on a Pi, the emulated sensor in 'sim'."""
-    from kiosk.errors import SensorError
+    """The lane's MLX90614 driver on the hardware *cfg* names, and that hardware (close it)."""
+    from kiosk.clock import SystemClock
     from kiosk.sensors.mlx90614 import MLX90614
 
     tcfg = cfg.lanes[lane].thermometer
-    if cfg.gate.hardware == "sim":
-        from kiosk.clock import SystemClock
-        from kiosk.sim.world import SimWorld
-
-        world = SimWorld(SystemClock(), cfg.lanes)
-        return MLX90614(world.bus(tcfg.bus), tcfg.address), world, None
+    hardware = _hardware(cfg, SystemClock())
     try:
-        from smbus2 import SMBus
-
-        bus = SMBus(tcfg.bus)
-    except OSError as exc:
-        raise SensorError(f"cannot open I2C bus {tcfg.bus}: {exc.strerror or exc}") from None
-    return MLX90614(bus, tcfg.address), None, bus
+        bus, lock = hardware.i2c(tcfg.bus)
+    except BaseException:
+        hardware.close()
+        raise
+    return MLX90614(bus, tcfg.address, lock=lock), hardware
 
 
 def _take_raw(sensor, samples: int, pause_s: float = 0.1, spread_c: float = 0.3) -> float:
@@ -520,13 +533,13 @@ def calibrate(config_path, lane, points, raws, references, by, samples, yes, sim
     click.echo(f"Current calibration: {_describe_calibration(current)}")
     interactive = not pairs
     if interactive:
-        sensor, world, bus = _open_thermometer(cfg, lane)
+        sensor, hardware = _open_thermometer(cfg, lane)
         try:
             while True:
                 n = len(pairs) + 1
-                if world is not None:
+                if hardware.world is not None:
                     target = sim_target_c[min(n, len(sim_target_c)) - 1]
-                    world.lane(lane).set_forehead(target)
+                    hardware.world.lane(lane).set_forehead(target)
                     click.echo(f"  (simulated black body at {target:.2f} °C)")
                 click.echo(f"Point {n}: aim the sensor at the reference, 3-5 cm away.")
                 if sys.stdin.isatty():
@@ -540,8 +553,7 @@ def calibrate(config_path, lane, points, raws, references, by, samples, yes, sim
                 ):
                     break
         finally:
-            if bus is not None:
-                bus.close()
+            hardware.close()
     if not by:
         by = click.prompt("Your name (recorded in the journal)")
     try:
@@ -739,9 +751,20 @@ def selftest(config_path: str | None, sim_faults: tuple[str, ...]) -> None:
     any check fails.
     """
     from kiosk import selftest as st
+    from kiosk.clock import SystemClock
 
     cfg = _load_config(config_path)
-    checks = st.run(cfg, sim_faults=sim_faults)
+    clock = SystemClock()
+    hardware = _hardware(cfg, clock)
+    try:
+        if sim_faults:
+            if not hardware.simulated:
+                raise ConfigError("--sim-fault: only with hardware = 'sim'")
+            hardware.switch_faults(sim_faults)
+    except BaseException:
+        hardware.close()
+        raise
+    checks = st.run(cfg, hardware, clock=clock)
     click.echo(st.table(checks))
     if st.failed(checks):
         click.echo("kiosk: self-test FAILED", err=True)

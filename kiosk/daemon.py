@@ -1,14 +1,16 @@
 """The kiosk daemon: builds everything from the configuration, starts it, stops it.
 
-Startup reads like a list (``_setup_journal``, ``_setup_keys``, ``_setup_hardware``,
-``_setup_lanes``, ...); stopping runs in reverse and turns every relay off first. There are no
-module-level globals: everything hangs off one :class:`Kiosk`.
+Startup reads like a list (``_setup_hardware``, ``_setup_journal``, ``_setup_keys``,
+``_setup_lanes``, ...); each step registers what it opened, and closing runs in reverse after
+turning every relay off. The hardware comes from a provider the caller chose
+(:mod:`kiosk.hardware`). There are no module-level globals: everything hangs off one
+:class:`Kiosk`.
 
 The guard screen talks to the daemon only through :class:`Kiosk`'s narrow surface:
 :meth:`Kiosk.state`, :meth:`Kiosk.subscribe`, :meth:`Kiosk.open_gate`,
 :meth:`Kiosk.manual_temperature`, :meth:`Kiosk.fevers` / :meth:`Kiosk.acknowledge_fever`,
 :meth:`Kiosk.register` / :meth:`Kiosk.flag_home_observation`, :meth:`Kiosk.last_temperature`,
-:meth:`Kiosk.issue_temporary_pass`, :meth:`Kiosk.uplink_status`, and in demo mode
+:meth:`Kiosk.issue_temporary_pass`, :meth:`Kiosk.uplink_status`, and on simulated hardware
 :attr:`Kiosk.world`. The maintenance pages add :meth:`Kiosk.thermometer_state`,
 :meth:`Kiosk.calibrate`, :meth:`Kiosk.set_emissivity`, :meth:`Kiosk.camera_state`,
 :meth:`Kiosk.camera_jpeg` and :meth:`Kiosk.test_pulse`.
@@ -24,13 +26,11 @@ import math
 import os
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from kiosk import __version__, passes
 from kiosk.actuators import Indicator, Relay
-from kiosk.camera.capture import open_source
 from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
@@ -43,6 +43,7 @@ from kiosk.errors import (
     UplinkError,
 )
 from kiosk.events import ManualOpen, SensorStatus, TemperatureRead
+from kiosk.hardware import TIMESYNC_FLAG
 from kiosk.hub import Hub
 from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
@@ -69,8 +70,6 @@ FEVER_OUTCOMES = ("remeasured", "clinic", "reported")
 #: Today's counts on the guard screen, and the events they count.
 COUNTED = ("access.granted", "gate.manual_open", "access.denied", "alert.fever")
 COUNTED += ("registration.created",)
-#: Present when systemd-timesyncd has synchronised the clock since boot.
-TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"
 
 
 @dataclass
@@ -92,27 +91,28 @@ class LaneUnit:
 
 
 class Kiosk:
-    """The running kiosk.
+    """The running kiosk, built from *config* on the hardware *hardware* provides.
 
     :param config: a :class:`kiosk.config.Config`.
+    :param hardware: the hardware provider (:class:`kiosk.hardware.PiHardware`, or the
+        simulated world's :class:`kiosk.sim.hardware.SimHardware`), chosen once by the caller;
+        the kiosk owns it from then on and closes it.
     :param clock: the clock (a ``FakeClock`` in simulations).
-    :param pin_factory: gpiozero pin factory; in ``sim`` hardware a private ``MockFactory``.
     """
 
-    def __init__(self, config, *, clock=None, pin_factory=None) -> None:
+    def __init__(self, config, hardware, *, clock=None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.started_mono = self.clock.monotonic()
-        self.simulated = config.gate.hardware == "sim"
+        self.hardware = hardware
         self.hub = Hub()
         self.units: dict[str, LaneUnit] = {}
-        self.world = None  # the simulated world, in sim hardware
-        self.pin_factory = pin_factory
-        self._buses: dict[int, object] = {}
+        self.uplink = None
         self._roster = Roster()
         self._roster_lock = threading.Lock()
         self._running = False
         self._closed = False
+        self._closers = contextlib.ExitStack()  # what setup opened, closed in reverse
         self._maintenance_lock = threading.Lock()
         self._storage: dict[str, str] = {}  # storage problems raised to the guard: source -> text
         self._next_retention = 0.0
@@ -120,21 +120,42 @@ class Kiosk:
         self._counts: dict[str, int] = {}
         self._counts_day = ""
         self._status_lock = threading.Lock()
-        self._setup_journal()
-        self.uplink = None
         try:
-            self._setup_keys()
-            self._setup_roster()
-            self._setup_rules()
-            self._setup_hardware()
-            self._setup_lanes()
-            self._setup_drift()
-            self._setup_uplink()
+            for setup in (
+                self._setup_hardware,
+                self._setup_journal,
+                self._setup_keys,
+                self._setup_roster,
+                self._setup_rules,
+                self._setup_lanes,
+                self._setup_drift,
+                self._setup_uplink,
+            ):
+                setup()
         except BaseException:
             self.close()
             raise
 
-    # -- setup, in order -------------------------------------------------------------------
+    @property
+    def simulated(self) -> bool:
+        """True on the simulated world's hardware."""
+        return self.hardware.simulated
+
+    @property
+    def world(self):
+        """The simulated world (its lanes' people, sensors and cameras), or ``None`` on a Pi."""
+        return self.hardware.world
+
+    # -- setup, in order; each step registers what it opened with the closers ---------------
+
+    def _setup_hardware(self) -> None:
+        if self.hardware.simulated != (self.config.gate.hardware == "sim"):
+            self.hardware.close()
+            raise ConfigError(
+                f"{self.config.path}: [gate] hardware = {self.config.gate.hardware!r}, but "
+                f"{type(self.hardware).__name__} was handed in"
+            )
+        self._closers.callback(self.hardware.close)
 
     def _setup_journal(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +166,8 @@ class Kiosk:
             buffer_events=jcfg.buffer_events,
             when_unwritable=jcfg.when_unwritable,
         )
+        self._closers.callback(self.journal.close)
+        self._closers.callback(self.hub.close)
         self.registrations = RegistrationStore(self.journal)
         self._load_fevers()
         self._recount(self.clock.now().date().isoformat())
@@ -161,19 +184,13 @@ class Kiosk:
     def _setup_rules(self) -> None:
         rules = self.config.rules
         self.time_sync = TimeSync.from_settings(rules, self.clock)
-        if self.simulated:
-            self.time_sync.set(True)  # a simulated gate's clock is the fake clock
+        if self.hardware.clock_trusted:
+            self.time_sync.set(True)
         self.history = load_history(self.journal, self.clock.now(), rules.keep)
 
-    def _setup_hardware(self) -> None:
-        if self.simulated:
-            from gpiozero.pins.mock import MockFactory
-
-            from kiosk.sim.world import SimWorld
-
-            if self.pin_factory is None:
-                self.pin_factory = MockFactory()
-            self.world = SimWorld(self.clock, self.config.lanes, pin_factory=self.pin_factory)
+    def _setup_lanes(self) -> None:
+        for name, settings in self.config.lanes.items():
+            self.units[name] = self._build_unit(name, settings)
 
     def _setup_uplink(self) -> None:
         settings = self.config.uplink
@@ -202,54 +219,30 @@ class Kiosk:
             )
         except UplinkError as exc:
             raise ConfigError(f"{self.config.path}: [uplink] {exc}") from None
+        self._closers.callback(self.uplink.close)
         self.journal.add_listener(self.uplink.journal_listener)
 
-    def _bus(self, number: int):
-        if self.simulated:
-            return self.world.bus(number)
-        if number not in self._buses:
-            from smbus2 import SMBus
-
-            self._buses[number] = SMBus(number)
-        return self._buses[number]
-
-    def _setup_lanes(self) -> None:
-        for name, settings in self.config.lanes.items():
-            relay = Relay(
-                settings.relay.pin,
-                active_high=settings.relay.active_high,
-                max_open_s=settings.relay.max_open_s,
-                clock=self.clock,
-                pin_factory=self.pin_factory,
-            )
-            try:
-                unit = self._build_unit(name, settings, relay)
-                if settings.buzzer_pin is not None:
-                    unit.buzzer = Indicator(settings.buzzer_pin, pin_factory=self.pin_factory)
-            except BaseException:
-                relay.close()
-                raise
-            self.units[name] = unit
-            try:
-                unit.inputs = DoorInputs(
-                    name,
-                    settings.door,
-                    clock=self.clock,
-                    sink=unit.runner.put,
-                    pin_factory=self.pin_factory,
-                )
-            except Exception as exc:  # gpiozero's errors: a pin in use, no such pin, ...
-                raise KioskError(f"lanes.{name}.door: cannot claim the input pins: {exc}") from None
-            if self.world is not None:
-                self.world.lanes[name].wire_inputs()
-
-    def _build_unit(self, name, settings, relay) -> LaneUnit:
+    def _build_unit(self, name, settings) -> LaneUnit:
+        hardware, closers = self.hardware, self._closers
+        relay = Relay(
+            settings.relay.pin,
+            active_high=settings.relay.active_high,
+            max_open_s=settings.relay.max_open_s,
+            clock=self.clock,
+            pin_factory=hardware.pin_factory,
+        )
+        closers.callback(relay.close)
+        buzzer = None
+        if settings.buzzer_pin is not None:
+            buzzer = Indicator(settings.buzzer_pin, pin_factory=hardware.pin_factory)
+            closers.callback(buzzer.close)
         tcfg = settings.thermometer
-        sensor = MLX90614(self._bus(tcfg.bus), tcfg.address, sleep=self._sleeper())
+        bus, lock = hardware.i2c(tcfg.bus)
+        sensor = MLX90614(bus, tcfg.address, sleep=hardware.sleep, lock=lock)
         store = CalibrationStore(self.config.data_dir / f"calibration-{name}.json")
         thermometer = Thermometer(sensor, self.clock, tcfg, name, store.load())
-        sim_camera = self.world.lanes[name].camera if self.simulated else None
-        source = open_source(settings.camera, sim_camera=sim_camera)
+        source = hardware.camera(name, settings.camera)
+        closers.callback(_close_camera, source, name)
         reader = PassReader(
             source, Scanner(backend=settings.camera.backend), self.clock, name, settings.camera
         )
@@ -275,7 +268,7 @@ class Kiosk:
                 f"camera-{name}",
                 reader.poll,
                 runner.put,
-                1.0 / settings.camera.fps if self.simulated else 0.0,
+                hardware.camera_interval(settings.camera),
             ),
         ]
         drift = DriftWatch(
@@ -285,17 +278,32 @@ class Kiosk:
                 check_days=tcfg.check_days,
             )
         )
+        try:
+            inputs = DoorInputs(
+                name,
+                settings.door,
+                clock=self.clock,
+                sink=runner.put,
+                pin_factory=hardware.pin_factory,
+            )
+        except Exception as exc:  # gpiozero's errors: a pin in use, no such pin, ...
+            raise KioskError(f"lanes.{name}.door: cannot claim the input pins: {exc}") from None
+        closers.callback(inputs.close)
+        hardware.inputs_claimed(name)
         return LaneUnit(
-            name, lane, relay, thermometer, reader, runner, threads, sensor, store, drift
+            name,
+            lane,
+            relay,
+            thermometer,
+            reader,
+            runner,
+            threads,
+            sensor,
+            store,
+            drift,
+            inputs,
+            buzzer,
         )
-
-    def _sleeper(self):
-        """How the thermometer driver waits (retry pauses, EEPROM writes): the real
-        ``time.sleep``, except on simulated hardware under a fake clock, whose emulated
-        sensor lives on that clock, so waiting moves it."""
-        if self.simulated and hasattr(self.clock, "advance"):
-            return self.clock.advance
-        return time.sleep
 
     def _setup_drift(self) -> None:
         """Give the drift watch today's and yesterday's readings from the journal."""
@@ -585,7 +593,7 @@ class Kiosk:
             "gate_id": self.config.gate.gate_id,
             "site": self.config.gate.site,
             "version": __version__,
-            "simulated": self.simulated,
+            "simulated": self.hardware.simulated,
             "uptime_s": round(self.clock.monotonic() - self.started_mono, 1),
             "lanes": {n: u.lane.snapshot().to_dict() for n, u in self.units.items()},
             "roster": roster.summary(self.clock.now()),
@@ -618,7 +626,7 @@ class Kiosk:
     def _clock_status(self) -> str:
         if self.clock.now().year < 2020:
             return "fault"  # no RTC and no time server yet: the records' times are wrong
-        if self.simulated or os.path.exists(TIMESYNC_FLAG):
+        if self.hardware.clock_trusted or os.path.exists(TIMESYNC_FLAG):
             return "ok"
         return "warn"
 
@@ -917,27 +925,20 @@ class Kiosk:
         return round(self.clock.monotonic() - self.started_mono, 1)
 
     def close(self) -> None:
-        """Release every resource; safe to call twice. Relays end off."""
+        """Release every resource, in the reverse order of setup; safe to call twice. Relays
+        end off: they are turned off first."""
         if self._closed:
             return
         self._closed = True
-        for unit in self.units.values():
-            unit.relay.close()
-            if unit.inputs is not None:
-                unit.inputs.close()
-            if unit.buzzer is not None:
-                unit.buzzer.close()
-            try:
-                unit.reader.source.close()
-            except Exception:  # pragma: no cover - best effort
-                log.exception("closing camera of lane %s", unit.name)
-        for bus in self._buses.values():
-            with contextlib.suppress(OSError):
-                bus.close()
-        if self.uplink is not None:
-            self.uplink.close()
-        self.hub.close()
-        self.journal.close()
+        self.relays_off()
+        self._closers.close()
+
+
+def _close_camera(source, lane: str) -> None:
+    try:
+        source.close()
+    except Exception:  # pragma: no cover - best effort
+        log.exception("closing camera of lane %s", lane)
 
 
 #: Characters of the random part of a temporary pass id (no 0/O, 1/I look-alikes).

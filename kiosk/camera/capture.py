@@ -16,8 +16,9 @@ Every source has the same small shape (:class:`FrameSource`):
 ``name``
     A short human-readable name for logs and the maintenance page.
 
-Only the daemon builds real sources (:func:`open_source`); tests pass a
-:class:`~kiosk.sim.camera.SimCamera` or a :class:`FileSource`.
+Only a hardware provider builds sources (:func:`open_source`, through
+:meth:`kiosk.hardware.PiHardware.camera`); the simulated world has its own camera
+(``kiosk/sim/camera.py``), and tests pass that or a :class:`FileSource`.
 """
 
 from __future__ import annotations
@@ -25,15 +26,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
 from kiosk.errors import CameraError, ConfigError
-
-if TYPE_CHECKING:
-    from kiosk.sim.camera import SimCamera
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -377,20 +375,21 @@ class FileSource:
 _V4L2_PATH = re.compile(r"^/dev/(video\d+|v4l/.+)$")
 
 
-def open_source(settings: CameraSettings, sim_camera: SimCamera | None = None) -> FrameSource:
-    """Build the frame source *settings* ask for. Nothing is opened yet for cameras.
+def open_source(settings, lane: str = "") -> FrameSource:
+    """Build the frame source *settings* (``[lanes.<lane>.camera]``) ask for. Nothing is
+    opened yet for cameras.
 
-    :param sim_camera: the simulated camera to use for ``source = "sim"``; a new one of the
-        configured size when ``None``.
+    :raises ConfigError: ``source = "sim"``: the simulated camera belongs to the simulated
+        world (:class:`kiosk.sim.hardware.SimHardware`), not to a Pi.
     :raises CameraError: for a source that names neither a camera nor an existing file.
     """
     source = settings.source.strip()
     if source == "sim":
-        if sim_camera is None:
-            from kiosk.sim.camera import SimCamera
-
-            sim_camera = SimCamera(settings.width, settings.height)
-        return sim_camera
+        where = f"lanes.{lane}.camera" if lane else "camera"
+        raise ConfigError(
+            f"{where}: source 'sim' needs [gate] hardware = 'sim'; on a Pi name the camera "
+            '(e.g. "/dev/video0" or "picamera2")'
+        )
     if source == "picamera2":
         return Picamera2Source(settings.width, settings.height, settings.fps)
     if source.isdigit():

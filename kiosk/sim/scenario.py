@@ -213,7 +213,7 @@ def _person(entry: Any, where: str, lanes: list[str]) -> Person:
 
 def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
     """Run *scenario* on a fake clock and return every journal event, in order."""
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as tmp:
         folder = Path(data_dir or tmp)
@@ -221,7 +221,7 @@ def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
         cfg = dataclasses.replace(scenario.config, gate=gate)
         demo.ensure_keys(cfg.keys_dir)
         clock = FakeClock(scenario.start)
-        kiosk = Kiosk(cfg, clock=clock)
+        kiosk = simulated_kiosk(cfg, clock)
         try:
             if scenario.roster is not None:
                 kiosk.replace_roster(scenario.roster)

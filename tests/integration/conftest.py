@@ -38,9 +38,9 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
 
 @pytest.fixture
 def running_kiosk(tmp_path):
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
-    kiosk = Kiosk(sim_config(tmp_path / "data"))
+    kiosk = simulated_kiosk(sim_config(tmp_path / "data"))
     kiosk.start()
     yield kiosk
     kiosk.stop()
@@ -60,10 +60,10 @@ def make_config(tmp_path, **camera) -> config.Config:
 @pytest.fixture
 def kiosk(tmp_path, clock):
     """A simulated kiosk on the fake clock, not started: tests drive its step functions."""
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     cfg = make_config(tmp_path)
     demo.ensure_keys(cfg.keys_dir)
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     yield k
     k.close()

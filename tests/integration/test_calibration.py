@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk.daemon import Kiosk
 from kiosk.errors import CalibrationError
 from kiosk.sensors.calibration import CalibrationStore
+from kiosk.sim.hardware import simulated_kiosk
 from tests.integration.conftest import make_config
 from tests.integration.test_sensor_faults import Driver, events, good_pass
 
@@ -112,10 +112,10 @@ def test_kiosk_drift_watch_reminds_after_check_days(kiosk, clock):
 
 def test_kiosk_drift_watch_is_seeded_from_the_journal_at_start(tmp_path, clock):
     cfg = make_config(tmp_path)
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     journal_readings(k, [37.6] * 21)
     k.close()
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     try:
         drift = k.thermometer_state("main")["drift"]
         assert drift["count"] == 21 and drift["drifted"] is True

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from kiosk.daemon import Kiosk
 from kiosk.sim.committee import CommitteeServer
 from kiosk.sim.demo import roster
+from kiosk.sim.hardware import simulated_kiosk
 from tests.integration.conftest import sim_config, wait_for
 from tests.integration.test_person_flow import resident_token
 
@@ -28,7 +28,7 @@ def uplinked_kiosk(tmp_path, committee, **uplink):
     settings = dataclasses.replace(
         cfg.uplink, url=committee.url, token_file=str(token_file), **uplink
     )
-    return Kiosk(dataclasses.replace(cfg, uplink=settings))
+    return simulated_kiosk(dataclasses.replace(cfg, uplink=settings))
 
 
 def test_daemon_uplink_pushes_every_event_in_order(tmp_path, committee):
@@ -82,7 +82,7 @@ def test_daemon_takes_a_roster_imported_by_another_process(tmp_path):
     from kiosk.clock import SystemClock
     from kiosk.journal import Journal
 
-    kiosk = Kiosk(sim_config(tmp_path / "data"))
+    kiosk = simulated_kiosk(sim_config(tmp_path / "data"))
     try:
         assert not kiosk.roster().loaded
         other = Journal(kiosk.config.data_dir / "journal.db", SystemClock())

@@ -10,8 +10,9 @@ from gpiozero.pins.mock import MockFactory
 
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
-from kiosk.daemon import LANE_STALL_S, Kiosk
+from kiosk.daemon import LANE_STALL_S
 from kiosk.events import ManualOpen
+from kiosk.sim.hardware import simulated_kiosk
 
 
 def states(pin):
@@ -43,7 +44,7 @@ def kiosk(tmp_path):
         },
     }
     factory = MockFactory()
-    k = Kiosk(config_mod.from_dict(raw), clock=FakeClock(), pin_factory=factory)
+    k = simulated_kiosk(config_mod.from_dict(raw), FakeClock(), pin_factory=factory)
     yield k
     k.stop()
     k.close()

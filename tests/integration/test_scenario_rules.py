@@ -10,10 +10,10 @@ import pytest
 
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
-from kiosk.daemon import Kiosk
 from kiosk.errors import PassError
 from kiosk.passes import verify
 from kiosk.sim import demo
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.sim.scenario import load, run
 
 SCENARIO = Path(__file__).resolve().parents[2] / "config" / "scenarios" / "rules.toml"
@@ -50,7 +50,7 @@ def _kiosk(tmp_path, clock, **rules):
         rules=dataclasses.replace(cfg.rules, **rules),
     )
     demo.ensure_keys(cfg.keys_dir)
-    return Kiosk(cfg, clock=clock)
+    return simulated_kiosk(cfg, clock)
 
 
 def test_kiosk_issues_temporary_pass_until_end_of_day(tmp_path):

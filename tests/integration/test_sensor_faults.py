@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from kiosk.clock import FakeClock, SystemClock
-from kiosk.daemon import Kiosk
 from kiosk.journal import Journal
 from kiosk.lane import DENIED, GRANTED, MEASURING
 from kiosk.sim import demo
+from kiosk.sim.hardware import simulated_kiosk
 from tests.integration.conftest import make_config
 
 THERMO_S = 0.1  # 10 Hz, the default sample rate
@@ -179,7 +179,7 @@ def test_daemon_cold_morning_shows_ambient_low_to_the_guard(kiosk, clock):
 def test_daemon_threads_live_through_sensor_and_camera_unplugged_and_back(tmp_path):
     """The real threads on the real clock: nothing crashes, nothing hangs."""
     cfg = make_config(tmp_path, no_frame_fault_s=0.5, reconnect_max_s=0.5)
-    kiosk = Kiosk(cfg, clock=SystemClock())
+    kiosk = simulated_kiosk(cfg, SystemClock())
     world = kiosk.world.lane("main")
     unit = kiosk.units["main"]
 

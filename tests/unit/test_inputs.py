@@ -193,7 +193,7 @@ def test_daemon_sim_world_drives_door_and_exit(tmp_path):
     from gpiozero.pins.mock import MockFactory
 
     from kiosk.clock import FakeClock
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     raw = {
         "gate": {"data_dir": str(tmp_path), "hardware": "sim"},
@@ -207,7 +207,7 @@ def test_daemon_sim_world_drives_door_and_exit(tmp_path):
     cfg = config_mod.from_dict(raw)
     factory = MockFactory()
     clock = FakeClock()
-    kiosk = Kiosk(cfg, clock=clock, pin_factory=factory)
+    kiosk = simulated_kiosk(cfg, clock, pin_factory=factory)
     try:
         unit = kiosk.units["main"]
         world = kiosk.world.lanes["main"]

@@ -184,13 +184,13 @@ def test_journal_unwritable_raises_a_fault_on_every_lane_and_clears(tmp_path):
 
     from kiosk import config as config_mod
     from kiosk.clock import FakeClock
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     demo = config_mod.load(config_mod.DEMO_CONFIG)
     cfg = config_mod.from_dict({"gate": {"data_dir": str(tmp_path), "hardware": "sim"}})
     cfg = config_mod.dataclasses.replace(cfg, lanes=demo.lanes)
     factory = MockFactory()
-    kiosk = Kiosk(cfg, clock=FakeClock(), pin_factory=factory)
+    kiosk = simulated_kiosk(cfg, FakeClock(), pin_factory=factory)
 
     def drain():
         for unit in kiosk.units.values():

@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 from kiosk import config as config_mod
 from kiosk.accounts import Accounts
 from kiosk.clock import FakeClock
-from kiosk.daemon import Kiosk
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import create_app
 
 PASSWORD = "correct horse 2020"
@@ -23,7 +23,7 @@ def kiosk(tmp_path):
     cfg = config_mod.from_dict(
         {"gate": {"data_dir": str(tmp_path), "hardware": "sim"}}, tmp_path / "kiosk.toml"
     )
-    k = Kiosk(cfg, clock=FakeClock())
+    k = simulated_kiosk(cfg, FakeClock())
     for name, role in (("guard", "guard"), ("tech", "maintenance"), ("boss", "admin")):
         k.journal.put_user(name, role, CHEAP_HASH)  # what Accounts.add stores, hashed cheaply
     assert Accounts(k.journal).check("tech", PASSWORD) == "maintenance"

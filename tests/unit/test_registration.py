@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk import config as config_mod
-from kiosk.daemon import Kiosk
 from kiosk.registrations import id_checksum_ok, mask_id, validate
+from kiosk.sim.hardware import simulated_kiosk
 
 TODAY = date(2020, 2, 4)
 GOOD_ID = "11010519491231002X"
@@ -121,7 +121,7 @@ def test_registration_validate_never_raises_on_any_text(fields):
 def kiosk(tmp_path, clock):
     cfg = config_mod.load(config_mod.DEMO_CONFIG)
     cfg = dataclasses.replace(cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(tmp_path)))
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     yield k
     k.close()
 

@@ -13,8 +13,8 @@ from gpiozero.pins.mock import MockFactory
 
 from kiosk import config as config_mod
 from kiosk.accounts import Accounts
-from kiosk.daemon import Kiosk
 from kiosk.events import ManualOpen
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import create_app, guard
 
 PASSWORD = "long enough 1"
@@ -30,7 +30,7 @@ def _config(tmp_path, **lane_changes):
 
 @pytest.fixture
 def kiosk(tmp_path, clock):
-    k = Kiosk(_config(tmp_path), clock=clock)
+    k = simulated_kiosk(_config(tmp_path), clock)
     accounts = Accounts(k.journal)
     accounts.add("guard", PASSWORD, "guard")
     accounts.add("fixer", PASSWORD, "maintenance")
@@ -246,7 +246,7 @@ def test_ui_fever_buzzer_sounds_until_acknowledged(tmp_path, clock):
     factory = MockFactory()
     cfg = _config(tmp_path, buzzer_pin=22)
     cfg = dataclasses.replace(cfg, lanes={"main": cfg.lanes["main"]})  # one lane, one buzzer
-    k = Kiosk(cfg, clock=clock, pin_factory=factory)
+    k = simulated_kiosk(cfg, clock, pin_factory=factory)
     try:
         pin = factory.pin(22)
         assert pin.state is False
@@ -261,11 +261,11 @@ def test_ui_fever_buzzer_sounds_until_acknowledged(tmp_path, clock):
 
 def test_ui_fever_left_open_before_a_restart_is_still_open(tmp_path, clock):
     cfg = _config(tmp_path)
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     first, second = _fever(k), _fever(k)
     k.acknowledge_fever(first.seq, "reported", "guard")
     k.close()
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     try:
         assert [f["seq"] for f in k.fevers()] == [second.seq]
     finally:
