@@ -441,3 +441,39 @@ def _kind(value: Any) -> str:
         dict: "a table",
     }
     return f"{names.get(type(value), type(value).__name__)} ({value!r:.40})"
+
+
+#: Keys whose values are never shown (matched on the key's last part).
+SECRET_SUFFIXES = ("password", "secret", "token")
+HIDDEN = "（已隐藏 hidden）"
+
+
+def redacted(value: Any, key: str = "") -> Any:
+    """*value* (a settings dataclass, dict or scalar) as plain data with secrets hidden."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: redacted(v, str(k)) for k, v in value.items()}
+    if key.lower().endswith(SECRET_SUFFIXES):
+        return HIDDEN if value else ""
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def lines(config: Config) -> list[str]:
+    """The effective configuration as TOML-like lines, secrets hidden."""
+    out: list[str] = []
+
+    def walk(table: dict, prefix: str) -> None:
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        if scalars or not prefix:
+            if prefix:
+                out.append(f"[{prefix}]")
+            out.extend(f"{k} = {v!r}" for k, v in scalars.items())
+        for k, v in table.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}.{k}" if prefix else k)
+
+    walk(redacted(config), "")
+    return out

@@ -544,12 +544,15 @@ class Journal:
         row = self._conn().execute("SELECT MAX(seq) FROM events").fetchone()
         return row[0] or 0
 
-    def count_since(self, ts_prefix: str) -> dict[str, int]:
-        """Counts of event types whose ``ts`` starts at or after *ts_prefix* (e.g. a date)."""
+    def count_by_lane(self, types: tuple[str, ...], *, since: str) -> list[tuple[str, str, int]]:
+        """How many events of each of *types* each lane has since *since* (a ``ts`` prefix such
+        as a date): ``(type, lane, count)`` rows, lane ``None`` for gate-wide events."""
         rows = self._conn().execute(
-            "SELECT type, COUNT(*) FROM events WHERE ts >= ? GROUP BY type", (ts_prefix,)
+            f"SELECT type, lane, COUNT(*) FROM events WHERE ts >= ? "
+            f"AND type IN ({','.join('?' * len(types))}) GROUP BY type, lane",
+            (since, *types),
         )
-        return dict(rows.fetchall())
+        return rows.fetchall()
 
     # -- key/value state -------------------------------------------------------------------
 

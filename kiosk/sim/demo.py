@@ -176,8 +176,8 @@ def seed(kiosk, *, user: str, password: str) -> tuple[list[DemoPass], Path]:
 
     cfg = kiosk.config
     now = kiosk.clock.now()
-    if not kiosk.roster().loaded:
-        kiosk.replace_roster(roster(cfg.gate.site, now.date()))
+    if not kiosk.rosters.current().loaded:
+        kiosk.rosters.replace(roster(cfg.gate.site, now.date()))
     if user:
         Accounts(kiosk.journal).add(user, password, "guard")
     passes = demo_passes(cfg.keys_dir, cfg.gate.site, now)

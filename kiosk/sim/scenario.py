@@ -224,7 +224,7 @@ def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
         kiosk = simulated_kiosk(cfg, clock)
         try:
             if scenario.roster is not None:
-                kiosk.replace_roster(scenario.roster)
+                kiosk.rosters.replace(scenario.roster)
             texts = _texts(scenario, cfg, kiosk)
             kiosk.journal.append("kiosk.started", {"hardware": "sim", "scenario": True})
             _drive(kiosk, clock, scenario, texts)
@@ -237,7 +237,7 @@ def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
 def _texts(scenario: Scenario, cfg, kiosk) -> list[str | None]:
     key = demo.committee_key(cfg.keys_dir)
     gate_key = demo.gate_key(cfg.keys_dir)
-    roster = kiosk.roster()
+    roster = kiosk.rosters.current()
     out = []
     for i, person in enumerate(scenario.people):
         if person.token is not None:

@@ -1,6 +1,6 @@
 """Maintenance pages (maintenance role only): live thermometer readings and the calibration
 wizard, emissivity, the camera snapshot with its focus figure and frame rate, a relay test
-pulse. Everything goes through the :class:`kiosk.daemon.Kiosk` facade; nothing here touches
+pulse. Everything goes through the :class:`kiosk.facade.Facade`; nothing here touches
 hardware."""
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ bp = Blueprint("maintenance", __name__, url_prefix="/maintenance")
 ROLE = "maintenance"
 
 
-def _kiosk():
+def _facade():
     return current_app.extensions["kiosk"]
 
 
 def _lanes() -> list[str]:
-    return list(_kiosk().state()["lanes"])
+    return _facade().lanes()
 
 
 def _refused(key: str, detail: str, status: int = 400):
@@ -78,12 +78,12 @@ def page(lane: str):
 @bp.get("/<lane>/state")
 @login_required(ROLE)
 def state(lane: str):
-    kiosk = _kiosk()
+    facade = _facade()
     try:
         return jsonify(
-            thermometer=kiosk.thermometer_state(lane),
-            camera=kiosk.camera_state(lane),
-            uplink=kiosk.uplink_status(),
+            thermometer=facade.thermometer_state(lane),
+            camera=facade.camera_state(lane),
+            uplink=facade.uplink_status(),
         )
     except KioskError:
         return _no_lane(lane)
@@ -93,7 +93,7 @@ def state(lane: str):
 @login_required(ROLE)
 def camera_jpg(lane: str):
     try:
-        data = _kiosk().camera_jpeg(lane)
+        data = _facade().camera_jpeg(lane)
     except KioskError:
         return _no_lane(lane)
     if data is None:
@@ -115,7 +115,7 @@ def calibrate(lane: str):
             return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
         points.append(tuple(pair))
     try:
-        result = _kiosk().calibrate(lane, points=points, by=g.user)
+        result = _facade().calibrate(lane, points=points, by=g.user)
     except CalibrationError as exc:
         return _refused("refused", str(exc))
     except KioskError:
@@ -130,7 +130,7 @@ def emissivity(lane: str):
     if value is None:
         return _refused("bad_emissivity", "value: a number from 0.1 to 1.0")
     try:
-        result = _kiosk().set_emissivity(lane, value, g.user)
+        result = _facade().set_emissivity(lane, value, g.user)
     except CalibrationError as exc:
         return _refused("bad_emissivity", str(exc))
     except SensorError as exc:
@@ -144,7 +144,7 @@ def emissivity(lane: str):
 @login_required(ROLE)
 def pulse(lane: str):
     try:
-        _kiosk().test_pulse(lane, g.user)
+        _facade().test_pulse(lane, g.user)
     except KioskError:
         return _no_lane(lane)
     return jsonify(ok=True)

@@ -63,7 +63,7 @@ def test_guard_screen_shows_granted_and_fever_live_and_acknowledges(page, live):
         36.9,
         "guard",
     )
-    assert live.kiosk.fevers() == []
+    assert live.kiosk.facade.fevers() == []
     _idle(live, page)
 
 

@@ -37,13 +37,13 @@ def test_daemon_uplink_pushes_every_event_in_order(tmp_path, committee):
     try:
         kiosk.world.lanes["main"].step_in(35.5, resident_token(kiosk))
         assert wait_for(lambda: "access.granted" in [e["type"] for e in committee.events])
-        assert wait_for(lambda: kiosk.uplink_status()["unsent"] == 0)
+        assert wait_for(lambda: kiosk.facade.uplink_status()["unsent"] == 0)
         assert committee.stored_seqs() == list(range(1, kiosk.journal.last_seq() + 1))
         assert kiosk.journal.acked_seq == kiosk.journal.last_seq()
         assert wait_for(lambda: committee.heartbeats)
         beat = committee.heartbeats[-1]
         assert beat["lanes"]["main"]["thermometer"] == "ok"
-        assert kiosk.uplink_status()["state"] == "ok"
+        assert kiosk.facade.uplink_status()["state"] == "ok"
     finally:
         kiosk.stop()
 
@@ -65,9 +65,9 @@ def test_daemon_uplink_takes_the_committee_roster(tmp_path, committee):
     kiosk = uplinked_kiosk(tmp_path, committee)
     kiosk.start()
     try:
-        assert wait_for(lambda: kiosk.roster().version == "committee#2")
-        assert kiosk.state()["roster"]["version"] == "committee#2"
-        assert kiosk.roster().pass_status("P0007120103") == "revoked"
+        assert wait_for(lambda: kiosk.rosters.current().version == "committee#2")
+        assert kiosk.facade.state()["roster"]["version"] == "committee#2"
+        assert kiosk.rosters.current().pass_status("P0007120103") == "revoked"
     finally:
         kiosk.stop()
 
@@ -84,13 +84,13 @@ def test_daemon_takes_a_roster_imported_by_another_process(tmp_path):
 
     kiosk = simulated_kiosk(sim_config(tmp_path / "data"))
     try:
-        assert not kiosk.roster().loaded
+        assert not kiosk.rosters.current().loaded
         other = Journal(kiosk.config.data_dir / "journal.db", SystemClock())
         other.save_roster(roster("demo-compound", kiosk_date(), version="imported#3"))
         other.close()
         kiosk.maintain()
-        assert kiosk.roster().version == "imported#3"
-        assert kiosk.roster().pass_status("P0007120103") == "revoked"
+        assert kiosk.rosters.current().version == "imported#3"
+        assert kiosk.rosters.current().pass_status("P0007120103") == "revoked"
     finally:
         kiosk.close()
 

@@ -71,21 +71,21 @@ def test_daemon_thermometer_unplugged_switches_lane_to_manual_and_back(kiosk, cl
     drive = Driver(kiosk, clock)
     sensor = kiosk.world.lane("main").sensor
     drive.step(0.5)
-    assert kiosk.state()["lanes"]["main"]["manual_temperature"] is False
+    assert kiosk.facade.state()["lanes"]["main"]["manual_temperature"] is False
 
     sensor.unplugged = True
     drive.step(2.0, until=lambda: kiosk.units["main"].lane.snapshot().manual_temperature)
-    lane = kiosk.state()["lanes"]["main"]
+    lane = kiosk.facade.state()["lanes"]["main"]
     assert lane["manual_temperature"] is True
     assert "thermometer" in lane["faults"]
     assert kiosk.health()["lanes"]["main"]["thermometer"] == "fault"
     [fault] = events(kiosk, "alert.sensor_fault")
     assert fault.data["source"] == "thermometer" and fault.data["state"] == "fault"
-    assert kiosk.thermometer_state("main")["fault"]
+    assert kiosk.facade.thermometer_state("main")["fault"]
 
     sensor.unplugged = False
     drive.step(1.0, until=lambda: not kiosk.units["main"].lane.snapshot().manual_temperature)
-    lane = kiosk.state()["lanes"]["main"]
+    lane = kiosk.facade.state()["lanes"]["main"]
     assert lane["manual_temperature"] is False and lane["faults"] == {}
     assert [e.data["state"] for e in events(kiosk, "alert.sensor_fault")] == ["fault", "recovered"]
     assert kiosk.health()["lanes"]["main"]["thermometer"] == "ok"
@@ -105,11 +105,11 @@ def test_daemon_manual_temperature_is_journaled_and_below_threshold_opens_gate(
 
     world.present(good_pass(kiosk, clock))
     drive.step(2.0, until=lambda: unit.lane.state == MEASURING)
-    snap = kiosk.state()["lanes"]["main"]
+    snap = kiosk.facade.state()["lanes"]["main"]
     assert snap["state"] == MEASURING
     assert snap["message_en"] == "Guard: measure by hand"
 
-    kiosk.manual_temperature("main", measured_c, "guard-1")
+    kiosk.facade.manual_temperature("main", measured_c, "guard-1")
     drive.step(1.0, until=lambda: unit.lane.state != MEASURING)
     [measured] = events(kiosk, "temperature.measured")
     assert measured.data["status"] == "manual"
@@ -126,7 +126,7 @@ def test_daemon_camera_unplugged_shows_fault_within_5_s_and_recovers(kiosk, cloc
     drive = Driver(kiosk, clock)
     unit = kiosk.units["main"]
     camera = kiosk.world.lane("main").camera
-    sub = kiosk.subscribe()
+    sub = kiosk.facade.subscribe()
     drive.step(1.0)
     assert unit.lane.snapshot().faults == {}
 
@@ -134,7 +134,7 @@ def test_daemon_camera_unplugged_shows_fault_within_5_s_and_recovers(kiosk, cloc
     seen = drive.step(10.0, until=lambda: "camera" in unit.lane.snapshot().faults)
     assert seen <= 5.0  # the limit; 3 s (no_frame_fault_s) plus one frame
     assert kiosk.health()["lanes"]["main"]["camera"] == "fault"
-    assert kiosk.camera_state("main")["fault"]
+    assert kiosk.facade.camera_state("main")["fault"]
     messages = []
     while (item := sub.get(0)) is not None:
         messages.append(item)
@@ -161,19 +161,19 @@ def test_daemon_cold_morning_shows_ambient_low_to_the_guard(kiosk, clock):
     world.step_in(33.0)
     unit = kiosk.units["main"]
     drive.step(2.0, until=lambda: unit.lane.snapshot().ambient_low)
-    lane = kiosk.state()["lanes"]["main"]
+    lane = kiosk.facade.state()["lanes"]["main"]
     assert lane["ambient_low"] is True
     assert lane["ambient_c"] == pytest.approx(4.0, abs=0.1)
     [measured] = events(kiosk, "temperature.measured")
     assert measured.data["ambient_c"] == pytest.approx(4.0, abs=0.1)
-    assert kiosk.thermometer_state("main")["warning"] == "ambient low: measure the wrist"
+    assert kiosk.facade.thermometer_state("main")["warning"] == "ambient low: measure the wrist"
 
     world.leave()
     world.sensor.ambient_c = world.sensor.object_c = 18.0
     drive.step(1.0)
     world.step_in(35.5)
     drive.step(2.0, until=lambda: not unit.lane.snapshot().ambient_low)
-    assert kiosk.state()["lanes"]["main"]["ambient_low"] is False
+    assert kiosk.facade.state()["lanes"]["main"]["ambient_low"] is False
 
 
 def test_daemon_threads_live_through_sensor_and_camera_unplugged_and_back(tmp_path):

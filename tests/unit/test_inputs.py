@@ -229,7 +229,7 @@ def test_daemon_sim_world_drives_door_and_exit(tmp_path):
         drain()
         got = [e.type for e in kiosk.journal.iter_events()]
         assert got == ["gate.exit_request", "door.forced"]
-        assert kiosk.state()["lanes"]["main"]["faults"]["door"]
+        assert kiosk.facade.state()["lanes"]["main"]["faults"]["door"]
     finally:
         kiosk.close()
         factory.reset()

@@ -199,18 +199,18 @@ def test_journal_unwritable_raises_a_fault_on_every_lane_and_clears(tmp_path):
 
     try:
         kiosk.journal.fail_writes = "database or disk is full"
-        kiosk.open_gate("main", "delivery", "guard1")  # the gate goes on deciding and acting
+        kiosk.facade.open_gate("main", "delivery", "guard1")  # the gate goes on deciding and acting
         drain()
         assert kiosk.units["main"].relay.is_open
         kiosk.maintain()
         drain()
-        for lane in kiosk.state()["lanes"].values():
+        for lane in kiosk.facade.state()["lanes"].values():
             assert "cannot write" in lane["faults"]["journal"]
         assert kiosk.health()["journal"]["pending"] == 3  # manual open + two alerts wait
         kiosk.journal.fail_writes = None
         kiosk.maintain()
         drain()
-        assert all(not lane["faults"] for lane in kiosk.state()["lanes"].values())
+        assert all(not lane["faults"] for lane in kiosk.facade.state()["lanes"].values())
         types = [e.type for e in kiosk.journal.iter_events()]
         assert types == ["gate.manual_open"] + ["alert.sensor_fault"] * 4  # in order
     finally:

@@ -33,7 +33,7 @@ def kiosk(tmp_path):
 
 @pytest.fixture
 def app(kiosk):
-    app = create_app(kiosk, secret_key=b"k" * 32)
+    app = create_app(kiosk.facade, secret_key=b"k" * 32)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     return app
 

@@ -138,39 +138,39 @@ def _roster(version, observation=()):
 
 def test_registration_store_sends_the_id_number_masked_and_keeps_it_locally(kiosk):
     reg, _ = check(id_number=GOOD_ID)
-    event = kiosk.register(reg, "guard", "main")
+    event = kiosk.facade.register(reg, "guard", "main")
     assert event.type == "registration.created"
     assert event.data["id_number"].endswith("002X") and GOOD_ID not in str(event.data)
     assert event.data["name"] == "王小明" and event.data["by"] == "guard"
     rows = kiosk.journal.read("SELECT data, event_seq FROM registrations")
     assert GOOD_ID in rows[0][0] and rows[0][1] == event.seq
     assert kiosk.registrations.recent()[0]["id_number"] == mask_id(GOOD_ID)
-    assert kiosk.today_counts()["registrations"] == 1
+    assert kiosk.counts.today()["registrations"] == 1
 
 
 def test_registration_home_observation_flags_the_household_through_roster_pulls(kiosk, clock):
     today = clock.now().date()
-    kiosk.replace_roster(_roster("v1"))
+    kiosk.rosters.replace(_roster("v1"))
     reg, errors = validate(
         form(key_area="yes", outcome="observation", arrival_date=today.isoformat()),
         today=today,
     )
     assert errors == {}
-    kiosk.register(reg, "guard", "main")
+    kiosk.facade.register(reg, "guard", "main")
     until = today + timedelta(days=14)
-    assert kiosk.roster().observation_until("7-1201", today) == until
-    kiosk.replace_roster(_roster("v2"))  # the committee has not heard of it yet
-    assert kiosk.roster().observation_until("7-1201", today) == until
+    assert kiosk.rosters.current().observation_until("7-1201", today) == until
+    kiosk.rosters.replace(_roster("v2"))  # the committee has not heard of it yet
+    assert kiosk.rosters.current().observation_until("7-1201", today) == until
     later = until + timedelta(days=3)
-    kiosk.replace_roster(_roster("v3", [("7-1201", later.isoformat())]))
-    assert kiosk.roster().observation_until("7-1201", today) == later
+    kiosk.rosters.replace(_roster("v3", [("7-1201", later.isoformat())]))
+    assert kiosk.rosters.current().observation_until("7-1201", today) == later
 
 
 def test_registration_flag_keeps_the_later_date(kiosk, clock):
     today = clock.now().date()
-    assert kiosk.flag_home_observation("8-0301", today + timedelta(days=14), "guard") == (
+    assert kiosk.facade.flag_home_observation("8-0301", today + timedelta(days=14), "guard") == (
         today + timedelta(days=14)
     )
-    assert kiosk.flag_home_observation("8-0301", today + timedelta(days=2), "guard") == (
+    assert kiosk.facade.flag_home_observation("8-0301", today + timedelta(days=2), "guard") == (
         today + timedelta(days=14)
     )
