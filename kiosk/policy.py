@@ -20,6 +20,7 @@ then the temperature (the 37.3 rule). ``rules=None`` checks only the pass and th
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -34,6 +35,14 @@ from kiosk.roster import Roster
 VALIDITY_REASONS = (Reason.PASS_EXPIRED, Reason.PASS_NOT_YET_VALID)
 #: Pass kinds the household exit quota counts (staff come and go for work).
 QUOTA_KINDS = ("resident", "temporary")
+#: Body temperatures (°C) a person can have: a reading outside is "measure again" (never FEVER
+#: or GRANTED), and a value typed by the guard outside is refused.
+BODY_RANGE_C = (34.0, 43.0)
+
+
+def plausible_body_c(value: float) -> bool:
+    """True for a finite body temperature (°C) within :data:`BODY_RANGE_C`."""
+    return math.isfinite(value) and BODY_RANGE_C[0] <= value <= BODY_RANGE_C[1]
 
 
 def parse_hours(text: str) -> tuple[time, time] | None:
@@ -356,13 +365,8 @@ def screen_pass(
             clock_synchronised,
             single,
         )
-    hours = getattr(rules.hours, kind or "", "") if getattr(rules, "hours", None) else ""
-    try:
-        window = parse_hours(hours) if isinstance(hours, str) else None
-    except ValueError:
-        window = None  # config checks the hours at start; never fail a person on them
-    if not within_hours(window, now.time()):
-        return deny(Reason.OUTSIDE_HOURS, f"{kind} passes open {hours}")
+    if not within_hours(rules.hours.windows.get(kind), now.time()):
+        return deny(Reason.OUTSIDE_HOURS, f"{kind} passes open {getattr(rules.hours, kind)}")
     observed = _home_observation(roster, now, direction, household, deny, rules.home_observation)
     if observed is not None:
         return observed

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from kiosk.policy import plausible_body_c
+
 KINDS = ("returning", "visitor", "tenant", "worker", "courier")
 OUTCOMES = ("admitted", "observation", "refused", "courier")
 SYMPTOMS = ("fever", "cough", "fatigue", "breath", "diarrhea")
@@ -35,7 +37,6 @@ OBSERVATION_DAYS = 14
 MAX_ARRIVAL_AGE_DAYS = 365
 #: A typed temperature differing from the sensor's by at least this (°C) needs a reason.
 TEMPERATURE_EDIT_C = 0.05
-TEMPERATURE_RANGE_C = (34.0, 43.0)
 
 _PHONE = re.compile(r"^(1\d{10}|\+?\d{7,15})$")
 _ID18 = re.compile(r"^\d{17}[\dX]$")
@@ -194,7 +195,7 @@ def validate(
     source = "manual"
     if temperature is None:
         errors["temperature_c"] = "temperature_required"
-    elif not TEMPERATURE_RANGE_C[0] <= temperature <= TEMPERATURE_RANGE_C[1]:
+    elif not plausible_body_c(temperature):
         errors["temperature_c"] = "temperature_range"
     else:
         temperature = round(temperature, 1)

@@ -1,4 +1,4 @@
-"""Frame sources for the gate camera, and the camera settings of a lane.
+"""Frame sources for the gate camera (its settings are :class:`kiosk.config.CameraSettings`).
 
 Every source has the same small shape (:class:`FrameSource`):
 
@@ -24,7 +24,6 @@ Only a hardware provider builds sources (:func:`open_source`, through
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -35,7 +34,6 @@ from kiosk.errors import CameraError, ConfigError
 
 __all__ = [
     "IMAGE_SUFFIXES",
-    "CameraSettings",
     "FileSource",
     "FrameSource",
     "OpenCVSource",
@@ -58,62 +56,6 @@ class FrameSource(Protocol):
     def reopen(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class CameraSettings:
-    """The camera of one lane: config table ``[lanes.<name>.camera]``.
-
-    :param source: ``"sim"`` (the simulated camera), a V4L2 device index (``"0"``) or path
-        (``"/dev/video0"``, ``"/dev/v4l/by-id/..."``), ``"picamera2"`` (a Raspberry Pi camera
-        module through the picamera2 library), or the path of a video file or a folder of
-        images (maintenance and benchmarks).
-    :param width: frame width in pixels requested from the camera.
-    :param height: frame height in pixels requested from the camera.
-    :param fps: frames per second requested from the camera.
-    :param fourcc: V4L2 pixel format as four characters (``"MJPG"`` lets most USB cameras
-        deliver 1280x720 at full rate; ``"YUYV"`` is uncompressed); empty keeps the camera's
-        default.
-    :param debounce_s: the same pass text is reported at most once per this many seconds.
-    :param backend: QR decoder, ``"zxing"`` (default: reads more, faster, and dark-mode
-        codes) or ``"pyzbar"``.
-    :param no_frame_fault_s: raise a camera fault after this many seconds without a frame,
-        in seconds; at most 5.
-    :param reconnect_max_s: longest wait between attempts to reopen a failed camera, in
-        seconds; attempts start at 0.5 s and double up to this.
-    """
-
-    source: str = "sim"
-    width: int = 640
-    height: int = 480
-    fps: float = 15.0
-    fourcc: str = ""
-    debounce_s: float = 3.0
-    backend: str = "zxing"
-    no_frame_fault_s: float = 3.0
-    reconnect_max_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.source:
-            problems.append(("source", "must not be empty"))
-        if self.width <= 0 or self.height <= 0:
-            problems.append(("width/height", "must be positive"))
-        if self.fps <= 0:
-            problems.append(("fps", "must be positive"))
-        if self.fourcc and len(self.fourcc) != 4:
-            problems.append(("fourcc", f"must be four characters, got {self.fourcc!r}"))
-        if self.debounce_s < 0:
-            problems.append(("debounce_s", "must not be negative"))
-        if self.backend not in ("zxing", "pyzbar"):
-            problems.append(("backend", f"must be 'zxing' or 'pyzbar', got {self.backend!r}"))
-        if not 0 < self.no_frame_fault_s <= 5:
-            problems.append(("no_frame_fault_s", "must be more than 0 and at most 5 seconds"))
-        if self.reconnect_max_s < 0.5:
-            problems.append(("reconnect_max_s", "must be at least 0.5 seconds"))
-        if problems:
-            key, why = problems[0]
-            raise ConfigError(f"camera {key} {why}")
 
 
 class OpenCVSource:

@@ -13,41 +13,11 @@ queue), which never blocks. The lane decides what an opening means (forced or no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from gpiozero import Button
 
+from kiosk.config import DoorSettings
 from kiosk.events import DoorClosed, DoorOpened, ExitRequested
-
-
-@dataclass(frozen=True)
-class DoorSettings:
-    """``[lanes.<name>.door]``: the door contact and the exit button (pins unset = not fitted)."""
-
-    #: BCM GPIO of the door contact (closed while the door is shut); unset = no contact.
-    contact_pin: int | None = None
-    #: BCM GPIO of the exit button (request to exit); unset = no button.
-    exit_pin: int | None = None
-    #: Seconds the door may stay open before ``door.held_open`` alarms.
-    held_open_s: float = 30.0
-    #: Seconds after a grant (or the relay closing) during which an opening is not forced.
-    grant_grace_s: float = 5.0
-    #: Debounce of both inputs, seconds.
-    bounce_s: float = 0.05
-
-    def __post_init__(self) -> None:
-        for name in ("contact_pin", "exit_pin"):
-            pin = getattr(self, name)
-            if pin is not None and not 0 <= pin <= 27:
-                raise ValueError(f"{name}: {pin} is not a BCM GPIO number (0..27)")
-        if self.contact_pin is not None and self.contact_pin == self.exit_pin:
-            raise ValueError("exit_pin: must differ from contact_pin")
-        if not 1.0 <= self.held_open_s <= 3600:
-            raise ValueError("held_open_s: from 1 to 3600 seconds")
-        if not 0 <= self.grant_grace_s <= 60:
-            raise ValueError("grant_grace_s: from 0 to 60 seconds")
-        if not 0 <= self.bounce_s <= 1:
-            raise ValueError("bounce_s: from 0 to 1 second")
 
 
 class DoorInputs:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import config as config_mod
+from kiosk import schema
 from kiosk.clock import FakeClock
 from kiosk.errors import ConfigError, PassError, ScenarioError
 from kiosk.journal import Event
@@ -95,7 +96,7 @@ def load(path: str | Path) -> Scenario:
     :raises ConfigError: the configuration it names is wrong.
     """
     path = Path(path)
-    raw = config_mod.read_toml(path, ScenarioError, "scenario")
+    raw = schema.read_toml(path, ScenarioError, "scenario")
     _known(raw, TOP_KEYS, f"{path}: top level")
     start = _time(raw.get("start", "2020-02-04T07:30:00+08:00"), f"{path}: start")
     if "config" in raw:
@@ -134,7 +135,7 @@ def _with_rules(cfg, table: Any, path: Path):
     hours = {**current.pop("hours"), **table.get("hours", {})}
     merged = {**current, **{k: v for k, v in table.items() if k != "hours"}, "hours": hours}
     try:
-        rules = config_mod.from_dict({"rules": merged}, path).rules
+        rules = schema.table(config_mod.RulesSettings, merged, "rules", str(path))
     except ConfigError as exc:
         raise ScenarioError(str(exc)) from None
     return dataclasses.replace(cfg, rules=rules)
@@ -143,7 +144,7 @@ def _with_rules(cfg, table: Any, path: Path):
 def _known(table: dict, keys: tuple[str, ...], where: str) -> None:
     for key in table:
         if key not in keys:
-            raise ScenarioError(f"{where}: unknown key {key!r}{config_mod.did_you_mean(key, keys)}")
+            raise ScenarioError(f"{where}: unknown key {key!r}{schema.did_you_mean(key, keys)}")
 
 
 def _time(value: Any, where: str) -> datetime:

@@ -21,7 +21,7 @@ DEFAULT_AMBIENT_C = 22.0
 class SimLane:
     """One lane's simulated surroundings.
 
-    :param door: the lane's :class:`kiosk.sensors.inputs.DoorSettings` (pins to drive).
+    :param door: the lane's :class:`kiosk.config.DoorSettings` (pins to drive).
     :param pin_factory: the gpiozero ``MockFactory`` the kiosk's inputs use.
     """
 
@@ -125,7 +125,8 @@ class SimWorld:
     """Every lane's surroundings, built from the lanes' settings.
 
     :param clock: the kiosk's clock (the emulated sensor settles on it).
-    :param lanes: ``{name: LaneSettings}``.
+    :param lanes: ``{name: LaneSettings}``, no two on one thermometer bus and address (the
+        configuration refuses that).
     :param pin_factory: the gpiozero ``MockFactory`` whose pins the door and exit inputs read.
     """
 
@@ -133,15 +134,8 @@ class SimWorld:
         self.clock = clock
         self.buses: dict[int, FakeSMBus] = {}
         self.lanes: dict[str, SimLane] = {}
-        taken: dict[tuple[int, int], str] = {}
         for i, (name, settings) in enumerate(lanes.items()):
             t = settings.thermometer
-            if (t.bus, t.address) in taken:
-                raise ConfigError(
-                    f"lanes.{name}.thermometer: bus {t.bus} address {t.address:#04x} is "
-                    f"already used by lane {taken[(t.bus, t.address)]!r}"
-                )
-            taken[(t.bus, t.address)] = name
             bus = self.buses.setdefault(t.bus, FakeSMBus())
             sensor = EmulatedMLX90614(t.address, clock=clock, seed=seed + i)
             sensor.ambient_c = DEFAULT_AMBIENT_C

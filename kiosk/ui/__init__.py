@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import Flask, g, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from kiosk.policy import BODY_RANGE_C
 from kiosk.ui import i18n
 
 
@@ -74,6 +75,7 @@ def create_app(
             "t": lambda key: i18n.translate(key, lang),
             "lang": lang,
             "role": getattr(g, "role", None),
+            "body_range": BODY_RANGE_C,
             "user": getattr(g, "user", None),
         }
 

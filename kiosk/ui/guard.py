@@ -4,12 +4,12 @@ acknowledgement, recent events, manual opening."""
 from __future__ import annotations
 
 import json
-import math
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, session
 
 from kiosk.errors import KioskError
 from kiosk.fevers import FEVER_OUTCOMES
+from kiosk.policy import plausible_body_c
 from kiosk.ui import i18n
 from kiosk.ui.auth import current_user, login_required
 
@@ -119,7 +119,7 @@ def manual_temperature(lane: str):
         value = float(body.get("temperature_c"))
     except (TypeError, ValueError):
         return _bad(i18n.translate("manual.error", g.lang))
-    if not math.isfinite(value) or not 34.0 <= value <= 43.0:
+    if not plausible_body_c(value):
         return _bad(i18n.translate("manual.error", g.lang))
     try:
         _facade().manual_temperature(lane, value, g.user)
@@ -145,7 +145,7 @@ def acknowledge_fever(seq: int):
             value = round(float(body.get("temperature_c")), 1)
         except (TypeError, ValueError):
             return _bad(i18n.translate("fever.error.value", g.lang))
-        if not math.isfinite(value) or not 34.0 <= value <= 43.0:
+        if not plausible_body_c(value):
             return _bad(i18n.translate("fever.error.value", g.lang))
         if value >= facade.threshold_c:
             return _bad(i18n.translate("fever.error.still_fever", g.lang))

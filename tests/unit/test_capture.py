@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from kiosk.camera.capture import (
-    CameraSettings,
     FileSource,
     FrameSource,
     OpenCVSource,
     Picamera2Source,
     open_source,
 )
+from kiosk.config import CameraSettings
 from kiosk.errors import CameraError, ConfigError
 from kiosk.sim.camera import SimCamera
 

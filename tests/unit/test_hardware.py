@@ -66,7 +66,7 @@ def test_pi_hardware_names_a_bus_it_cannot_open(clock):
 
 
 def test_pi_hardware_has_no_simulated_camera():
-    from kiosk.camera.capture import CameraSettings
+    from kiosk.config import CameraSettings
 
     with pytest.raises(ConfigError, match=r"lanes\.exit\.camera: source 'sim' needs"):
         PiHardware().camera("exit", CameraSettings(source="sim"))

@@ -8,13 +8,13 @@ import pytest
 
 from kiosk import config as config_mod
 from kiosk.actuators import Relay
-from kiosk.config import LaneSettings, ScreeningSettings
+from kiosk.config import DoorSettings, LaneSettings, ScreeningSettings
 from kiosk.errors import ConfigError
 from kiosk.events import DoorClosed, DoorOpened, ExitRequested
 from kiosk.journal import Journal
 from kiosk.lane import Lane
 from kiosk.roster import Roster
-from kiosk.sensors.inputs import DoorInputs, DoorSettings
+from kiosk.sensors.inputs import DoorInputs
 
 CONTACT, EXIT = 23, 24
 
@@ -118,7 +118,8 @@ def test_inputs_settings_from_toml_name_the_key(tmp_path):
     path.write_text("[lanes.main.door]\ncontact_pin = 99\n")
     with pytest.raises(ConfigError, match=r"k.toml.*lanes.main.door.*contact_pin"):
         config_mod.load(path)
-    path.write_text("[lanes.main.door]\ncontact_pin = 23\nexit_pin = 24\nheld_open_s = 20\n")
+    sim = '[gate]\nhardware = "sim"\n'
+    path.write_text(sim + "[lanes.main.door]\ncontact_pin = 23\nexit_pin = 24\nheld_open_s = 20\n")
     door = config_mod.load(path).lanes["main"].door
     assert (door.contact_pin, door.exit_pin, door.held_open_s) == (23, 24, 20.0)
 

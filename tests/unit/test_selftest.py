@@ -12,8 +12,8 @@ import pytest
 from kiosk import config as config_mod
 from kiosk import selftest
 from kiosk.clock import SystemClock
+from kiosk.config import DoorSettings
 from kiosk.errors import ConfigError
-from kiosk.sensors.inputs import DoorSettings
 from kiosk.sim.hardware import SimHardware
 
 ROOT = Path(__file__).resolve().parents[2]

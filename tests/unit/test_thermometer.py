@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.clock import FakeClock
+from kiosk.config import ThermometerSettings
 from kiosk.errors import ConfigError, SensorError
 from kiosk.events import PersonLeft, PersonPresent, SensorStatus, TemperatureRead
 from kiosk.sensors.calibration import Calibration, fit_offset
@@ -18,7 +19,6 @@ from kiosk.sensors.thermometer import (
     AMBIENT_LOW_WARNING,
     LEAVE_AFTER_SAMPLES,
     Thermometer,
-    ThermometerSettings,
     presence,
     stable_median,
 )
