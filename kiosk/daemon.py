@@ -27,7 +27,7 @@ from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
 from kiosk.counts import TodayCounts
-from kiosk.errors import ConfigError, KioskError, UplinkError
+from kiosk.errors import ConfigError, KioskError, UplinkError, ZombieThreadError
 from kiosk.events import SensorStatus
 from kiosk.facade import Facade
 from kiosk.fevers import FeverAlarms
@@ -437,12 +437,14 @@ class Kiosk:
             if self.uplink is not None:
                 try:
                     self.uplink.stop(timeout=5)
-                except RuntimeError:
-                    log.exception("uplink did not stop")
+                except RuntimeError as exc:  # ZombieThreadError is one
+                    log.error("%s", exc)
             for unit in self.units.values():
-                for thread in unit.threads:
-                    thread.stop()
-                unit.runner.stop()
+                for worker in (*unit.threads, unit.runner):
+                    try:
+                        worker.stop()
+                    except ZombieThreadError as exc:  # it holds no pin: stopping goes on
+                        log.error("%s", exc)
             try:
                 relays = {n: ("open" if u.relay.is_open else "off") for n, u in self.units.items()}
                 self.journal.append("kiosk.stopped", {"uptime_s": self._uptime(), "relays": relays})
@@ -456,7 +458,11 @@ class Kiosk:
 
     def close(self) -> None:
         """Release every resource, in the reverse order of setup; safe to call twice. Relays
-        end off: they are turned off first."""
+        end off: they are turned off first.
+
+        :raises ZombieThreadError: a relay timer did not stop (everything is closed all the
+            same).
+        """
         if self._closed:
             return
         self._closed = True

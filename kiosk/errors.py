@@ -43,3 +43,7 @@ class UplinkError(KioskError, RuntimeError):
 
 class CalibrationError(KioskError, ValueError):
     """A calibration is refused: the correction is beyond the limit or the points are unusable."""
+
+
+class ZombieThreadError(KioskError, RuntimeError):
+    """A thread did not stop within its join timeout (gpiozero's ``ZombieThread``)."""

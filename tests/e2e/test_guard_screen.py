@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -13,6 +11,7 @@ import numpy as np
 import zxingcpp
 from playwright.sync_api import expect
 
+from tests.conftest import wait_for
 from tests.e2e.conftest import FEVER_FOREHEAD_C, NORMAL_FOREHEAD_C
 
 
@@ -68,17 +67,21 @@ def test_guard_screen_shows_granted_and_fever_live_and_acknowledges(page, live):
 
 
 def _measure(live, lane, forehead_c, timeout=10.0) -> float:
-    """Step someone in front of *lane*'s thermometer; wait (bounded) for the reading."""
+    """Step someone in front of *lane*'s thermometer; wait (bounded, on the lane thread's
+    turns) for the reading."""
     after = live.kiosk.journal.last_seq()
     live.kiosk.world.lanes[lane].step_in(forehead_c, None)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def reading():
         for event in live.kiosk.journal.recent(5, types=("temperature.measured",), lane=lane):
             if event.seq > after and event.data.get("temperature_c") is not None:
-                live.kiosk.world.lanes[lane].leave()
                 return event.data["temperature_c"]
-        threading.Event().wait(0.05)
-    raise AssertionError(f"lane {lane} measured nobody")
+        return None
+
+    body_c = wait_for(reading, live.kiosk.units[lane].runner, timeout)
+    assert body_c is not None, f"lane {lane} measured nobody"
+    live.kiosk.world.lanes[lane].leave()
+    return body_c
 
 
 def test_guard_screen_registers_a_returning_resident_with_home_observation(page, live):

@@ -9,8 +9,8 @@ import pytest
 from kiosk.errors import CalibrationError
 from kiosk.sensors.calibration import CalibrationStore
 from kiosk.sim.hardware import simulated_kiosk
-from tests.integration.conftest import make_config
-from tests.integration.test_sensor_faults import Driver, events, good_pass
+from tests.integration.conftest import Driver, make_config
+from tests.integration.test_sensor_faults import events, good_pass
 
 
 def reading_of(kiosk, drive, forehead_c):

@@ -3,7 +3,6 @@ unplugged and plugged back, the lane in manual temperature, the guard's hand mea
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,41 +12,8 @@ from kiosk.journal import Journal
 from kiosk.lane import DENIED, GRANTED, MEASURING
 from kiosk.sim import demo
 from kiosk.sim.hardware import simulated_kiosk
-from tests.integration.conftest import make_config
-
-THERMO_S = 0.1  # 10 Hz, the default sample rate
-CAMERA_S = 1 / 15  # 15 fps, the default frame rate
-
-
-class Driver:
-    """Runs the daemon's step functions on the fake clock, as its threads would."""
-
-    def __init__(self, kiosk, clock) -> None:
-        self.kiosk, self.clock = kiosk, clock
-        self.unit = kiosk.units["main"]
-        self.next_thermo = self.next_camera = clock.monotonic()
-
-    def step(self, seconds: float, until=None) -> float:
-        """Advance up to *seconds*; stop early when ``until()`` holds. Returns time spent."""
-        unit, start, dt = self.unit, self.clock.monotonic(), 0.01
-        while self.clock.monotonic() - start < seconds:
-            now = self.clock.monotonic()
-            if now >= self.next_thermo:
-                for event in unit.thermometer.poll():
-                    unit.runner.put(event)
-                self.next_thermo += THERMO_S
-            if now >= self.next_camera:
-                for event in unit.reader.poll():
-                    unit.runner.put(event)
-                self.next_camera += CAMERA_S
-            while not unit.runner.inputs.empty():
-                unit.lane.handle(unit.runner.inputs.get_nowait())
-            unit.lane.tick()
-            unit.relay.tick()
-            if until is not None and until():
-                break
-            self.clock.advance(dt)
-        return self.clock.monotonic() - start
+from tests.conftest import wait_for
+from tests.integration.conftest import Driver, make_config
 
 
 def events(kiosk, type_):
@@ -183,28 +149,21 @@ def test_daemon_threads_live_through_sensor_and_camera_unplugged_and_back(tmp_pa
     world = kiosk.world.lane("main")
     unit = kiosk.units["main"]
 
-    def wait_for(condition, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            time.sleep(0.02)  # polling a condition with a bound, not waiting for a thread
-        return False
-
     def faults():
         lane = kiosk.health()["lanes"]["main"]
         return {k for k in ("thermometer", "camera") if lane[k] == "fault"}
 
     kiosk.start()
     try:
-        assert wait_for(lambda: unit.reader.snapshot().frames > 2)
+        camera = unit.threads[1]
+        assert wait_for(lambda: unit.reader.snapshot().frames > 2, camera)
         world.sensor.unplugged = True
         world.camera.unplug()
-        assert wait_for(lambda: faults() == {"thermometer", "camera"})
+        assert wait_for(lambda: faults() == {"thermometer", "camera"}, unit.runner)
         assert kiosk.health()["ok"] is True  # the lane thread is alive
         world.sensor.unplugged = False
         world.camera.replug()
-        assert wait_for(lambda: faults() == set())
+        assert wait_for(lambda: faults() == set(), unit.runner)
         assert all(t.alive for t in unit.threads) and unit.runner.alive
         assert all(t.errors == 0 for t in unit.threads)
     finally:
