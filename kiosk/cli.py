@@ -251,13 +251,8 @@ def _issue_batch(csv_path, out, key, site, days) -> None:
 
 
 def _write_pass_image(token, claims, path: Path) -> None:
-    try:
-        from kiosk.cards import write_card
-    except ImportError:
-        from kiosk.passes import qr_for
+    from kiosk.cards import write_card
 
-        qr_for(token).save(path, scale=8, border=4)
-        return
     write_card(token, claims, path)
 
 
@@ -632,7 +627,7 @@ def roster() -> None:
 def roster_import(file: str, config_path: str | None) -> None:
     """Replace the roster with FILE (JSON in the committee roster shape), all or nothing.
 
-    A running kiosk uses it from its next start (or the next roster pull).
+    A running kiosk takes it within seconds.
     """
     from kiosk.clock import SystemClock
     from kiosk.journal import Journal

@@ -235,9 +235,8 @@ class Journal:
             for number in range(version, len(_MIGRATIONS)):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _MIGRATIONS[number].split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    for statement in sql_statements(_MIGRATIONS[number]):
+                        conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {number + 1}")
                     conn.execute("COMMIT")
                 except BaseException:
@@ -663,20 +662,34 @@ def _writing(path: Path):
 
 
 def _purge_registrations(conn: sqlite3.Connection, cutoff: datetime, purged_seq: int) -> int:
-    """Retention hook for the ``registrations`` table (journal migration 2, when present).
+    """Retention hook for the ``registrations`` table (journal migration 2).
 
-    Assumes each row names the ``registration.created`` event it was reported in, in a column
-    ``seq`` or ``event_seq``: a registration goes when that event is uploaded and past
-    retention. Without such a column nothing is deleted and a warning is logged.
+    A registration goes when its ``registration.created`` event (``event_seq``) is uploaded
+    and past retention. A row whose event never reached the disk (the process ended while it
+    waited in memory, so ``event_seq`` stayed empty) goes once it is older than retention: the
+    personal data is not kept for ever for want of a record.
     """
-    columns = [row[1] for row in conn.execute("PRAGMA table_info(registrations)")]
-    if not columns:
-        return 0
-    column = next((c for c in ("seq", "event_seq") if c in columns), None)
-    if column is None:
-        log.warning("retention: registrations has no seq/event_seq column; nothing deleted")
-        return 0
-    return conn.execute(f"DELETE FROM registrations WHERE {column} <= ?", (purged_seq,)).rowcount
+    return conn.execute(
+        "DELETE FROM registrations WHERE event_seq <= ? OR (event_seq IS NULL AND created_at < ?)",
+        (purged_seq, format_ts(cutoff)),
+    ).rowcount
+
+
+def sql_statements(script: str) -> Iterator[str]:
+    """The statements of an SQL *script*, each whole: a statement ends where SQLite says it is
+    complete (:func:`sqlite3.complete_statement`), so a trigger's body keeps its semicolons.
+
+    :raises JournalError: the script ends inside a statement.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                yield statement.strip()
+            statement = ""
+    if statement.strip():
+        raise JournalError(f"an SQL statement is not complete: {statement.strip()[:60]!r}")
 
 
 def _row_event(row) -> Event:

@@ -426,7 +426,7 @@ class Lane:
         if decision.granted and getattr(self.journal, "refuse_grants", False):
             # [journal] when_unwritable = "deny": nothing can be recorded, so nobody passes
             decision = replace(
-                decision, granted=False, reason=Reason.SENSOR_FAULT, detail="journal"
+                decision, granted=False, reason=Reason.JOURNAL_UNWRITABLE, detail="journal"
             )
         data = decision.data(self.settings.direction)
         if decision.granted:
@@ -473,7 +473,7 @@ class Lane:
     def _show(self, state, reason, decision, household, pass_id, hold_s: float) -> None:
         self.state = state
         self._deadline = self.clock.monotonic() + hold_s
-        zh, en = message(reason)
+        zh, en = message(reason, self.settings.direction)
         until = None
         if reason == Reason.HOME_OBSERVATION and decision is not None and decision.detail:
             until = decision.detail.removeprefix("until ").strip()

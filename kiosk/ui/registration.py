@@ -99,7 +99,7 @@ def submit():
         "until": (
             registration.observation_until.isoformat() if registration.observation_until else ""
         ),
-        # short enough for a pass (at most 12 bytes): the seq of registration.created
-        "registration_id": f"R{event.seq}",
+        # the one id of this registration: in its event, its row and a temporary pass
+        "registration_id": event.data["registration_id"],
     }
     return redirect(url_for("registration.form", lane=lane or "", kind=registration.kind))

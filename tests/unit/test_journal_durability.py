@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from kiosk.journal import Journal
+from kiosk.journal import Journal, format_ts
 
 
 @pytest.fixture
@@ -216,3 +216,20 @@ def test_journal_unwritable_raises_a_fault_on_every_lane_and_clears(tmp_path):
     finally:
         kiosk.close()
         factory.reset()
+
+
+def test_journal_retention_purges_a_registration_whose_event_never_reached_the_disk(journal, clock):
+    conn = journal._conn()
+    conn.execute(  # its event waited in memory when the process ended: no seq, no record
+        "INSERT INTO registrations (id, created_at, event_seq, household, outcome, data) "
+        "VALUES ('R0204ORPHAN', ?, NULL, '7-1201', 'admitted', '{\"name\": \"张三\"}')",
+        (format_ts(clock.now()),),
+    )
+    personal_day(journal, clock)
+    journal.set_acked_seq(3)
+    clock.advance(20 * 86400)
+    journal.purge_personal(28)
+    assert conn.execute("SELECT COUNT(*) FROM registrations").fetchone() == (1,)  # too young
+    clock.advance(9 * 86400)
+    journal.purge_personal(28)
+    assert conn.execute("SELECT COUNT(*) FROM registrations").fetchone() == (0,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -174,3 +175,30 @@ def test_registration_flag_keeps_the_later_date(kiosk, clock):
     assert kiosk.facade.flag_home_observation("8-0301", today + timedelta(days=2), "guard") == (
         today + timedelta(days=14)
     )
+
+
+def test_registration_id_is_one_short_kind_in_the_event_and_the_row(kiosk):
+    from kiosk.passes import REGISTRATION_ID_MAX
+
+    reg, _ = check(id_number=GOOD_ID)
+    event = kiosk.facade.register(reg, "guard", "main")
+    registration_id = event.data["registration_id"]
+    assert re.fullmatch(r"R0204[2-9A-HJ-NP-Z]{6}", registration_id)  # month, day, random
+    assert len(registration_id.encode()) <= REGISTRATION_ID_MAX  # it fits a temporary pass
+    assert kiosk.journal.read("SELECT id FROM registrations") == [(registration_id,)]
+
+
+def test_registration_written_while_the_disk_refuses_events_is_purged_in_time(kiosk, clock):
+    kiosk.journal.fail_writes = "database or disk is full"
+    reg, _ = check(id_number=GOOD_ID)
+    waiting = kiosk.facade.register(reg, "guard", "main")
+    assert waiting.seq is None
+    assert kiosk.journal.read("SELECT event_seq FROM registrations") == [(None,)]
+    kiosk.journal.fail_writes = None
+    kiosk.journal.flush()
+    (written,) = kiosk.journal.recent(1, types=("registration.created",))
+    assert kiosk.journal.read("SELECT event_seq FROM registrations") == [(written.seq,)]
+    kiosk.journal.set_acked_seq(kiosk.journal.last_seq())
+    clock.advance(29 * 86400)
+    kiosk.journal.purge_personal(28)
+    assert kiosk.journal.read("SELECT COUNT(*) FROM registrations") == [(0,)]

@@ -122,3 +122,27 @@ def test_selftest_cli_exit_codes(tmp_path):
     assert "FAIL" in bad.stdout and "PEC" in bad.stdout
     usage = cli("--config", str(config_mod.DEMO_CONFIG), "--sim-fault", "nope")
     assert usage.returncode == 2 and "LANE:FAULT" in usage.stderr
+
+
+def test_selftest_asks_the_clock_as_rules_clock_check_says(cfg, monkeypatch):
+    from kiosk.hardware import PiHardware
+    from kiosk.timesync import PROBES
+
+    pi = PiHardware()  # the real kind of hardware, whose clock needs checking
+
+    def clock_check(check):
+        rules = dataclasses.replace(cfg.rules, clock_check=check)
+        return selftest._clock(dataclasses.replace(cfg, rules=rules), pi)
+
+    monkeypatch.setitem(PROBES, "adjtimex", lambda: False)
+    monkeypatch.setitem(PROBES, "timedatectl", lambda: None)
+    assert (clock_check("adjtimex").result, clock_check("adjtimex").detail) == (
+        "FAIL",
+        "not synchronised (adjtimex)",
+    )
+    assert clock_check("timedatectl").detail == "cannot ask (timedatectl)"
+    assert clock_check("off").result == "skip"
+    monkeypatch.setitem(PROBES, "adjtimex", lambda: True)
+    assert clock_check("adjtimex").result == "ok"
+    simulated = SimHardware(SystemClock(), cfg.lanes)
+    assert selftest._clock(cfg, simulated).result == "skip"

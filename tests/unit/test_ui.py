@@ -383,3 +383,21 @@ def test_ui_records_csv_opens_in_excel(client, kiosk):
     assert len(rows) == 2 and rows[1][2] == "exit" and "体温异常" in rows[1][8]
     rows = list(csv.reader(io.StringIO(client.get("/records/export.csv").data.decode("utf-8-sig"))))
     assert rows[1][7] == "'=HYPERLINK(1)"
+
+
+def test_registration_offers_a_temporary_pass_under_the_registration_id_even_unwritten(
+    client, kiosk
+):
+    login(client)
+    kiosk.journal.fail_writes = "database or disk is full"  # the event waits in memory
+    admitted = dict(REGISTRATION, key_area="no", outcome="admitted", csrf_token=token(client, "/"))
+    response = client.post("/register/", data=admitted)
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    (shown,) = re.findall(r'data-registration="([^"]*)"', page)
+    assert re.fullmatch(r"R0204[2-9A-HJ-NP-Z]{6}", shown)  # not "RNone"
+    kiosk.journal.fail_writes = None
+    kiosk.journal.flush()
+    event = kiosk.journal.recent(1, types=("registration.created",))[0]
+    assert event.data["registration_id"] == shown
+    assert kiosk.journal.read("SELECT id, event_seq FROM registrations") == [(shown, event.seq)]
