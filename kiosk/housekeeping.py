@@ -8,6 +8,7 @@ import logging
 import shutil
 from collections.abc import Callable
 
+from kiosk import retention
 from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ class Housekeeping:
         if now >= self._next_retention:
             self._next_retention = now + RETENTION_EVERY_S
             try:
-                self.journal.purge_personal(settings.retention_days)
-                over = not self.journal.enforce_size(settings.max_size_mb << 20)
+                retention.purge_personal(self.journal, settings.retention_days)
+                over = not retention.enforce_size(self.journal, settings.max_size_mb << 20)
             except KioskError as exc:
                 log.error("retention: %s", exc)
                 over = False

@@ -20,11 +20,7 @@ the process dies are lost; they were never reported as written. When the queue o
 the oldest waiting events are dropped and counted, and ``alert.journal_overflow`` records
 how many once the disk takes writes again.
 
-Retention: :meth:`Journal.purge_personal` strips personal fields from events that the
-committee acknowledged and that are older than ``retention_days``; hooks
-(:meth:`Journal.add_retention_hook`) do the same for other tables in the same transaction.
-:meth:`Journal.enforce_size` keeps the database under its cap by deleting the oldest events
-that are both uploaded and purged.
+Retention (personal data purged once uploaded, the size cap) is :mod:`kiosk.retention`.
 """
 
 from __future__ import annotations
@@ -38,7 +34,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,27 +43,6 @@ from kiosk.errors import JournalError
 log = logging.getLogger(__name__)
 
 
-#: Event data fields that identify or describe a person; removed after retention_days.
-PERSONAL_FIELDS = frozenset(
-    {
-        "pass_id",
-        "household",
-        "temperature_c",
-        "forehead_c",
-        "raw_object_c",
-        "token_sha256",
-        "guard",
-        "by",
-        "name",
-        "phone",
-        "id_number",
-        "address",
-        "detail",
-        "user",
-    }
-)
-#: Event types whose whole data is personal (the health information form).
-PERSONAL_TYPES = ("registration.",)
 #: Errors that mean "the disk cannot take writes now" (full, read-only, I/O, locked).
 _UNWRITABLE = (sqlite3.OperationalError, sqlite3.DatabaseError)
 _NOT_UNWRITABLE = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
@@ -184,7 +159,6 @@ class Journal:
         #: Fault hook for tests and the simulation: when set, every write fails with
         #: ``sqlite3.OperationalError(fail_writes)`` as if the disk said so.
         self.fail_writes: str | None = None
-        self._retention_hooks: list[Callable] = [_purge_registrations]
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._listeners: list[Callable[[Event], None]] = []
@@ -399,86 +373,12 @@ class Journal:
         size = conn.execute("PRAGMA page_size").fetchone()[0]
         return (pages - free) * size
 
-    def add_retention_hook(self, hook: Callable) -> None:
-        """Call ``hook(conn, cutoff, purged_seq) -> int`` inside each purge's transaction;
-        *purged_seq* is the highest seq whose event is purged; the hook returns rows changed."""
-        self._retention_hooks.append(hook)
-
-    def purge_personal(self, retention_days: int, *, batch: int = 1000) -> int:
-        """Remove personal data from events older than *retention_days* that the committee
-        acknowledged; returns how many events were purged (and runs the hooks)."""
-        cutoff = self.clock.now() - timedelta(days=retention_days)
-        purged = 0
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection with the write lock held (for retention, which writes in
+        its own transactions)."""
         with self._write_lock:
-            conn = self._conn()
-            done = int(self.get_state("retention.purged_seq", "0") or 0)
-            acked = self.acked_seq
-            while done < acked:
-                rows = conn.execute(
-                    "SELECT seq, ts, type, data FROM events WHERE seq > ? AND seq <= ? "
-                    "ORDER BY seq LIMIT ?",
-                    (done, acked, batch),
-                ).fetchall()
-                if not rows:
-                    break
-                updates, last, newer = [], done, False
-                for seq, ts, type_, body in rows:
-                    if datetime.fromisoformat(ts) >= cutoff:
-                        newer = True
-                        break
-                    last = seq
-                    data = json.loads(body)
-                    if type_.startswith(PERSONAL_TYPES):
-                        kept = {"purged": True}
-                    else:
-                        kept = {k: v for k, v in data.items() if k not in PERSONAL_FIELDS}
-                        if len(kept) != len(data):
-                            kept["purged"] = True
-                    if kept != data:
-                        updates.append((json.dumps(kept, ensure_ascii=False), seq))
-                if last == done:
-                    break
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.executemany("UPDATE events SET data = ? WHERE seq = ?", updates)
-                    for hook in self._retention_hooks:
-                        hook(conn, cutoff, last)
-                    conn.execute(
-                        "INSERT INTO state (key, value) VALUES ('retention.purged_seq', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        (str(last),),
-                    )
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                    raise JournalError(f"{self.path}: retention failed: {exc}") from None
-                purged += len(updates)
-                done = last
-                if newer:
-                    break
-        if purged:
-            log.info("retention: personal data removed from %d events up to seq %d", purged, done)
-        return purged
-
-    def enforce_size(self, max_bytes: int, *, batch: int = 5000) -> bool:
-        """Delete the oldest uploaded and purged events while the database uses more than
-        *max_bytes*; returns True when it is (now) under the cap. Unsent events are never
-        deleted: if they alone exceed the cap, this returns False (the guard is alerted)."""
-        with self._write_lock:
-            conn = self._conn()
-            limit = min(self.acked_seq, int(self.get_state("retention.purged_seq", "0") or 0))
-            while self.used_bytes() > max_bytes:
-                first = conn.execute("SELECT MIN(seq) FROM events").fetchone()[0]
-                if first is None or first > limit:
-                    return False
-                upto = min(limit, first + batch - 1)
-                try:
-                    conn.execute("DELETE FROM events WHERE seq <= ?", (upto,))
-                except sqlite3.Error as exc:
-                    raise JournalError(f"{self.path}: cannot trim: {exc}") from None
-                log.warning("journal over its size cap: deleted uploaded events up to %d", upto)
-        return True
+            yield self._conn()
 
     def events_after(self, seq: int, limit: int = 500) -> list[Event]:
         """Events with ``seq > seq`` in order, at most *limit*."""
@@ -659,20 +559,6 @@ def _writing(path: Path):
         raise
     except _UNWRITABLE as exc:
         raise JournalError(f"{path}: cannot write: {exc}") from None
-
-
-def _purge_registrations(conn: sqlite3.Connection, cutoff: datetime, purged_seq: int) -> int:
-    """Retention hook for the ``registrations`` table (journal migration 2).
-
-    A registration goes when its ``registration.created`` event (``event_seq``) is uploaded
-    and past retention. A row whose event never reached the disk (the process ended while it
-    waited in memory, so ``event_seq`` stayed empty) goes once it is older than retention: the
-    personal data is not kept for ever for want of a record.
-    """
-    return conn.execute(
-        "DELETE FROM registrations WHERE event_seq <= ? OR (event_seq IS NULL AND created_at < ?)",
-        (purged_seq, format_ts(cutoff)),
-    ).rowcount
 
 
 def sql_statements(script: str) -> Iterator[str]:

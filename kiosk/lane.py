@@ -14,7 +14,7 @@ import hashlib
 import logging
 import queue
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from kiosk import policy
 from kiosk.errors import JournalError
@@ -71,27 +71,8 @@ class LaneSnapshot:
     version: int = 0
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "direction": self.direction,
-            "state": self.state,
-            "reason": self.reason,
-            "message_zh": self.message_zh,
-            "message_en": self.message_en,
-            "household": self.household,
-            "pass_id": self.pass_id,
-            "temperature_c": self.temperature_c,
-            "ambient_c": self.ambient_c,
-            "ambient_low": self.ambient_low,
-            "present": self.present,
-            "relay_open": self.relay_open,
-            "hold_s": round(self.hold_s, 1),
-            "faults": dict(self.faults),
-            "manual_temperature": self.manual_temperature,
-            "warnings": list(self.warnings),
-            "observation_until": self.observation_until,
-            "version": self.version,
-        }
+        """The snapshot as plain data (the guard screen's JSON), ``hold_s`` to 0.1 s."""
+        return {**asdict(self), "hold_s": round(self.hold_s, 1), "warnings": list(self.warnings)}
 
 
 class Lane:

@@ -12,7 +12,8 @@ import threading
 
 from kiosk.errors import ConfigError
 from kiosk.sim.camera import SimCamera
-from kiosk.sim.mlx90614 import EmulatedMLX90614, FakeSMBus
+from kiosk.sim.mlx90614 import EmulatedMLX90614
+from kiosk.sim.smbus import FakeSMBus
 
 #: What the sensor sees when nobody stands there: the street or wall at about ambient.
 DEFAULT_AMBIENT_C = 22.0

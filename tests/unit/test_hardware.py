@@ -13,7 +13,8 @@ from kiosk.daemon import Kiosk
 from kiosk.errors import ConfigError, SensorError
 from kiosk.hardware import PiHardware
 from kiosk.sim.hardware import SimHardware
-from kiosk.sim.mlx90614 import EmulatedMLX90614, FakeSMBus
+from kiosk.sim.mlx90614 import EmulatedMLX90614
+from kiosk.sim.smbus import FakeSMBus
 
 
 class Buses:

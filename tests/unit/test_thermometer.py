@@ -22,7 +22,8 @@ from kiosk.sensors.thermometer import (
     presence,
     stable_median,
 )
-from kiosk.sim.mlx90614 import EmulatedMLX90614, FakeSMBus
+from kiosk.sim.mlx90614 import EmulatedMLX90614
+from kiosk.sim.smbus import FakeSMBus
 
 SETTINGS = ThermometerSettings()
 AMBIENT_C = 24.0
