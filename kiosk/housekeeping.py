@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from kiosk import retention
 from kiosk.errors import KioskError
@@ -17,6 +20,7 @@ log = logging.getLogger(__name__)
 RETENTION_EVERY_S = 3600.0
 
 
+@dataclass
 class Housekeeping:
     """The daemon's periodic chores.
 
@@ -29,23 +33,14 @@ class Housekeeping:
         alert; called only when it changes.
     """
 
-    def __init__(
-        self,
-        journal,
-        settings,
-        data_dir,
-        clock,
-        rosters,
-        alert: Callable[[str, str], None],
-    ) -> None:
-        self.journal = journal
-        self.settings = settings
-        self.data_dir = data_dir
-        self.clock = clock
-        self.rosters = rosters
-        self.alert = alert
-        self._raised: dict[str, str] = {}  # source -> problem shown to the guard
-        self._next_retention = 0.0
+    journal: Any
+    settings: Any
+    data_dir: Path
+    clock: Any
+    rosters: Any
+    alert: Callable[[str, str], None]
+    _raised: dict[str, str] = field(default_factory=dict)  # source -> problem on screen
+    _next_retention: float = 0.0
 
     def step(self) -> None:
         """Do what is due now. Never raises."""

@@ -406,26 +406,20 @@ class Journal:
         :param since: only events with ``ts >= since`` (e.g. ``"2020-02-04"``).
         :param until: only events with ``ts < until`` (e.g. the next day, ``"2020-02-05"``).
         """
+        filters = (
+            ("seq < ?", before),
+            (f"type IN ({','.join('?' * len(types))})", list(types) or None),
+            ("lane = ?", lane or None),
+            ("json_extract(data, '$.household') = ?", household or None),
+            ("ts >= ?", since or None),
+            ("ts < ?", until or None),
+        )
         sql = "SELECT seq, id, ts, mono, lane, type, data FROM events WHERE 1=1"
         args: list[Any] = []
-        if before is not None:
-            sql += " AND seq < ?"
-            args.append(before)
-        if types:
-            sql += f" AND type IN ({','.join('?' * len(types))})"
-            args.extend(types)
-        if lane:
-            sql += " AND lane = ?"
-            args.append(lane)
-        if household:
-            sql += " AND json_extract(data, '$.household') = ?"
-            args.append(household)
-        if since:
-            sql += " AND ts >= ?"
-            args.append(since)
-        if until:
-            sql += " AND ts < ?"
-            args.append(until)
+        for condition, value in filters:
+            if value is not None:
+                sql += f" AND {condition}"
+                args.extend(value if isinstance(value, list) else [value])
         sql += " ORDER BY seq DESC LIMIT ?"
         args.append(limit)
         return [_row_event(r) for r in self._conn().execute(sql, args)]

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from kiosk import passes
 from kiosk.errors import PassError
-from kiosk.keys import load_private_key
+from kiosk.keys import load_private_key, sign_pass
 from kiosk.policy import parse_clock_time
 
 
@@ -75,20 +75,17 @@ def issue_temporary_pass(
     now = now.replace(microsecond=0)
     end = temporary_pass_end(rules, now, hours=hours, until=until)
     pass_id = passes.short_id("T", now)
-    claims = passes.make_claims(
+    token, _ = sign_pass(
+        key,
         kind=passes.PassKind.TEMPORARY,
-        kid=key.kid,
+        valid_from=now,
+        valid_until=end,
         pass_id=pass_id,
         household=household,
         site=site,
-        valid_from=now,
-        valid_until=end,
         single_reentry=bool(single_reentry),
         registration_id=registration_id,
     )
-    if key.use is not passes.KeyUse.TEMPORARY:
-        raise PassError(f"{key.path}: not a gate key")
-    token = passes.issue_token(claims, key.key)
     buffer = io.BytesIO()
     passes.qr_for(token).save(buffer, kind="png", scale=8, border=4)
     issued = {

@@ -58,7 +58,33 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-class OpenCVSource:
+class _Camera:
+    """What a real camera source shares: open on first use, release, reopen, close."""
+
+    _closed = False
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def reopen(self) -> None:
+        """Release the device and open it again.
+
+        :raises CameraError: if it cannot be opened.
+        """
+        self._release()
+        self._closed = False
+        self._open()
+
+    def close(self) -> None:
+        """Release the camera; safe to call twice."""
+        self._closed = True
+        self._release()
+
+
+class OpenCVSource(_Camera):
     """A V4L2 camera through OpenCV (``cv2.VideoCapture(device, cv2.CAP_V4L2)``).
 
     The device is opened on the first :meth:`read`, not in the constructor, so a camera
@@ -130,27 +156,13 @@ class OpenCVSource:
             raise CameraError(f"camera {self.device} delivered no frame (unplugged?)")
         return frame
 
-    def reopen(self) -> None:
-        """Release the device and open it again.
-
-        :raises CameraError: if it cannot be opened.
-        """
-        self._release()
-        self._closed = False
-        self._open()
-
     def _release(self) -> None:
         cap, self._cap = self._cap, None
         if cap is not None:
             cap.release()
 
-    def close(self) -> None:
-        """Release the camera; safe to call twice."""
-        self._closed = True
-        self._release()
 
-
-class Picamera2Source:
+class Picamera2Source(_Camera):
     """A Raspberry Pi camera module through the picamera2 library.
 
     picamera2 is not a dependency of kiosk (it comes with Raspberry Pi OS as
@@ -206,15 +218,6 @@ class Picamera2Source:
             self._release()
             raise CameraError(f"Pi camera failed: {exc}") from exc
 
-    def reopen(self) -> None:
-        """Stop and start the camera again.
-
-        :raises CameraError: if it cannot be opened.
-        """
-        self._release()
-        self._closed = False
-        self._open()
-
     def _release(self) -> None:
         camera, self._camera = self._camera, None
         if camera is not None:
@@ -223,11 +226,6 @@ class Picamera2Source:
                 camera.close()
             except Exception:  # closing a failed camera must not fail the caller
                 pass
-
-    def close(self) -> None:
-        """Stop the camera; safe to call twice."""
-        self._closed = True
-        self._release()
 
 
 class FileSource:

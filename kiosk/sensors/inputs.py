@@ -43,26 +43,22 @@ class DoorInputs:
         self.settings = settings
         self.clock = clock
         self.sink = sink
-        bounce = settings.bounce_s or None
         self.contact: Button | None = None
         self.exit_button: Button | None = None
+
+        def switch(pin: int | None) -> Button | None:  # to GND, on the Pi's pull-up
+            if pin is None:
+                return None
+            bounce = settings.bounce_s or None
+            return Button(pin, pull_up=True, bounce_time=bounce, pin_factory=pin_factory)
+
         try:
-            if settings.contact_pin is not None:
-                self.contact = Button(
-                    settings.contact_pin,
-                    pull_up=True,
-                    bounce_time=bounce,
-                    pin_factory=pin_factory,
-                )
+            self.contact = switch(settings.contact_pin)
+            if self.contact is not None:
                 self.contact.when_released = self._opened
                 self.contact.when_pressed = self._closed
-            if settings.exit_pin is not None:
-                self.exit_button = Button(
-                    settings.exit_pin,
-                    pull_up=True,
-                    bounce_time=bounce,
-                    pin_factory=pin_factory,
-                )
+            self.exit_button = switch(settings.exit_pin)
+            if self.exit_button is not None:
                 self.exit_button.when_pressed = self._exit
         except BaseException:
             self.close()

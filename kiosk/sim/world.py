@@ -53,6 +53,13 @@ class SimLane:
             return None
         return self._pins.pin(number)
 
+    def _fitted(self, name: str, what: str):
+        """The mock pin of the door's *name* switch; refused when it is not fitted."""
+        pin = self._pin(name)
+        if pin is None:
+            raise ConfigError(f"lanes.{self.name}.door.{name}: no {what} fitted")
+        return pin
+
     def wire_inputs(self) -> None:
         """Put the switches in their physical state once the kiosk has claimed the pins
         (claiming a pin with its pull-up reads high): the door shut, the button released."""
@@ -62,25 +69,19 @@ class SimLane:
 
     def open_door(self) -> None:
         """The door opens (or its contact wire is cut): the contact pin goes high."""
-        pin = self._pin("contact_pin")
-        if pin is None:
-            raise ConfigError(f"lanes.{self.name}.door.contact_pin: no door contact fitted")
+        pin = self._fitted("contact_pin", "door contact")
         self.door_is_open = True
         pin.drive_high()
 
     def close_door(self) -> None:
         """The door shuts: the contact closes to GND."""
-        pin = self._pin("contact_pin")
-        if pin is None:
-            raise ConfigError(f"lanes.{self.name}.door.contact_pin: no door contact fitted")
+        pin = self._fitted("contact_pin", "door contact")
         self.door_is_open = False
         pin.drive_low()
 
     def press_exit(self) -> None:
         """Someone presses and releases the exit button."""
-        pin = self._pin("exit_pin")
-        if pin is None:
-            raise ConfigError(f"lanes.{self.name}.door.exit_pin: no exit button fitted")
+        pin = self._fitted("exit_pin", "exit button")
         pin.drive_low()
         pin.drive_high()
 

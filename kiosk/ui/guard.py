@@ -104,11 +104,7 @@ def open_gate(lane: str):
     if reason == "other" and not note:
         return _bad(i18n.translate("open.error.note", g.lang))
     text = reason if not note else f"{reason}: {note}"
-    try:
-        _facade().open_gate(lane, text, g.user)
-    except KioskError as exc:
-        return _bad(str(exc), 404)
-    return jsonify(ok=True)
+    return _to_lane(_facade().open_gate, lane, text)
 
 
 @bp.post("/api/lanes/<lane>/temperature")
@@ -121,8 +117,13 @@ def manual_temperature(lane: str):
         return _bad(i18n.translate("manual.error", g.lang))
     if not plausible_body_c(value):
         return _bad(i18n.translate("manual.error", g.lang))
+    return _to_lane(_facade().manual_temperature, lane, value)
+
+
+def _to_lane(command, lane: str, value):
+    """Queue *command* for *lane* by the signed-in guard; 404 for a lane that is not there."""
     try:
-        _facade().manual_temperature(lane, value, g.user)
+        command(lane, value, g.user)
     except KioskError as exc:
         return _bad(str(exc), 404)
     return jsonify(ok=True)

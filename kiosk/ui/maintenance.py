@@ -114,13 +114,7 @@ def calibrate(lane: str):
         if None in pair:
             return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
         points.append(tuple(pair))
-    try:
-        result = _facade().calibrate(lane, points=points, by=g.user)
-    except CalibrationError as exc:
-        return _refused("refused", str(exc))
-    except KioskError:
-        return _no_lane(lane)
-    return jsonify(ok=True, **result)
+    return _change(lane, "refused", lambda: _facade().calibrate(lane, points=points, by=g.user))
 
 
 @bp.post("/<lane>/emissivity")
@@ -129,10 +123,15 @@ def emissivity(lane: str):
     value = _number((request.get_json(silent=True) or {}).get("value"))
     if value is None:
         return _refused("bad_emissivity", "value: a number from 0.1 to 1.0")
+    return _change(lane, "bad_emissivity", lambda: _facade().set_emissivity(lane, value, g.user))
+
+
+def _change(lane: str, refused: str, change):
+    """Make a maintenance *change*; a refused value is *refused*, a silent sensor 503."""
     try:
-        result = _facade().set_emissivity(lane, value, g.user)
+        result = change()
     except CalibrationError as exc:
-        return _refused("bad_emissivity", str(exc))
+        return _refused(refused, str(exc))
     except SensorError as exc:
         return _refused("sensor_error", str(exc), 503)
     except KioskError:
