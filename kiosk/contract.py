@@ -74,6 +74,7 @@ __all__ = [
     "parse_batch",
     "parse_event_refused",
     "parse_heartbeat",
+    "parse_key",
     "parse_refusal",
     "parse_roster",
     "roster",
@@ -341,6 +342,8 @@ def _decode(kind: type, raw: bytes | str, what: str, *, prefix: str = ""):
         return _decoder(kind).decode(raw)
     except msgspec.ValidationError as exc:
         message, field = _split(str(exc))
+        if not field and message.startswith("expected `object`, got"):
+            message = "expected a JSON object, got " + message.rsplit(" ", 1)[-1].strip("`")
         field = _join(prefix, field)
         raise ContractError(_say(what, field, message), field=field) from None
     except (msgspec.DecodeError, RecursionError) as exc:
@@ -431,7 +434,9 @@ def parse_heartbeat(raw: bytes | str, *, gate_id: str | None = None) -> Heartbea
     return beat
 
 
-def parse_roster(raw: bytes | str, *, site: str | None = None, strict: bool = False) -> RosterBody:
+def parse_roster(
+    raw: bytes | str | Mapping[str, Any], *, site: str | None = None, strict: bool = False
+) -> RosterBody:
     """A roster body: pulled from the server, imported from a file, or read back from the
     journal. The one function that reads a roster.
 
@@ -439,6 +444,11 @@ def parse_roster(raw: bytes | str, *, site: str | None = None, strict: bool = Fa
     :param strict: refuse unknown top-level keys (a file typed by hand: ``pases``).
     :raises ContractError: naming the field; over :data:`MAX_ROSTER_BYTES` included.
     """
+    if isinstance(raw, Mapping):  # plain data (a test, the demo): checked as its JSON is
+        try:
+            raw = encode(raw)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ContractError(f"roster: not JSON data: {exc}") from None
     if len(raw) > MAX_ROSTER_BYTES:
         raise ContractError(
             f"roster: more than {MAX_ROSTER_BYTES >> 20} MiB of JSON ({len(raw):,} bytes)",
@@ -474,6 +484,14 @@ def _unique(items: tuple, name: str, what: str, *, attr: str = "id") -> None:
                 field=f"{name}[{index}].{attr}",
             )
         seen.add(value)
+
+
+def parse_key(entry: Any) -> RosterKey:
+    """One roster ``keys`` entry given as plain data (a key manifest's entry).
+
+    :raises ContractError: naming the field.
+    """
+    return _convert(entry, RosterKey, "key")
 
 
 def parse_ack(raw: bytes | str) -> Ack:
@@ -633,3 +651,5 @@ def _convert(value: Any, kind: type, what: str):
     except msgspec.ValidationError as exc:
         message, field = _split(str(exc))
         raise ContractError(_say(what, field, message), field=field) from None
+    except (RecursionError, TypeError) as exc:
+        raise ContractError(f"{what}: not JSON data: {exc}") from None

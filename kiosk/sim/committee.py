@@ -19,8 +19,13 @@ Faults can be switched on while it runs (see :meth:`CommitteeServer.inject` and
 :meth:`CommitteeServer.chaos`), in the spirit of a virtual printer that misbehaves on demand:
 a reply lost after the batch was stored, bursts of 5xx, replies slower than the client's
 timeout, a server that lost its last N acks, 401/403, 429/503 with ``Retry-After``, garbage
-bodies, and 400 ``bad_seq`` for a chosen seq. Every request is recorded in
-:attr:`CommitteeServer.requests` (the bearer token itself is never recorded).
+bodies, 400 ``bad_seq`` for a chosen seq, acknowledgements (200 or 409) of more than the gate
+sent, a reply trickled a byte at a time, and a reply that never ends. Every request is
+recorded in :attr:`CommitteeServer.requests` (the bearer token itself is never recorded), and
+:meth:`CommitteeServer.wait_for` lets a test wait for what the server saw without sleeping.
+
+Bodies are checked by :mod:`kiosk.contract`, the module the real committee server uses; on
+top of it this fake insists that the gate sends exactly the contract's fields, no more.
 """
 
 from __future__ import annotations
@@ -32,12 +37,12 @@ import re
 import ssl
 import threading
 import time
-import uuid
-import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from kiosk import contract
+from kiosk.errors import ContractError
 
 #: What one injected fault can be (see :meth:`CommitteeServer.inject`).
 FAULT_KINDS = (
@@ -48,11 +53,14 @@ FAULT_KINDS = (
     "refuse",  # reply 401 or 403 (param ``status``)
     "busy",  # reply 429 or 503 (param ``status``) with optional ``retry_after`` seconds
     "garbage",  # reply 200 with a body that is not JSON (nothing processed)
-    "overack",  # process, then reply an ``acked_seq`` beyond what was sent
+    "overack",  # process, then reply 200 with an ``acked_seq`` beyond what was sent (``n``)
+    "overclaim",  # reply 409 with an ``acked_seq`` beyond what was sent (``n``), unprocessed
     "too_large",  # reply 413 without processing
     "bad_seq",  # reply 400 with ``bad_seq`` = a seq of the batch (param ``seq`` or random)
     "bad_request",  # reply 400 without ``bad_seq`` (nothing processed)
     "bad_roster",  # reply a roster that is not a roster (200 with an ETag)
+    "trickle",  # process, then send the reply one byte every ``interval_s`` (default 1 s)
+    "endless",  # reply 200 with a chunked body that never ends (until the client hangs up)
 )
 
 #: Faults :meth:`CommitteeServer.chaos` draws from by default.
@@ -72,17 +80,40 @@ CHAOS_KINDS = (
 
 _ENDPOINT_FAULTS = {
     "events": set(FAULT_KINDS) - {"bad_roster"},
-    "heartbeat": {"drop", "error", "slow", "refuse", "busy", "garbage", "bad_request"},
-    "roster": {"drop", "error", "slow", "refuse", "busy", "garbage", "bad_roster"},
+    "heartbeat": {
+        "drop",
+        "error",
+        "slow",
+        "refuse",
+        "busy",
+        "garbage",
+        "bad_request",
+        "trickle",
+        "endless",
+    },
+    "roster": {
+        "drop",
+        "error",
+        "slow",
+        "refuse",
+        "busy",
+        "garbage",
+        "bad_roster",
+        "trickle",
+        "endless",
+    },
 }
+#: The longest a "trickle" or "endless" reply goes on, whatever the client does (seconds).
+SLOW_REPLY_MAX_S = 120.0
 
 _PATH = re.compile(r"^/gates/(?P<gate>[^/]+)/(?P<endpoint>events|heartbeat|roster)$")
-_EVENT_KEYS = {"id", "seq", "ts", "lane", "type", "data"}
-_HEARTBEAT_KEYS = {"gate_id", "ts", "version", "uptime_s", "last_seq", "unsent", "lanes"}
+_BATCH_KEYS = set(contract.Batch.__struct_fields__)
+_EVENT_KEYS = set(contract.Event.__struct_fields__)
+_HEARTBEAT_KEYS = set(contract.Heartbeat.__struct_fields__)
 
 
 def sample_roster(version: str = "2020-02-04T08:00:00+08:00#17", site: str = "xdm-jinwaitan"):
-    """A small, valid roster body in the contract's shape."""
+    """A small, valid roster body in the contract's shape (plain data)."""
     return {
         "version": version,
         "site": site,
@@ -122,6 +153,11 @@ class Request:
     last_seq: int | None = None
     raw_bytes: int = 0
     json_bytes: int = 0
+    reply_bytes: int = 0
+    """Bytes of the reply body written (a "trickle" or "endless" reply: before the client
+    hung up)."""
+    done: bool = False
+    """The handler has finished with this request (replied, or the client went away)."""
     t: float = field(default_factory=time.monotonic)
 
 
@@ -169,7 +205,8 @@ class CommitteeServer:
         self.base_path = base_path.rstrip("/")
         self._ssl_context = ssl_context
         self._port = port
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified whenever a request is finished
+        self._closing = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         # stored state
@@ -190,6 +227,7 @@ class CommitteeServer:
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> CommitteeServer:
+        self._closing.clear()
         handler = type("Handler", (_Handler,), {"committee": self})
         httpd = _Server(("127.0.0.1", self._port), handler)
         if self._ssl_context is not None:
@@ -204,6 +242,7 @@ class CommitteeServer:
     def stop(self) -> None:
         """Stop serving and close the listening socket (safe to call twice)."""
         httpd, self._httpd = self._httpd, None
+        self._closing.set()  # ends trickling and endless replies
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
@@ -244,8 +283,16 @@ class CommitteeServer:
             return [r for r in self.requests if r.endpoint == endpoint]
 
     def set_roster(self, body: dict[str, Any]) -> None:
+        """Serve *body* from now on (plain data; not checked, so a test can serve a bad
+        one)."""
         with self._lock:
             self.roster = body
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        """Wait until ``predicate(server)`` is true, re-checked each time a request is
+        finished; False when *timeout* seconds (real time) pass first."""
+        with self._lock:
+            return self._lock.wait_for(lambda: predicate(self), timeout)
 
     def set_token(self, token: str) -> None:
         with self._lock:
@@ -337,72 +384,65 @@ class CommitteeServer:
 
     # -- the contract ----------------------------------------------------------------------
 
-    def _events(self, gate: str, payload: Any, record: Request) -> tuple[int, dict[str, Any]]:
+    def _events(
+        self, gate: str, text: bytes, payload: Any, record: Request
+    ) -> tuple[int, dict[str, Any]]:
         """Check and store one batch (called under the lock). Returns (status, body)."""
-        if not isinstance(payload, dict) or set(payload) != {"gate_id", "events"}:
-            return 400, {"error": "body must be {gate_id, events}"}
-        if payload["gate_id"] != gate:
-            return 400, {"error": "gate_id does not match the path"}
+        if not isinstance(payload, dict) or set(payload) != _BATCH_KEYS:
+            return 400, {"error": f"body must have exactly {sorted(_BATCH_KEYS)}"}
         events = payload["events"]
-        if not isinstance(events, list) or not events:
-            return 400, {"error": "events must be a non-empty list"}
-        first = events[0].get("seq") if isinstance(events[0], dict) else None
-        last = events[-1].get("seq") if isinstance(events[-1], dict) else None
-        record.n_events = len(events)
-        record.first_seq = first if _is_int(first) else None
-        record.last_seq = last if _is_int(last) else None
-        if len(events) > self.max_events:
-            return 413, {"error": f"at most {self.max_events} events per request"}
-        for index, event in enumerate(events):
-            problem = _event_problem(event)
-            seq = event.get("seq") if isinstance(event, dict) else None
-            if problem is None and isinstance(first, int) and seq != first + index:
-                problem = "seq is not contiguous in the batch"
-            if problem is None and seq in self._rejected:
-                problem = "rejected by the committee"
-            if problem is not None:
-                if not _is_int(seq):
-                    return 400, {"error": f"event {index}: {problem}"}
-                return 400, {"error": problem, "bad_seq": seq}
-        if first != self.acked_seq + 1:
+        if isinstance(events, list) and events:
+            first = events[0].get("seq") if isinstance(events[0], dict) else None
+            last = events[-1].get("seq") if isinstance(events[-1], dict) else None
+            record.n_events = len(events)
+            record.first_seq = first if _is_int(first) else None
+            record.last_seq = last if _is_int(last) else None
+            if len(events) > self.max_events:
+                return 413, {"error": f"at most {self.max_events} events per request"}
+        try:
+            batch = contract.parse_batch(text, gate_id=gate)
+        except contract.BatchTooLarge as exc:
+            return 413, {"error": str(exc)}
+        except ContractError as exc:
+            return 400, _refusal(str(exc), exc.seq)
+        for event, sent in zip(batch.events, events, strict=True):
+            if set(sent) != _EVENT_KEYS:  # the gate sends exactly the contract's fields
+                return 400, _refusal(
+                    f"an event has exactly the keys {sorted(_EVENT_KEYS)}", event.seq
+                )
+            if event.seq in self._rejected:
+                return 400, _refusal("rejected by the committee", event.seq)
+        if batch.first_seq != self.acked_seq + 1:
             return 409, {"acked_seq": self.acked_seq}
-        for event in events:
-            known = self._ids.get(event["id"])
+        for event in batch.events:
+            known = self._ids.get(event.id)
             if known is not None:
-                if known != event["seq"]:
-                    return 400, {"error": "id already stored with another seq", "bad_seq": known}
+                if known != event.seq:
+                    return 400, _refusal("id already stored with another seq", known)
                 continue
-            if self.events and event["seq"] <= self.events[-1]["seq"]:
+            if self.events and event.seq <= self.events[-1]["seq"]:
                 # a seq already stored with another id: the gate's journal was replaced
-                return 400, {"error": "seq already stored with another id", "bad_seq": first}
+                return 400, _refusal("seq already stored with another id", batch.first_seq)
         for event in events:
             if event["id"] not in self._ids:
                 self._ids[event["id"]] = event["seq"]
                 self.events.append(event)
-        self.acked_seq = events[-1]["seq"]
+        self.acked_seq = batch.last_seq
         return 200, {"acked_seq": self.acked_seq}
 
-    def _heartbeat(self, gate: str, payload: Any) -> tuple[int, dict[str, Any]]:
+    def _heartbeat(self, gate: str, text: bytes, payload: Any) -> tuple[int, dict[str, Any]]:
         if not isinstance(payload, dict) or set(payload) != _HEARTBEAT_KEYS:
             return 400, {"error": f"heartbeat must have exactly {sorted(_HEARTBEAT_KEYS)}"}
-        ok = (
-            payload["gate_id"] == gate
-            and _is_rfc3339(payload["ts"])
-            and isinstance(payload["version"], str)
-            and isinstance(payload["uptime_s"], int | float)
-            and not isinstance(payload["uptime_s"], bool)
-            and payload["uptime_s"] >= 0
-            and _is_int(payload["last_seq"])
-            and payload["last_seq"] >= 0
-            and _is_int(payload["unsent"])
-            and payload["unsent"] >= 0
-            and isinstance(payload["lanes"], dict)
-            and all(isinstance(v, dict) for v in payload["lanes"].values())
-        )
-        if not ok:
-            return 400, {"error": "heartbeat fields have the wrong type"}
+        try:
+            contract.parse_heartbeat(text, gate_id=gate)
+        except ContractError as exc:
+            return 400, {"error": str(exc)}
         self.heartbeats.append(payload)
         return 200, {}
+
+
+def _refusal(error: str, seq: int | None) -> dict[str, Any]:
+    return {"error": error} if seq is None else {"error": error, "bad_seq": seq}
 
 
 class _Server(ThreadingHTTPServer):
@@ -431,10 +471,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("PUT")
 
     def _handle(self, method: str) -> None:
+        self._record: Request | None = None
         try:
             self._serve(method)
         except _Dropped:
             self.close_connection = True
+        except OSError:  # the client went away mid-reply
+            self.close_connection = True
+        finally:
+            with self.committee._lock:
+                if self._record is not None:
+                    self._record.done = True
+                self.committee._lock.notify_all()
 
     def _serve(self, method: str) -> None:
         server = self.committee
@@ -455,6 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
             auth = "wrong"
         headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         record = Request(method, self.path, endpoint, auth, headers, raw_bytes=len(raw))
+        self._record = record
         with server._lock:
             server.requests.append(record)
 
@@ -482,15 +531,26 @@ class _Handler(BaseHTTPRequestHandler):
             status, body, extra = self._roster(fault)
             return self._after(record, fault, status, body, extra)
 
-        status, payload = self._decode(raw, record)
+        status, text, payload = self._decode(raw, record)
         if status != 200:
             return self._after(record, fault, status, payload)
+        if fault is not None and fault.kind == "overclaim" and endpoint == "events":
+            return self._overclaim(record, fault, payload)
         with server._lock:
             if endpoint == "events":
-                status, body = server._events(match["gate"], payload, record)
+                status, body = server._events(match["gate"], text, payload, record)
             else:
-                status, body = server._heartbeat(match["gate"], payload)
+                status, body = server._heartbeat(match["gate"], text, payload)
         self._after(record, fault, status, body)
+
+    def _overclaim(self, record: Request, fault: _Fault, payload: Any) -> None:
+        """409 with an ``acked_seq`` above the batch's last seq: what a server says when
+        another gate with the same gate_id (or an older journal) got further."""
+        events = payload.get("events") if isinstance(payload, dict) else None
+        last = events[-1].get("seq") if events and isinstance(events[-1], dict) else None
+        with self.committee._lock:
+            base = max(self.committee.acked_seq, last if _is_int(last) else 0)
+        self._reply(record, 409, {"acked_seq": base + fault.params.get("n", 200)})
 
     def _early_fault(self, fault: _Fault, record: Request) -> bool:
         """Faults that replace processing; returns True when the reply was sent."""
@@ -510,6 +570,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(record, 413, {"error": "batch too large"})
         elif kind == "bad_request":
             self._reply(record, 400, {"error": "request refused"})
+        elif kind == "endless":
+            self._endless(record, fault.params.get("interval_s", 0.0))
         elif kind == "lose_acks":
             with self.committee._lock:
                 self.committee._rollback(params.get("n", 1), params.get("keep_events", False))
@@ -530,13 +592,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.committee._rollback(record.last_seq - record.first_seq + 1, False)
             return self._reply(record, 400, {"error": "event refused", "bad_seq": seq})
         if kind == "overack" and status == 200:
-            body = {"acked_seq": body["acked_seq"] + 7}
+            body = {"acked_seq": body["acked_seq"] + fault.params.get("n", 7)}
         if kind == "drop":
             record.status = None
             raise _Dropped
         if kind == "slow":
-            time.sleep(fault.params.get("delay_s", 1.0))
-        self._reply(record, status, body, extra)
+            self.committee._closing.wait(fault.params.get("delay_s", 1.0))
+        trickle = fault.params.get("interval_s", 1.0) if kind == "trickle" else None
+        self._reply(record, status, body, extra, trickle=trickle)
 
     def _roster(self, fault) -> tuple[int, Any, dict[str, str]]:
         with self.committee._lock:
@@ -554,39 +617,44 @@ class _Handler(BaseHTTPRequestHandler):
             return b""
         return self.rfile.read(int(length))
 
-    def _decode(self, raw: bytes, record: Request) -> tuple[int, Any]:
+    def _decode(self, raw: bytes, record: Request) -> tuple[int, bytes, Any]:
+        """(200, JSON text, its data), or (status, b"", error body)."""
         server = self.committee
         if self.headers.get("Content-Length") is None:
-            return 411, {"error": "Content-Length required"}
+            return 411, b"", {"error": "Content-Length required"}
         ctype = self.headers.get("Content-Type", "")
         if ctype.split(";")[0].strip() != "application/json":
-            return 415, {"error": "Content-Type must be application/json"}
+            return 415, b"", {"error": "Content-Type must be application/json"}
         encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding == "gzip":
             try:
-                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                text = inflater.decompress(raw, server.max_bytes + 1)
-                if not inflater.eof and len(text) <= server.max_bytes:
-                    raise zlib.error("truncated gzip stream")
-            except zlib.error:
-                return 400, {"error": "body is not valid gzip"}
+                text = contract.inflate(raw, server.max_bytes)
+            except contract.BatchTooLarge:
+                record.json_bytes = server.max_bytes + 1
+                return 413, b"", {"error": f"at most {server.max_bytes} bytes of JSON"}
+            except ContractError:
+                return 400, b"", {"error": "body is not valid gzip"}
         elif encoding == "identity":
             text = raw
         else:
-            return 415, {"error": f"Content-Encoding {encoding} not supported"}
+            return 415, b"", {"error": f"Content-Encoding {encoding} not supported"}
         record.json_bytes = len(text)
         if len(text) > server.max_bytes:
-            return 413, {"error": f"at most {server.max_bytes} bytes of JSON per request"}
+            return 413, b"", {"error": f"at most {server.max_bytes} bytes of JSON per request"}
         try:
-            return 200, json.loads(text.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return 400, {"error": "body is not UTF-8 JSON"}
+            return 200, text, json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return 400, b"", {"error": "body is not UTF-8 JSON"}
 
-    def _reply(self, record: Request, status: int, body: Any, extra=None) -> None:
+    def _reply(
+        self, record: Request, status: int, body: Any, extra=None, *, trickle: float | None = None
+    ) -> None:
         data = b"" if body is None else json.dumps(body).encode("utf-8")
-        self._send(record, status, data, "application/json", extra)
+        self._send(record, status, data, "application/json", extra, trickle=trickle)
 
-    def _send(self, record, status, data: bytes, ctype: str, extra=None) -> None:
+    def _send(
+        self, record, status, data: bytes, ctype: str, extra=None, *, trickle: float | None = None
+    ) -> None:
         record.status = status
         self.send_response(status)
         for key, value in (extra or {}).items():
@@ -595,43 +663,48 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if status != 304:
+        if status == 304:
+            return
+        if trickle is None:
             self.wfile.write(data)
+            record.reply_bytes = len(data)
+            return
+        closing, until = self.committee._closing, time.monotonic() + SLOW_REPLY_MAX_S
+        for index in range(len(data)):  # a byte at a time, until done or the client hangs up
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            record.reply_bytes = index + 1
+            if closing.wait(trickle) or time.monotonic() > until:
+                self.close_connection = True
+                return
+
+    def _endless(self, record: Request, interval_s: float) -> None:
+        """A 200 whose chunked body never ends, until the client hangs up (or the server
+        stops, or :data:`SLOW_REPLY_MAX_S` passes)."""
+        record.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b'{"pad":"' + b"x" * 16384
+        closing, until = self.committee._closing, time.monotonic() + SLOW_REPLY_MAX_S
+        while not closing.wait(interval_s) and time.monotonic() < until:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+            record.reply_bytes += len(chunk)
+            chunk = b"x" * 16384
+        self.close_connection = True
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_rfc3339(value: Any) -> bool:
-    if not isinstance(value, str) or "T" not in value:
-        return False
-    try:
-        return datetime.fromisoformat(value).tzinfo is not None
-    except ValueError:
-        return False
-
-
-def _event_problem(event: Any) -> str | None:
-    """Why *event* is malformed, or None."""
-    if not isinstance(event, dict) or set(event) != _EVENT_KEYS:
-        return f"an event has exactly the keys {sorted(_EVENT_KEYS)}"
-    if not _is_int(event["seq"]) or event["seq"] < 1:
-        return "seq must be an integer >= 1"
-    try:
-        if not isinstance(event["id"], str) or str(uuid.UUID(event["id"])) != event["id"]:
-            return "id must be a UUID in canonical form"
-    except ValueError:
-        return "id must be a UUID in canonical form"
-    if not _is_rfc3339(event["ts"]):
-        return "ts must be RFC 3339 with an offset"
-    if event["lane"] is not None and not isinstance(event["lane"], str):
-        return "lane must be a string or null"
-    if not isinstance(event["type"], str) or not event["type"]:
-        return "type must be a non-empty string"
-    if not isinstance(event["data"], dict):
-        return "data must be an object"
-    return None
-
-
-__all__ = ["CHAOS_KINDS", "FAULT_KINDS", "CommitteeServer", "Request", "sample_roster"]
+__all__ = [
+    "CHAOS_KINDS",
+    "FAULT_KINDS",
+    "SLOW_REPLY_MAX_S",
+    "CommitteeServer",
+    "Request",
+    "sample_roster",
+]
