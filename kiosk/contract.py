@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import uuid
@@ -40,45 +41,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from kiosk.errors import ContractError
-
-__all__ = [
-    "API_VERSION",
-    "EVENT_REFUSED",
-    "EVENT_TYPES",
-    "KEY_USES",
-    "MAX_BATCH_BYTES",
-    "MAX_BATCH_EVENTS",
-    "MAX_REPLY_BYTES",
-    "MAX_ROSTER_BYTES",
-    "PASS_STATUSES",
-    "Ack",
-    "Batch",
-    "BatchTooLarge",
-    "ContractError",
-    "Event",
-    "EventRefusedData",
-    "Heartbeat",
-    "Household",
-    "Observation",
-    "Refusal",
-    "RosterBody",
-    "RosterKey",
-    "RosterPass",
-    "encode",
-    "encode_batch",
-    "event_refused",
-    "heartbeat",
-    "inflate",
-    "is_rfc3339",
-    "parse_ack",
-    "parse_batch",
-    "parse_event_refused",
-    "parse_heartbeat",
-    "parse_key",
-    "parse_refusal",
-    "parse_roster",
-    "roster",
-]
 
 API_VERSION = 1
 """The contract's version (the ``/api/v1`` of the base URL)."""
@@ -95,26 +57,11 @@ MAX_REPLY_BYTES = 1 << 20
 EVENT_REFUSED = "kiosk.event_refused"
 """Type of the event sent in place of one the server refused (same ``seq`` and ``id``)."""
 EVENT_TYPES = (
-    "pass.scanned",
-    "temperature.measured",
-    "access.granted",
-    "access.denied",
-    "gate.manual_open",
-    "door.forced",
-    "door.held_open",
-    "alert.fever",
-    "alert.sensor_fault",
-    "registration.created",
-    "pass.temporary_issued",
-    "calibration.changed",
-    "config.changed",
-    "auth.login",
-    "auth.login_failed",
-    "kiosk.started",
-    "kiosk.stopped",
-    "parcel.received",
-    "parcel.collected",
-    EVENT_REFUSED,
+    *("pass.scanned", "temperature.measured", "access.granted", "access.denied"),
+    *("gate.manual_open", "door.forced", "door.held_open", "alert.fever", "alert.sensor_fault"),
+    *("registration.created", "pass.temporary_issued", "calibration.changed", "config.changed"),
+    *("auth.login", "auth.login_failed", "kiosk.started", "kiosk.stopped"),
+    *("parcel.received", "parcel.collected", EVENT_REFUSED),
 )
 """The event types the contract names. A gate may send others; a server ignores types it
 does not know, so this is not a check."""
@@ -324,16 +271,13 @@ _ROSTER_KEYS = frozenset(RosterBody.__struct_fields__)
 # -- decoding -------------------------------------------------------------------------------
 
 
-_DECODERS: dict[type, msgspec.json.Decoder] = {}
 _NAMED = re.compile(r"^(?P<field>[a-z_0-9]+): (?P<rest>.*)$", re.DOTALL)
 _AT = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 
 
+@functools.cache
 def _decoder(kind: type) -> msgspec.json.Decoder:
-    decoder = _DECODERS.get(kind)
-    if decoder is None:
-        decoder = _DECODERS[kind] = msgspec.json.Decoder(kind)
-    return decoder
+    return msgspec.json.Decoder(kind)
 
 
 def _decode(kind: type, raw: bytes | str, what: str, *, prefix: str = ""):
