@@ -268,7 +268,8 @@ class CommitteeServer:
             self._faults.append(Fault(kind, count, endpoint, params))
 
     def reject_seq(self, seq: int) -> None:
-        """Answer 400 ``bad_seq`` for every batch holding *seq*, until :meth:`accept_seq`."""
+        """Answer 400 ``bad_seq`` for every batch holding *seq*, until :meth:`accept_seq`;
+        except a ``kiosk.event_refused`` sent in its place, which every server must store."""
         with self._lock:
             self._rejected.add(seq)
 
@@ -366,7 +367,7 @@ class CommitteeServer:
                 return 400, _refusal(
                     f"an event has exactly the keys {sorted(_EVENT_KEYS)}", event.seq
                 )
-            if event.seq in self._rejected:
+            if event.seq in self._rejected and event.type != contract.EVENT_REFUSED:
                 return 400, _refusal("rejected by the committee", event.seq)
         if batch.first_seq != self.acked_seq + 1:
             return 409, {"acked_seq": self.acked_seq}

@@ -286,7 +286,9 @@ class Handler(BaseHTTPRequestHandler):
         for index in range(len(data)):  # a byte at a time, until done or the client hangs up
             self.wfile.write(data[index : index + 1])
             self.wfile.flush()
-            record.reply_bytes = index + 1
+            with self.committee._lock:
+                record.reply_bytes = index + 1
+                self.committee._lock.notify_all()
             if closing.wait(trickle) or time.monotonic() > until:
                 self.close_connection = True
                 return
