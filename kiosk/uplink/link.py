@@ -189,6 +189,9 @@ class Link:
             self.fault(backoff, f"{what}: unexpected {status} {detail}".rstrip())
 
     def down(self, backoff: Backoff, message: str, *, retry_after: float | None = None) -> None:
+        if self.transport is not None and self.transport.stopping:
+            log.debug("uplink: %s (stopping)", message)  # ended by stop(), not the server
+            return
         delay = backoff.failed(retry_after)
         self.error(message)
         log.warning("uplink: %s; next try in %.1f s", message, delay)

@@ -161,6 +161,11 @@ class Transport:
     def resume(self) -> None:
         self._backend.resume()
 
+    @property
+    def stopping(self) -> bool:
+        """True between :meth:`abort` and :meth:`resume`."""
+        return self._backend.aborted
+
     def close(self) -> None:
         """Close every connection (safe to call twice; a later request opens a new one)."""
         self._pool.close()
