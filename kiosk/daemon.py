@@ -39,6 +39,7 @@ from kiosk.errors import (
     KioskError,
     PassError,
     SensorError,
+    UplinkError,
 )
 from kiosk.events import ManualOpen, SensorStatus, TemperatureRead
 from kiosk.hub import Hub
@@ -351,10 +352,29 @@ class Kiosk:
         }
 
     def uplink_status(self) -> dict:
-        """The committee uplink's state for the guard and maintenance screens."""
+        """The committee uplink's state for the guard and maintenance screens, with the
+        event held because the server refused it (personal fields masked), if any."""
         if self.uplink is None:
-            return {"state": "disabled"}
-        return self.uplink.status()
+            return {"state": "disabled", "held_event": None}
+        status = self.uplink.status()
+        held = self.uplink.held_event()
+        if held is not None and held["event"] is not None:
+            held["event"] = {**held["event"], "data": _masked(held["event"]["data"])}
+        status["held_event"] = held
+        return status
+
+    def uplink_send_refused(self, seq: int, by: str) -> dict:
+        """Maintenance: send a ``kiosk.event_refused`` in place of held event *seq*.
+
+        :raises UplinkError: no uplink, or *seq* is not held because the server refused it.
+        """
+        if self.uplink is None:
+            raise UplinkError("no committee server is configured")
+        return self.uplink.send_refused(seq, by)
+
+    def uplink_retry(self) -> int | None:
+        """Maintenance: offer a held event again, or ask the server again after a conflict."""
+        return None if self.uplink is None else self.uplink.release_quarantine()
 
     def issue_temporary_pass(
         self,
@@ -1008,6 +1028,13 @@ def _merge_keyring(keyring, roster_keys):
             continue
         merged.add(entry.kid, entry.key, entry.use)
     return merged
+
+
+def _masked(data: dict) -> dict:
+    """*data* with its personal fields shown as ``***`` (a maintenance page shows it)."""
+    from kiosk.journal import PERSONAL_FIELDS
+
+    return {k: "***" if k in PERSONAL_FIELDS else v for k, v in data.items()}
 
 
 def _fever_view(event) -> dict:
