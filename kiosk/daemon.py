@@ -355,7 +355,7 @@ class Kiosk:
         """The committee uplink's state for the guard and maintenance screens, with the
         event held because the server refused it (personal fields masked), if any."""
         if self.uplink is None:
-            return {"state": "disabled", "held_event": None}
+            return {"state": "disabled"}
         status = self.uplink.status()
         held = self.uplink.held_event()
         if held is not None and held["event"] is not None:

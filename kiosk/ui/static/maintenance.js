@@ -86,7 +86,8 @@
     $("u-held").dataset.seq = held.seq;
     $("u-held-seq").textContent = held.seq;
     $("u-held-type").textContent = e.type || "—";
-    $("u-held-ts").textContent = e.ts ? new Date(e.ts).toLocaleString() : "—";
+    const locale = document.documentElement.lang === "en" ? "en-GB" : "zh-CN";
+    $("u-held-ts").textContent = e.ts ? new Date(e.ts).toLocaleString(locale) : "—";
     $("u-held-lane").textContent = e.lane || "—";
     $("u-held-reason").textContent = held.reason || "—";
     $("u-held-data").textContent = e.data ? JSON.stringify(e.data, null, 1) : "";
