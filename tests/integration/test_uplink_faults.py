@@ -139,14 +139,8 @@ def test_uplink_killed_mid_upload_loses_and_duplicates_nothing(tmp_path):
                 [*args, str(attempt)], cwd=ROOT, env=env, stdout=subprocess.PIPE
             )
             seen = len(server.requests_to("events"))
-            deadline = time.monotonic() + 10
-            while (
-                len(server.requests_to("events")) == seen
-                and child.poll() is None
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.005)  # wait until it is uploading
-            time.sleep(rng.uniform(0.0, 0.2))
+            server.wait_for(lambda s, seen=seen: len(s.requests_to("events")) > seen)
+            time.sleep(rng.uniform(0.0, 0.2))  # then kill it at a random moment of the upload
             child.send_signal(signal.SIGKILL)
             child.communicate(timeout=10)
             if child.returncode == -signal.SIGKILL:
