@@ -74,30 +74,11 @@ CHAOS_KINDS = (
     "bad_roster",
 )
 
+_ANY_REPLY_FAULTS = {"drop", "error", "slow", "refuse", "busy", "garbage", "trickle", "endless"}
 _ENDPOINT_FAULTS = {
     "events": set(FAULT_KINDS) - {"bad_roster"},
-    "heartbeat": {
-        "drop",
-        "error",
-        "slow",
-        "refuse",
-        "busy",
-        "garbage",
-        "bad_request",
-        "trickle",
-        "endless",
-    },
-    "roster": {
-        "drop",
-        "error",
-        "slow",
-        "refuse",
-        "busy",
-        "garbage",
-        "bad_roster",
-        "trickle",
-        "endless",
-    },
+    "heartbeat": _ANY_REPLY_FAULTS | {"bad_request"},
+    "roster": _ANY_REPLY_FAULTS | {"bad_roster"},
 }
 _BATCH_KEYS = set(contract.Batch.__struct_fields__)
 _EVENT_KEYS = set(contract.Event.__struct_fields__)

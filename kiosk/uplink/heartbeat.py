@@ -16,13 +16,13 @@ from kiosk import __version__, contract
 from kiosk.errors import ContractError
 from kiosk.journal import Journal, format_ts
 from kiosk.uplink.backoff import Backoff
-from kiosk.uplink.link import Link
+from kiosk.uplink.link import Link, Room
 from kiosk.uplink.transport import Unreachable
 
 log = logging.getLogger("kiosk.uplink")
 
 
-class Heartbeat:
+class Heartbeat(Room):
     """The heartbeat room. *info* returns the ``lanes`` mapping (lane -> health dict)."""
 
     def __init__(
@@ -35,14 +35,9 @@ class Heartbeat:
         every_s: float,
         info: Callable[[], dict[str, Any]] | None,
     ) -> None:
-        self.link = link
-        self.journal = journal
-        self.clock = clock
-        self.backoff = backoff
-        self.every_s = float(every_s)
+        super().__init__(link, journal, clock, backoff, every_s=every_s)
         self._info = info or dict
-        self.started = clock.monotonic()
-        self.next_at = self.started
+        self.started = self.next_at
 
     def body(self) -> bytes:
         try:

@@ -251,3 +251,16 @@ class Link:
         if token and token in text:
             text = text.replace(token, "***")
         return text
+
+
+class Room:
+    """A room of the uplink that is due every *every_s* seconds of the injected clock and
+    backs off on *backoff* (shared by the rooms of one thread)."""
+
+    def __init__(self, link: Link, journal, clock, backoff: Backoff, *, every_s: float) -> None:
+        self.link = link
+        self.journal = journal
+        self.clock = clock
+        self.backoff = backoff
+        self.every_s = float(every_s)
+        self.next_at = clock.monotonic()

@@ -17,13 +17,13 @@ from kiosk import contract
 from kiosk.errors import ContractError
 from kiosk.journal import Journal
 from kiosk.uplink.backoff import Backoff
-from kiosk.uplink.link import Link
+from kiosk.uplink.link import Link, Room
 from kiosk.uplink.transport import Unreachable
 
 log = logging.getLogger("kiosk.uplink")
 
 
-class RosterPull:
+class RosterPull(Room):
     """The roster room. *on_roster* gets the parsed :class:`~kiosk.contract.RosterBody`."""
 
     def __init__(
@@ -37,14 +37,9 @@ class RosterPull:
         site: str | None,
         on_roster: Callable[[contract.RosterBody], None] | None,
     ) -> None:
-        self.link = link
-        self.journal = journal
-        self.clock = clock
-        self.backoff = backoff
-        self.every_s = float(every_s)
+        super().__init__(link, journal, clock, backoff, every_s=every_s)
         self.site = site
         self._on_roster = on_roster
-        self.next_at = clock.monotonic()
 
     def pull(self) -> bool:
         """Pull once. False when the server failed and a back-off started."""

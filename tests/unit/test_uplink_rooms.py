@@ -16,62 +16,9 @@ from kiosk import contract
 from kiosk.clock import FakeClock
 from kiosk.errors import UplinkError
 from kiosk.journal import Journal
-from kiosk.sim.committee import CommitteeServer, sample_roster
+from kiosk.sim.committee import sample_roster
 from kiosk.uplink import Backoff, Uplink
-
-TOKEN = "gate-token-rooms-4Kd8"
-GATE = "xdm-jinwaitan-1"
-
-
-@pytest.fixture
-def journal(tmp_path, clock):
-    j = Journal(tmp_path / "journal.db", clock)
-    yield j
-    j.close()
-
-
-@pytest.fixture
-def server():
-    with CommitteeServer(gate_id=GATE, token=TOKEN) as s:
-        yield s
-
-
-@pytest.fixture
-def alerts():
-    return []
-
-
-@pytest.fixture
-def make_uplink(journal, clock, server, alerts):
-    made = []
-
-    def make(**kwargs) -> Uplink:
-        options = {
-            "gate_id": GATE,
-            "url": server.url,
-            "token": TOKEN,
-            "timeout_s": 2.0,
-            "on_alert": lambda code, detail: alerts.append((code, detail)),
-            "rng": random.Random(7),
-        }
-        options.update(kwargs)
-        uplink = Uplink(journal, clock, **options)
-        made.append(uplink)
-        return uplink
-
-    yield make
-    for uplink in made:
-        uplink.stop(5)
-
-
-def drain(uplink, clock, limit=100):
-    for _ in range(limit):
-        wait = uplink.step()
-        if uplink.journal.acked_seq >= uplink.journal.last_seq() and wait > 0:
-            return
-        clock.advance(wait)
-    raise AssertionError(f"not drained: {uplink.status()}")
-
+from tests.unit.conftest import GATE, TOKEN, run_until_idle
 
 # -- back-off ----------------------------------------------------------------------------------
 
@@ -122,7 +69,7 @@ def test_uplink_send_refused_sends_kiosk_event_refused_in_its_place_and_keeps_th
         "type": "kiosk.started",
         "error": "rejected by the committee",
     }
-    drain(uplink, clock)
+    run_until_idle(uplink, clock)
     stored = server.events[0]
     assert (stored["seq"], stored["id"], stored["type"]) == (1, started.id, "kiosk.event_refused")
     assert json.loads(stored["data"]["original"]) == started.to_api()
@@ -151,11 +98,11 @@ def test_uplink_replaced_event_is_resent_as_replaced_after_the_server_lost_acks(
     uplink.step()
     uplink.step()
     uplink.send_refused(3, "maint")
-    drain(uplink, clock)
+    run_until_idle(uplink, clock)
     server.lose_acks(6)  # restored from an old backup: everything goes again
     journal.append("alert.fever", {"temperature_c": 38.0}, lane="main")
     again = make_uplink()  # and the gate restarted meanwhile
-    drain(again, clock)
+    run_until_idle(again, clock)
     assert [e["type"] for e in server.events][2] == "kiosk.event_refused"
     assert server.stored_seqs() == list(range(1, journal.last_seq() + 1))
 
@@ -168,8 +115,9 @@ def test_uplink_send_refused_only_for_the_event_held_for_a_refusal(
     with pytest.raises(UplinkError, match="no event is held"):
         uplink.send_refused(1, "maint")
     journal.append("registration.created", {"form": "z" * (contract.MAX_BATCH_BYTES + 10)})
-    drain_steps = [uplink.step() for _ in range(3)]
-    assert drain_steps and uplink.status()["quarantined_seq"] == 2
+    for _ in range(3):
+        uplink.step()
+    assert uplink.status()["quarantined_seq"] == 2
     with pytest.raises(UplinkError, match="too large"):
         uplink.send_refused(2, "maint")
     with pytest.raises(UplinkError, match="event 2 is held"):
