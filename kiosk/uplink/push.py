@@ -91,13 +91,19 @@ class Pusher:
     # -- state in the journal ----------------------------------------------------------------
 
     def _load(self) -> None:
-        j = self.journal
-        self.held = _int(j.get_state(STATE_QUARANTINED, "0"))
-        self.held_kind = j.get_state(STATE_QUARANTINE_KIND, "") or "refused"
-        self.sent_seq = max(_int(j.get_state(STATE_SENT, "0")), j.acked_seq)
-        self.conflict = _json(j.get_state(STATE_CONFLICT, "")) or None
-        replaced = _json(j.get_state(STATE_REPLACED, "")) or {}
+        """Take the state from the journal (under :attr:`lock`: another process may have
+        changed it, ``kiosk upload`` while the daemon runs)."""
+        self.held, self.held_kind, self.conflict = self._read_hold()
+        self.sent_seq = max(_int(self.journal.get_state(STATE_SENT, "0")), self.journal.acked_seq)
+        replaced = _json(self.journal.get_state(STATE_REPLACED, "")) or {}
         self.replaced = {_int(k): str(v) for k, v in replaced.items() if _int(k) > 0}
+
+    def _read_hold(self) -> tuple[int, str, dict[str, int] | None]:
+        """(held seq, why it is held, conflict) as the journal has them now."""
+        j = self.journal
+        held = _int(j.get_state(STATE_QUARANTINED, "0"))
+        kind = j.get_state(STATE_QUARANTINE_KIND, "") or "refused"
+        return held, kind, _json(j.get_state(STATE_CONFLICT, "")) or None
 
     def held_reason(self) -> str | None:
         return self.journal.get_state(STATE_QUARANTINE_REASON) if self.held else None
@@ -167,9 +173,10 @@ class Pusher:
     # -- maintenance -------------------------------------------------------------------------
 
     def release(self) -> int | None:
-        """Offer the held event (or put a conflict) to the server again at the next step."""
-        self._load()
-        held = self.held or (self.conflict["server_acked"] if self.conflict else 0)
+        """Offer the held event (or put a conflict) to the server again at the next step.
+        Thread-safe, never blocks."""
+        held, _, conflict = self._read_hold()
+        held = held or (conflict["server_acked"] if conflict else 0)
         if held:
             self._release.set()
             self.nudged.set()
@@ -220,17 +227,18 @@ class Pusher:
         return {"seq": seq, "id": event.id, "type": event.type, "error": error}
 
     def held_event(self) -> dict[str, Any] | None:
-        """The held event as it would be sent, with why it is held, or None."""
-        self._load()
-        if not self.held:
+        """The held event as it would be sent, with why it is held, or None (read from the
+        journal; thread-safe)."""
+        held, kind, _ = self._read_hold()
+        if not held:
             return None
-        event = self._event(self.held)
+        event = self._event(held)
         return {
-            "seq": self.held,
-            "kind": self.held_kind,
-            "reason": self.held_reason(),
-            "event": None if event is None else self._wire(event),
-            "replaceable": self.held_kind == "refused" and event is not None,
+            "seq": held,
+            "kind": kind,
+            "reason": self.journal.get_state(STATE_QUARANTINE_REASON),
+            "event": None if event is None else event.to_api(),
+            "replaceable": kind == "refused" and event is not None,
         }
 
     def _event(self, seq: int) -> Event | None:
