@@ -117,7 +117,7 @@ class Relay:
     def close(self) -> None:
         """Turn the relay off, stop the timer and release the pin. Safe to call twice.
 
-        :raises ZombieThreadError: the timer did not stop within a second (the relay is off
+        :raises StopTimeout: the timer did not stop within a second (the relay is off
             and its pin released all the same).
         """
         self.timer.stopping.set()

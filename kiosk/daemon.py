@@ -27,7 +27,7 @@ from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
 from kiosk.counts import TodayCounts
-from kiosk.errors import ConfigError, KioskError, UplinkError, ZombieThreadError
+from kiosk.errors import ConfigError, KioskError, StopTimeout
 from kiosk.events import SensorStatus
 from kiosk.facade import Facade
 from kiosk.fevers import FeverAlarms
@@ -175,32 +175,18 @@ class Kiosk:
             self.units[name] = self._build_unit(name, settings)
 
     def _setup_uplink(self) -> None:
-        settings = self.config.uplink
-        if not settings.url:
+        if not self.config.uplink.url:
             return
         from kiosk.uplink import Uplink
 
-        token_file = str(self.config.resolve(settings.token_file)) if settings.token_file else None
-        ca_file = str(self.config.resolve(settings.ca_file)) if settings.ca_file else ""
-        try:
-            self.uplink = Uplink(
-                self.journal,
-                self.clock,
-                gate_id=self.config.gate.gate_id,
-                url=settings.url,
-                token_file=token_file,
-                ca_file=ca_file,
-                interval_s=settings.interval_s,
-                heartbeat_s=settings.heartbeat_s,
-                roster_s=settings.roster_s,
-                timeout_s=settings.timeout_s,
-                heartbeat_info=self._heartbeat_lanes,
-                on_roster=lambda body: self.rosters.use_stored(),
-                on_alert=self._on_uplink_alert,
-                site=self.config.gate.site,
-            )
-        except UplinkError as exc:
-            raise ConfigError(f"{self.config.path}: [uplink] {exc}") from None
+        self.uplink = Uplink.from_config(
+            self.config,
+            self.journal,
+            self.clock,
+            heartbeat_info=self._heartbeat_lanes,
+            on_roster=lambda body: self.rosters.use_stored(),
+            on_alert=self._on_uplink_alert,
+        )
         self._closers.callback(self.uplink.close)
         self.journal.add_listener(self.uplink.journal_listener)
 
@@ -437,13 +423,13 @@ class Kiosk:
             if self.uplink is not None:
                 try:
                     self.uplink.stop(timeout=5)
-                except RuntimeError as exc:  # ZombieThreadError is one
+                except RuntimeError as exc:  # StopTimeout is one
                     log.error("%s", exc)
             for unit in self.units.values():
                 for worker in (*unit.threads, unit.runner):
                     try:
                         worker.stop()
-                    except ZombieThreadError as exc:  # it holds no pin: stopping goes on
+                    except StopTimeout as exc:  # it holds no pin: stopping goes on
                         log.error("%s", exc)
             try:
                 relays = {n: ("open" if u.relay.is_open else "off") for n, u in self.units.items()}
@@ -460,7 +446,7 @@ class Kiosk:
         """Release every resource, in the reverse order of setup; safe to call twice. Relays
         end off: they are turned off first.
 
-        :raises ZombieThreadError: a relay timer did not stop (everything is closed all the
+        :raises StopTimeout: a relay timer did not stop (everything is closed all the
             same).
         """
         if self._closed:

@@ -16,9 +16,10 @@ from datetime import date, datetime
 from kiosk import __version__, temporary
 from kiosk import config as config_mod
 from kiosk.accounts import Accounts
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, UplinkError
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.hardware import TIMESYNC_FLAG
+from kiosk.retention import PERSONAL_FIELDS
 
 
 class Facade:
@@ -125,9 +126,31 @@ class Facade:
         return "warn"
 
     def uplink_status(self) -> dict:
-        """The committee uplink's state for the guard and maintenance screens."""
+        """The committee uplink's state for the guard and maintenance screens, with the
+        event held because the server refused it (personal fields masked), if any."""
         uplink = self._kiosk.uplink
-        return {"state": "disabled"} if uplink is None else uplink.status()
+        if uplink is None:
+            return {"state": "disabled"}
+        status = uplink.status()
+        held = uplink.held_event()
+        if held is not None and held["event"] is not None:
+            held["event"] = {**held["event"], "data": _masked(held["event"]["data"])}
+        status["held_event"] = held
+        return status
+
+    def uplink_send_refused(self, seq: int, by: str) -> dict:
+        """Maintenance: send a ``kiosk.event_refused`` in place of held event *seq*.
+
+        :raises UplinkError: no uplink, or *seq* is not held because the server refused it.
+        """
+        if self._kiosk.uplink is None:
+            raise UplinkError("no committee server is configured")
+        return self._kiosk.uplink.send_refused(seq, by)
+
+    def uplink_retry(self) -> int | None:
+        """Maintenance: offer a held event again, or ask the server again after a conflict."""
+        uplink = self._kiosk.uplink
+        return None if uplink is None else uplink.release_quarantine()
 
     def recent_events(self, limit: int) -> list[dict]:
         """The latest *limit* journal events, newest first, in the contract's shape."""
@@ -285,3 +308,8 @@ class Facade:
         else:
             scene.step_in(object_c, text)
         return scene.state()
+
+
+def _masked(data: dict) -> dict:
+    """*data* with its personal fields shown as ``***`` (a maintenance page shows it)."""
+    return {k: "***" if k in PERSONAL_FIELDS else v for k, v in data.items()}

@@ -14,7 +14,7 @@ import logging
 import threading
 from datetime import date, datetime
 
-from kiosk import passes
+from kiosk import contract, passes
 from kiosk.roster import Roster
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,11 @@ class RosterHolder:
         self._take_stored()
 
     def _take_stored(self) -> Roster:
-        body, received = self.journal.load_roster()
-        roster = self._with_local_observation(Roster.from_body(body, received))
+        text, received = self.journal.load_roster_json()
+        stored = Roster.from_body(text, received)
+        if stored.problem:
+            log.error("the stored roster is not used: %s", stored.problem)
+        roster = self._with_local_observation(stored)
         with self._lock:
             self._roster = roster
             if roster.keys:
@@ -66,8 +69,12 @@ class RosterHolder:
         return passes.verify(text, self.keyring, site=self.site, now=now)
 
     def replace(self, body: dict) -> Roster:
-        """Store a new roster (committee shape) atomically and use it from now on."""
-        self.journal.save_roster(body)
+        """Store a new roster (committee shape) atomically and use it from now on.
+
+        :raises ContractError: *body* is not a roster for this gate's site.
+        """
+        parsed = contract.parse_roster(body, site=self.site)
+        self.journal.save_roster_json(parsed.version, contract.encode(parsed).decode("utf-8"))
         return self.use_stored()
 
     def use_stored(self) -> Roster:

@@ -4,7 +4,7 @@ A :class:`Worker` is a daemon thread with a ``stopping`` event that runs turns: 
 (by default ``stopping.wait(interval)``) and then does one :meth:`Worker.step`. An exception from
 a step goes to :meth:`Worker.failed` and the loop goes on: a thread of the gate never dies of
 one bad frame, sample or event. :meth:`Worker.stop` sets ``stopping`` and joins; a thread that
-outlives the join raises :class:`~kiosk.errors.ZombieThreadError` (as gpiozero raises
+outlives the join raises :class:`~kiosk.errors.StopTimeout` (as gpiozero raises
 ``ZombieThread``).
 
 :meth:`Worker.settle` returns once a whole turn has run after it was called: what the thread
@@ -12,6 +12,7 @@ does in a turn is then done, so a caller (a test, say) waits on the thread itsel
 sleeping and looking.
 
 The threads: :class:`PollThread` (a sensor or camera polled into the lane's queue),
+:class:`StepThread` (a step that says how long to wait, and can be woken: the uplink's rooms),
 :class:`kiosk.lane.LaneThread` (the lane, woken by its queue), the relay's timer
 (:class:`kiosk.actuators.Relay`).
 """
@@ -22,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from kiosk.errors import ZombieThreadError
+from kiosk.errors import StopTimeout
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,12 @@ class Worker:
         self._ended = False
 
     def start(self) -> None:
-        """Start the thread (again, after a stop)."""
+        """Start the thread (again, after a stop).
+
+        :raises RuntimeError: it is running already.
+        """
+        if self.alive:
+            raise RuntimeError(f"{self.name} thread is already running")
         self.stopping.clear()
         with self._turns:
             self._ended = False
@@ -87,6 +93,9 @@ class Worker:
         """A step raised *exc*: log it (the loop goes on)."""
         log.exception("%s: step failed", self.name, exc_info=exc)
 
+    def wake(self) -> None:
+        """Cut the current wait short, where the thread's wait allows it."""
+
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -102,15 +111,16 @@ class Worker:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the thread and wait up to *timeout* seconds for it (not from itself).
 
-        :raises ZombieThreadError: the thread still runs after *timeout* seconds.
+        :raises StopTimeout: the thread still runs after *timeout* seconds.
         """
         self.stopping.set()
+        self.wake()
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             return
         thread.join(timeout)
         if thread.is_alive():
-            raise ZombieThreadError(f"thread {self.name} did not stop within {timeout:.1f} s")
+            raise StopTimeout(f"{self.name} thread did not stop within {timeout:g} s")
 
 
 class PollThread(Worker):
@@ -139,3 +149,37 @@ class PollThread(Worker):
     def failed(self, exc: Exception) -> None:
         self.errors += 1
         log.error("%s: poll failed", self.name, exc_info=exc)
+
+
+class StepThread(Worker):
+    """Calls *step* until stopped; *step* returns the seconds to wait before the next call.
+
+    :meth:`wake` (thread-safe, never blocks) cuts the current wait short; :meth:`stop`
+    wakes the thread too. An exception from *step* is counted in :attr:`errors`, logged, and
+    the loop goes on after *error_wait* seconds.
+    """
+
+    def __init__(self, name: str, step: Callable[[], float], *, error_wait: float = 10.0) -> None:
+        super().__init__(name, 0.0)
+        self.call = step
+        self.error_wait = error_wait
+        self.errors = 0
+        self._woken = threading.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def wait(self) -> bool:
+        """Wait as long as the last step asked, cut short by :meth:`wake` or :meth:`stop`;
+        True when stopping."""
+        self._woken.wait(self.interval)
+        self._woken.clear()
+        return self.stopping.is_set()
+
+    def step(self) -> None:
+        self.interval = self.call()
+
+    def failed(self, exc: Exception) -> None:
+        self.errors += 1
+        log.error("%s: step failed", self.name, exc_info=exc)
+        self.interval = self.error_wait

@@ -78,7 +78,9 @@ def check(db_path, reported: dict[int, str]) -> int:
     db = sqlite3.connect(db_path)  # opening recovers the WAL like a restart does
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = dict(db.execute("SELECT seq, id FROM events ORDER BY seq"))
+        migrated = db.execute("PRAGMA user_version").fetchone()[0] > 0
+        # killed before its first migration committed: a valid, empty file the next start migrates
+        rows = dict(db.execute("SELECT seq, id FROM events ORDER BY seq")) if migrated else {}
     finally:
         db.close()
     seqs = list(rows)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from kiosk.errors import KioskError, ZombieThreadError
+from kiosk.errors import KioskError, StopTimeout
 from kiosk.threads import PollThread, Worker
 
 
@@ -54,7 +54,7 @@ def test_worker_that_outlives_its_join_raises_a_zombie_thread_error():
     worker = Worker("stuck", 0.001, step=stuck)
     worker.start()
     assert entered.wait(5.0)
-    with pytest.raises(ZombieThreadError, match=r"thread stuck did not stop within 0\.1 s") as err:
+    with pytest.raises(StopTimeout, match=r"stuck thread did not stop within 0\.1 s") as err:
         worker.stop(0.1)
     assert isinstance(err.value, KioskError) and isinstance(err.value, RuntimeError)
     release.set()
