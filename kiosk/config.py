@@ -26,6 +26,8 @@ from kiosk.schema import check
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 #: Where a real kiosk keeps its configuration.
 SYSTEM_CONFIG = Path("/etc/kiosk/kiosk.toml")
+#: What each command's ``--config`` option says.
+CONFIG_HELP = "Configuration file (default: /etc/kiosk/kiosk.toml; demo: config/demo.toml)."
 #: A person counts as gone only when object - ambient falls this far below the presence
 #: margin (°C), so a reading hovering at the margin does not flicker.
 PRESENCE_HYSTERESIS_C = 0.5
@@ -523,6 +525,11 @@ class Config:
         return self.resolve(self.gate.keys_dir, self.data_dir)
 
 
+def load_or_default(path: str | Path | None, *, demo: bool = False) -> Config:
+    """:func:`load` *path*, or when ``None`` the system's (*demo*: the demo's) file."""
+    return load(path if path is not None else DEMO_CONFIG if demo else SYSTEM_CONFIG)
+
+
 def load(path: str | Path) -> Config:
     """Load and check *path*.
 
@@ -581,8 +588,3 @@ def _lane_problems(cfg: Config, lanes_raw: dict, where: str) -> list[str]:
                 f"{t.address:#04x} is already used by lane {other!r}"
             )
     return problems
-
-
-def lines(config: Config) -> list[str]:
-    """The effective configuration as TOML-like lines, secrets hidden."""
-    return schema.lines(config)

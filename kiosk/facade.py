@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from kiosk import __version__, temporary
-from kiosk import config as config_mod
+from kiosk import __version__, schema, temporary
 from kiosk.accounts import Accounts
 from kiosk.errors import KioskError, UplinkError
 from kiosk.events import ManualOpen, TemperatureRead
@@ -262,7 +261,7 @@ class Facade:
 
     def config_lines(self) -> list[str]:
         """The effective configuration as TOML-like lines, secrets hidden."""
-        return config_mod.lines(self._config)
+        return schema.lines(self._config)
 
     @property
     def config_path(self) -> str:
