@@ -10,11 +10,15 @@ pull-down resistor on the relay input (see README, wiring) keeps the relay off.
 
 from __future__ import annotations
 
+import collections
 import threading
 
 from gpiozero import OutputDevice
 
 from kiosk.threads import Worker
+
+#: Changes of the relay pin's level kept for the maintenance page's test pulse.
+TRACE = 16
 
 
 class Relay:
@@ -39,6 +43,11 @@ class Relay:
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
         )
         self._pin = self._device.pin
+        self.pin_number = pin
+        self.active_high = active_high
+        #: The last changes of the pin's level, read back from the pin: (monotonic, level).
+        self._trace: collections.deque[tuple[float, str]] = collections.deque(maxlen=TRACE)
+        self._note_level()
         #: The timer thread that ends pulses and enforces ``max_open_s`` (see :meth:`start`).
         self.timer = Worker("relay-timer", 0.01, step=self.tick)
 
@@ -46,6 +55,24 @@ class Relay:
     def pin(self):
         """The gpiozero pin object (a ``MockPin`` in tests); kept after :meth:`close`."""
         return self._pin
+
+    def level(self) -> str | None:
+        """The electrical level of the relay's pin as read back from it: ``"high"``,
+        ``"low"``, or None once the pin is released."""
+        try:
+            return "high" if self._pin.state else "low"
+        except Exception:  # a released or failing pin: no level to report
+            return None
+
+    def trace(self) -> list[tuple[float, str]]:
+        """The last changes of the pin's level: ``(monotonic time, "high" | "low")``."""
+        with self._lock:
+            return list(self._trace)
+
+    def _note_level(self) -> None:
+        level = self.level()
+        if level is not None and (not self._trace or self._trace[-1][1] != level):
+            self._trace.append((self.clock.monotonic(), level))
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +108,7 @@ class Relay:
             ceiling = self._opened_at + self.max_open_s
             self._close_at = min(now + max(0.0, seconds), ceiling)
             self._device.on()
+            self._note_level()
             return self._close_at - now
 
     def tick(self) -> None:
@@ -105,6 +133,7 @@ class Relay:
         self._opened_at = None
         if not self._device.closed:
             self._device.off()
+            self._note_level()
 
     # -- the timer thread (outside the lane thread) ----------------------------------------
 

@@ -109,7 +109,10 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         kiosk = _build_kiosk(cfg)
         try:
             passes, folder = demo_kit.seed(
-                kiosk, user=cfg.ui.demo_user, password=cfg.ui.demo_password
+                kiosk,
+                user=cfg.ui.demo_user,
+                password=cfg.ui.demo_password,
+                maintenance=(cfg.ui.demo_maintenance_user, cfg.ui.demo_maintenance_password),
             )
         except BaseException:
             kiosk.close()
@@ -122,6 +125,11 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         click.echo(f"Guard screen:  http://{shown}:{port}")
         if cfg.ui.demo_user:
             click.echo(f"Demo login:    {cfg.ui.demo_user} / {cfg.ui.demo_password}")
+        if cfg.ui.demo_maintenance_user:
+            click.echo(
+                f"Maintenance:   {cfg.ui.demo_maintenance_user} / "
+                f"{cfg.ui.demo_maintenance_password}  (calibration, camera, relay, upload)"
+            )
         click.echo(f"Demo passes:   {folder}  ({len(passes)} PNG files)")
         click.echo(f"Journal:       {cfg.data_dir / 'journal.db'}")
         if committee is not None:

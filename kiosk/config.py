@@ -46,6 +46,9 @@ class GateSettings:
     gate_id: str = "demo-gate-1"
     #: Site (compound) id; passes of another site are refused.
     site: str = "demo-compound"
+    #: The compound's name as people know it (金外滩小区): printed on passes and temporary
+    #: passes and shown on the guard screen; the site id when empty.
+    site_name: str = ""
     #: Folder for the journal database, keys and calibration; relative to the config file.
     data_dir: str = "/var/lib/kiosk"
     #: ``"sim"`` (gpiozero mock pins, emulated MLX90614, rendered camera) or ``"pi"``.
@@ -344,6 +347,9 @@ class UISettings:
     #: Demo only: a guard account created at start with this name/password ("" = none).
     demo_user: str = ""
     demo_password: str = ""
+    #: Demo only: a maintenance account created at start ("" = none).
+    demo_maintenance_user: str = ""
+    demo_maintenance_password: str = ""
 
     def __post_init__(self) -> None:
         check(self, "ui", (1 <= self.port <= 65535, "port", f"{self.port} is not a TCP port"))

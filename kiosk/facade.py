@@ -11,7 +11,7 @@ builds one over its parts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, tzinfo
 
 from kiosk import __version__, schema, temporary
 from kiosk.accounts import Accounts
@@ -19,6 +19,9 @@ from kiosk.errors import KioskError, UplinkError
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.hardware import TIMESYNC_FLAG
 from kiosk.retention import PERSONAL_FIELDS
+
+#: How old (s) a lane's reading may be for the registration form to offer it (5 minutes).
+READING_MAX_AGE_S = 300.0
 
 
 class Facade:
@@ -42,6 +45,12 @@ class Facade:
         return self._config.gate.gate_id
 
     @property
+    def site_name(self) -> str:
+        """The compound's name as people know it (its site id when none is configured)."""
+        gate = self._config.gate
+        return gate.site_name.strip() or gate.site
+
+    @property
     def threshold_c(self) -> float:
         """The screening threshold in °C (the 37.3 °C rule)."""
         return self._config.screening.threshold_c
@@ -63,6 +72,11 @@ class Facade:
     def now(self) -> datetime:
         return self.clock.now()
 
+    @property
+    def tz(self) -> tzinfo | None:
+        """The gate's local time zone: its clock's offset (the records show times in it)."""
+        return self.clock.now().tzinfo
+
     def today(self) -> date:
         """The gate's local date."""
         return self.clock.now().date()
@@ -75,6 +89,7 @@ class Facade:
         return {
             "gate_id": self.gate_id,
             "site": self._config.gate.site,
+            "site_name": self.site_name,
             "version": __version__,
             "simulated": self.simulated,
             "uptime_s": round(self.clock.monotonic() - k.started_mono, 1),
@@ -146,14 +161,23 @@ class Facade:
             raise UplinkError("no committee server is configured")
         return self._kiosk.uplink.send_refused(seq, by)
 
+    def uplink_push_now(self) -> dict:
+        """Maintenance: push every unsent event now, not at the next interval or after the
+        back-off (a refused token, a held event or a conflict still hold it back). Returns
+        the uplink's status (:meth:`uplink_status`).
+
+        :raises UplinkError: no committee server is configured.
+        """
+        uplink = self._kiosk.uplink
+        if uplink is None or not getattr(uplink, "enabled", False):
+            raise UplinkError("no committee server is configured")
+        uplink.push_now()
+        return self.uplink_status()
+
     def uplink_retry(self) -> int | None:
         """Maintenance: offer a held event again, or ask the server again after a conflict."""
         uplink = self._kiosk.uplink
         return None if uplink is None else uplink.release_quarantine()
-
-    def recent_events(self, limit: int) -> list[dict]:
-        """The latest *limit* journal events, newest first, in the contract's shape."""
-        return [e.to_api() for e in self._kiosk.journal.recent(limit)]
 
     def _unit(self, lane: str):
         try:
@@ -185,24 +209,71 @@ class Facade:
         (:meth:`kiosk.fevers.FeverAlarms.acknowledge`)."""
         return self._kiosk.fevers.acknowledge(seq, outcome, by, **details)
 
+    def release_after_remeasure(
+        self, seq: int, temperature_c: float, by: str, *, note: str = ""
+    ) -> str | None:
+        """Close fever alarm *seq* as re-measured by hand at *temperature_c* (°C, below the
+        threshold: the caller checks) and open its lane for the person: ``alert.fever_ack``
+        then ``gate.manual_open`` with reason ``remeasured: <value> °C``. Returns the lane.
+
+        :raises KioskError: no open alarm *seq*.
+        """
+        lane = next((f["lane"] for f in self.fevers() if f["seq"] == seq), None)
+        self.acknowledge_fever(seq, "remeasured", by, temperature_c=temperature_c, note=note)
+        if lane in self._kiosk.units:
+            self.open_gate(lane, f"remeasured: {temperature_c:.1f} °C", by)
+        return lane
+
     # -- registrations and temporary passes ------------------------------------------------
 
     def households(self) -> set[str]:
         """The households on the roster (empty when no roster was received)."""
         return set(self._kiosk.rosters.current().households)
 
-    def last_temperature(self, lane: str, max_age_s: float = 300.0) -> dict | None:
-        """The lane's latest body temperature (°C) if younger than *max_age_s*, else None."""
-        self._unit(lane)
-        for event in self._kiosk.journal.recent(20, types=("temperature.measured",), lane=lane):
-            value = event.data.get("temperature_c")
-            if value is None:
-                continue
-            age = (self.clock.now() - datetime.fromisoformat(event.ts)).total_seconds()
-            if age > max_age_s:
-                return None
-            return {"temperature_c": value, "ts": event.ts, "age_s": round(age, 1)}
-        return None
+    def recent_readings(self, max_age_s: float = READING_MAX_AGE_S, limit: int = 6) -> list[dict]:
+        """Body temperatures (°C) the lanes measured in the last *max_age_s* seconds, newest
+        first, for the guard to pick the one of the person being registered: ``seq``, ``ts``,
+        ``lane``, ``temperature_c``, ``age_s``. Readings a registration already used are
+        left out."""
+        now = self.clock.now()
+        since = (now - timedelta(seconds=max_age_s)).isoformat(timespec="milliseconds")
+        journal = self._kiosk.journal
+        used = {
+            e.data.get("reading_seq")
+            for e in journal.recent(50, types=("registration.created",), since=since)
+        }
+        out = []
+        for event in journal.recent(60, types=("temperature.measured",), since=since):
+            reading = self._reading(event, now, max_age_s)
+            if reading is not None and reading["seq"] not in used:
+                out.append(reading)
+            if len(out) == limit:
+                break
+        return out
+
+    def reading(self, seq: int, max_age_s: float = READING_MAX_AGE_S) -> dict | None:
+        """The body temperature journaled as *seq* (as :meth:`recent_readings` gives it), if
+        it is one and is younger than *max_age_s*; else None."""
+        found = self._kiosk.journal.events_after(seq - 1, limit=1)
+        if not found or found[0].seq != seq:
+            return None
+        return self._reading(found[0], self.clock.now(), max_age_s)
+
+    @staticmethod
+    def _reading(event, now: datetime, max_age_s: float) -> dict | None:
+        value = event.data.get("temperature_c")
+        if event.type != "temperature.measured" or not isinstance(value, int | float):
+            return None
+        age = (now - datetime.fromisoformat(event.ts)).total_seconds()
+        if not 0 <= age <= max_age_s:
+            return None
+        return {
+            "seq": event.seq,
+            "ts": event.ts,
+            "lane": event.lane,
+            "temperature_c": round(float(value), 1),
+            "age_s": round(age, 1),
+        }
 
     def register(self, registration, by: str, lane: str | None = None):
         """Record a health information form (``registration.created``); flag home observation
@@ -275,6 +346,18 @@ class Facade:
     def calibrate(self, lane: str, *, points: list[tuple[float, float]], by: str) -> dict:
         return self._kiosk.maintenance.calibrate(lane, points=points, by=by)
 
+    def calibration_preview(self, lane: str, points: list[tuple[float, float]]) -> dict:
+        """What :meth:`calibrate` would do with *points*, nothing saved (the confirm step)."""
+        return self._kiosk.maintenance.calibration_preview(lane, points)
+
+    def restore_calibration(self, lane: str, by: str) -> dict:
+        """Undo *lane*'s last calibration (the one before it back in force, at once)."""
+        return self._kiosk.maintenance.restore_calibration(lane, by)
+
+    def relay_state(self, lane: str) -> dict:
+        """*lane*'s relay pin: level now and its last changes (the test pulse's proof)."""
+        return self._kiosk.maintenance.relay_state(lane)
+
     def set_emissivity(self, lane: str, value: float, by: str) -> dict:
         return self._kiosk.maintenance.set_emissivity(lane, value, by)
 
@@ -292,20 +375,38 @@ class Facade:
 
     # -- the simulated world (demo only) ---------------------------------------------------
 
+    def _scene(self, lane: str):
+        world = self._kiosk.hardware.world
+        if world is None or lane not in world.lanes:
+            raise KioskError(f"no simulated lane named {lane!r}")
+        return world.lane(lane)
+
     def simulate(self, lane: str, *, object_c: float | None = None, text: str | None = None):
         """Someone steps in front of *lane* (forehead *object_c* °C, showing *text*), or with
         ``object_c=None`` walks away; returns what the lane's surroundings are now.
 
         :raises KioskError: not simulated hardware, or no such lane.
         """
-        world = self._kiosk.hardware.world
-        if world is None or lane not in world.lanes:
-            raise KioskError(f"no simulated lane named {lane!r}")
-        scene = world.lane(lane)
+        scene = self._scene(lane)
         if object_c is None:
             scene.leave()
         else:
             scene.step_in(object_c, text)
+        return scene.state()
+
+    def simulate_part(self, lane: str, part: str, *, plugged: bool) -> dict:
+        """Unplug (or plug back) *lane*'s simulated ``thermometer`` or ``camera``: the lane
+        sees what a pulled cable does (a sensor fault, then the guard's manual steps).
+
+        :raises KioskError: not simulated hardware, no such lane, or no such part.
+        """
+        scene = self._scene(lane)
+        if part == "thermometer":
+            scene.sensor.unplugged = not plugged
+        elif part == "camera":
+            (scene.camera.replug if plugged else scene.camera.unplug)()
+        else:
+            raise KioskError(f"no simulated part named {part!r}")
         return scene.state()
 
 

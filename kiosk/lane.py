@@ -153,6 +153,8 @@ class Lane:
             self._present = False
             self._reading = None
             self._unstable = None
+            if self.state == IDLE:
+                self._snapshot = replace(self._snapshot, temperature_c=None)
             self._publish()
         elif isinstance(event, SensorStatus):
             self._on_sensor_status(event)
@@ -279,6 +281,9 @@ class Lane:
         else:
             self._reading = event
             self._unstable = None
+        if self.state == IDLE:
+            # someone measured with no pass shown yet: the guard sees the temperature
+            self._snapshot = replace(self._snapshot, temperature_c=event.body_c)
         if event.ambient_c is not None:
             limit = getattr(getattr(self.settings, "thermometer", None), "ambient_low_c", None)
             self._snapshot = replace(
@@ -330,7 +335,7 @@ class Lane:
                 return
             self._door_open_since = event.t
             if not self.relay.opened_within(door.grant_grace_s):
-                self._door_raise("door.forced", "forced open / 强行开门")
+                self._door_raise("door.forced")
         elif self._door_open_since is not None:  # DoorClosed
             open_s = max(0.0, event.t - self._door_open_since)
             self._door_open_since = None
@@ -345,11 +350,11 @@ class Lane:
         if since is None or self._door_alarm is not None:
             return
         if now - since >= self.settings.door.held_open_s:
-            self._door_raise("door.held_open", "held open / 门未关")
+            self._door_raise("door.held_open")
 
-    def _door_raise(self, type_: str, text: str) -> None:
+    def _door_raise(self, type_: str) -> None:
         self._door_alarm = type_
-        self._faults["door"] = text
+        self._faults["door"] = type_  # the screen words it as the event it raised
         self._record(type_, {"held_open_s": self.settings.door.held_open_s})
         self._publish()
 
@@ -459,6 +464,9 @@ class Lane:
         if reason == Reason.HOME_OBSERVATION and decision is not None and decision.detail:
             until = decision.detail.removeprefix("until ").strip()
             zh, en = f"{zh}（至 {until}）", f"{en} (until {until})"
+        elif decision is not None and str(Reason.HOME_OBSERVATION) in decision.warnings:
+            end = self.roster().observation_until(household or "", self.clock.now().date())
+            until = end.isoformat() if end else None
         self._snapshot = replace(
             self._snapshot,
             state=state,

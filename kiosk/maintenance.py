@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import math
 import threading
+from datetime import timedelta
 
 from kiosk.errors import CalibrationError, KioskError, SensorError
 from kiosk.sensors import calibration as calibration_mod
+
+#: A pass read this recently (s) counts as in view for the focus guide.
+FOCUS_IN_VIEW_S = 5.0
+#: The focus figure is "good" from this share of the sharpest seen with a pass in view.
+FOCUS_GOOD_RATIO = 0.7
 
 
 class Maintenance:
@@ -28,6 +34,7 @@ class Maintenance:
         self.journal = journal
         self.clock = clock
         self._lock = threading.Lock()  # one change at a time
+        self._best_focus: dict[str, float] = {}  # lane -> sharpest figure with a pass in view
 
     def _lane(self, lane: str):
         try:
@@ -63,12 +70,52 @@ class Maintenance:
             "ambient_low": snap.ambient_low,
             "warning": snap.warning,
             "calibration": calibration_dict(cal),
+            "previous": _or_none(calibration_mod.previous(self.journal, lane)),
             "max_correction_c": settings.max_correction_c,
             "skin_offset_c": settings.skin_offset_c,
             "emissivity": emissivity,
             "emissivity_error": emissivity_error,
             "drift": unit.drift.status(self.clock.now(), cal.at),
         }
+
+    def calibration_preview(self, lane: str, points: list[tuple[float, float]]) -> dict:
+        """What :meth:`calibrate` would put in force for *points*, without saving anything:
+        ``before`` and ``after`` (:func:`calibration_dict`), for the confirm step.
+
+        :raises CalibrationError: the fit would be refused.
+        """
+        unit = self._lane(lane)
+        after = calibration_mod.fit(
+            points, max_correction_c=unit.thermometer.settings.max_correction_c
+        )
+        return {
+            "lane": lane,
+            "before": calibration_dict(unit.thermometer.calibration),
+            "after": calibration_dict(after),
+        }
+
+    def restore_calibration(self, lane: str, by: str) -> dict:
+        """Undo *lane*'s last calibration: the one before it is saved and applied at once
+        (journaled as ``calibration.changed`` of kind ``restore``).
+
+        :raises CalibrationError: the lane's calibration was never changed, or no *by*.
+        """
+        unit = self._lane(lane)
+        with self._lock:
+            previous = calibration_mod.previous(self.journal, lane)
+            if previous is None:
+                raise CalibrationError("this lane's calibration was never changed")
+            before, after = calibration_mod.restore(
+                unit.store,
+                self.journal,
+                lane,
+                previous,
+                by=by,
+                now=self.clock.now(),
+                max_correction_c=unit.thermometer.settings.max_correction_c,
+            )
+            unit.thermometer.set_calibration(after)
+        return {"lane": lane, "before": calibration_dict(before), "after": calibration_dict(after)}
 
     def calibrate(self, lane: str, *, points: list[tuple[float, float]], by: str) -> dict:
         """Fit, save and apply a new calibration for *lane* at once.
@@ -132,9 +179,12 @@ class Maintenance:
 
     def camera_state(self, lane: str) -> dict:
         """The camera of *lane*: achieved fps, last decode time in ms, focus figure (variance
-        of the Laplacian, higher is sharper), fault."""
+        of the Laplacian, higher is sharper), fault, and the focus guide (:meth:`_focus`)."""
         snap = self._lane(lane).reader.snapshot()
+        guide, best = self._focus(lane, snap)
         return {
+            "focus_guide": guide,
+            "focus_best": None if best is None else round(best, 1),
             "lane": lane,
             "source": snap.source,
             "fps": snap.fps,
@@ -147,10 +197,54 @@ class Maintenance:
             "has_frame": snap.frame is not None,
         }
 
+    def _focus(self, lane: str, snap) -> tuple[str, float | None]:
+        """The focus guide for maintenance turning the lens: ``"good"`` while a pass in view
+        (read in the last :data:`FOCUS_IN_VIEW_S`) is at least :data:`FOCUS_GOOD_RATIO` of
+        the sharpest seen with a pass in view since start, ``"poor"`` below it,
+        ``"no_pass"`` with no pass read lately (hold one up; if it is never read, the lens
+        is far off), ``"no_frame"`` before the first frame. The figure depends on the scene,
+        so only this ratio says anything."""
+        if snap.focus is None:
+            return "no_frame", self._best_focus.get(lane)
+        read = snap.last_read_t
+        if read is None or self.clock.monotonic() - read > FOCUS_IN_VIEW_S:
+            return "no_pass", self._best_focus.get(lane)
+        best = max(self._best_focus.get(lane, 0.0), snap.focus)
+        self._best_focus[lane] = best
+        return ("good" if snap.focus >= FOCUS_GOOD_RATIO * best else "poor"), best
+
+    def relay_state(self, lane: str) -> dict:
+        """*lane*'s relay for the test pulse: its pin, the level on the pin now, whether the
+        relay is energised, and the last changes of the pin's level read back from it
+        (``trace``: ``at`` wall-clock ISO time, ``level`` ``"high"`` or ``"low"``), so
+        maintenance sees the pin went high and low again."""
+        relay = self._lane(lane).relay
+        now_mono, now = self.clock.monotonic(), self.clock.now()
+        return {
+            "lane": lane,
+            "pin": relay.pin_number,
+            "active_high": relay.active_high,
+            "level": relay.level(),
+            "open": relay.is_open,
+            "trace": [
+                {
+                    "at": (now - timedelta(seconds=now_mono - t)).isoformat(
+                        timespec="milliseconds"
+                    ),
+                    "level": level,
+                }
+                for t, level in relay.trace()
+            ],
+        }
+
     def camera_jpeg(self, lane: str) -> bytes | None:
         """The last frame of *lane*'s camera as JPEG, the last decoded code outlined; ``None``
         before the first frame."""
         return self._lane(lane).reader.snapshot().jpeg()
+
+
+def _or_none(cal) -> dict | None:
+    return None if cal is None else calibration_dict(cal)
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:

@@ -10,7 +10,8 @@ The compound's rules, in the order they are checked after the pass itself:
 1. clock trust (``untrusted_clock``): CLOCK_UNTRUSTED, or validity errors become warnings;
 2. roster: PASS_REVOKED, PASS_SUSPENDED, PASS_UNKNOWN;
 3. opening hours per pass kind: OUTSIDE_HOURS;
-4. home observation on the way out: HOME_OBSERVATION (the guard gets an amber alert);
+4. home observation on the way out: HOME_OBSERVATION (the guard gets an amber alert); on
+   the way in a warning (they may be coming back from a test);
 5. a single re-entry temporary pass opens the way in once: PASS_USED;
 6. household exit quota on the way out: QUOTA_EXCEEDED;
 7. anti-passback: ANTI_PASSBACK (hard: deny; soft: allow, and warn the guard);
@@ -362,11 +363,13 @@ def screen_pass(
     if observed is not None:
         return observed
     if (
-        rules.home_observation == "warn"
-        and direction == "out"
+        rules.home_observation != "off"
+        and (direction == "in" or rules.home_observation == "warn")
         and household
         and roster.observation_until(household, now.date()) is not None
     ):
+        # out (when only warned): the guard asks them to stay in; in: they may be coming
+        # back from a test, and the guard checks
         warnings.append(str(Reason.HOME_OBSERVATION))
     if history is not None:
         if single and direction == "in" and history.reentered(pass_id):

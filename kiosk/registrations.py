@@ -67,6 +67,9 @@ class Registration:
     plate: str
     outcome: str
     observation_until: date | None
+    #: The ``seq`` of the lane's ``temperature.measured`` the guard picked for this person
+    #: (None: measured by hand, or no reading picked).
+    reading_seq: int | None = None
 
     def event_data(self, *, registration_id: str, by: str, lane: str | None) -> dict[str, Any]:
         """The ``registration.created`` event data (ID number masked)."""
@@ -89,6 +92,23 @@ def mask_id(number: str) -> str:
         return ""
     keep = 4 if len(number) > 6 else 1
     return "*" * (len(number) - keep) + number[-keep:]
+
+
+def mask_name(name: str) -> str:
+    """A name with its middle hidden (王*明, 王*, A***n); "" stays ""."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number with all but its first three and last four digits hidden
+    (139****5678); a short one keeps only its last two."""
+    if len(phone) >= 9:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    return "*" * max(0, len(phone) - 2) + phone[-2:]
 
 
 def id_checksum_ok(number: str) -> bool:

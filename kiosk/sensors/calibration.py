@@ -357,12 +357,63 @@ def change(
     :return: ``(before, after)``.
     :raises CalibrationError: the fit is refused, or the file cannot be written.
     """
-    by = (by or "").strip()
-    if not by:
-        raise CalibrationError("say who calibrates (by)")
+    by = _who(by)
     after = fit(
         points, at=now.isoformat(timespec="seconds"), by=by, max_correction_c=max_correction_c
     )
+    kind = "offset" if len(after.points) == 1 else "two_point"
+    return _save(store, journal, lane, kind, after, by)
+
+
+def restore(
+    store: CalibrationStore,
+    journal: Any,
+    lane: str,
+    previous: Calibration,
+    *,
+    by: str,
+    now: datetime,
+    max_correction_c: float = MAX_CORRECTION_C,
+) -> tuple[Calibration, Calibration]:
+    """Put *previous* (the calibration before the last change, :func:`previous`) back in
+    force: saved, and journaled as ``calibration.changed`` of kind ``"restore"``. Restoring
+    again goes back to what was undone.
+
+    :return: ``(before, after)``.
+    :raises CalibrationError: no *by*, *previous* is refused by :func:`check`, or the file
+        cannot be written.
+    """
+    by = _who(by)
+    check(previous, max_correction_c=max_correction_c)
+    after = Calibration(
+        previous.gain, previous.offset_c, previous.points, now.isoformat(timespec="seconds"), by
+    )
+    return _save(store, journal, lane, "restore", after, by)
+
+
+def previous(journal: Any, lane: str) -> Calibration | None:
+    """The calibration *lane* had before its last change of gain and offset (emissivity
+    changes do not count), read from the journal; None when it was never changed."""
+    for event in journal.recent(50, types=("calibration.changed",), lane=lane):
+        if event.data.get("kind") == "emissivity":
+            continue
+        before = event.data.get("before") or {}
+        try:
+            return Calibration.from_dict({"version": _FILE_VERSION, **before})
+        except CalibrationError:
+            return None
+    return None
+
+
+def _who(by: str | None) -> str:
+    by = (by or "").strip()
+    if not by:
+        raise CalibrationError("say who calibrates (by)")
+    return by
+
+
+def _save(store, journal, lane: str, kind: str, after: Calibration, by: str):
+    """Save *after* and journal the change from what the store held; ``(before, after)``."""
     try:
         before = store.load()
     except CalibrationError:
@@ -371,16 +422,21 @@ def change(
     journal.append(
         "calibration.changed",
         {
-            "kind": "offset" if len(after.points) == 1 else "two_point",
+            "kind": kind,
             "points": [{"raw_c": raw, "reference_c": ref} for raw, ref in after.points],
             "by": by,
             "at": after.at,
-            "before": {"gain": before.gain, "offset_c": before.offset_c, "at": before.at},
-            "after": {"gain": after.gain, "offset_c": after.offset_c, "at": after.at},
+            "before": _described(before),
+            "after": _described(after),
         },
         lane=lane,
     )
     return before, after
+
+
+def _described(cal: Calibration) -> dict[str, Any]:
+    """A calibration as ``calibration.changed`` records it: enough to restore it."""
+    return {k: v for k, v in cal.to_dict().items() if k != "version"}
 
 
 @dataclass(frozen=True)

@@ -349,6 +349,12 @@ class SimCamera:
                 image, corners = self._render(text, style)
             self._text, self._image, self._corners = text, image, corners
 
+    @property
+    def unplugged(self) -> bool:
+        """True between :meth:`unplug` and :meth:`replug`."""
+        with self._lock:
+            return not self._plugged
+
     def unplug(self) -> None:
         """Fail like a pulled cable: reads and reopens raise until :meth:`replug`."""
         with self._lock:

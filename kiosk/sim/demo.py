@@ -150,16 +150,22 @@ def write_cards(passes: list[DemoPass], folder: Path) -> Path:
     return folder
 
 
-def seed(kiosk, *, user: str, password: str) -> tuple[list[DemoPass], Path]:
-    """Give a demo kiosk its roster (when it has none), guard account and passes."""
+def seed(
+    kiosk, *, user: str, password: str, maintenance: tuple[str, str] = ("", "")
+) -> tuple[list[DemoPass], Path]:
+    """Give a demo kiosk its roster (when it has none), guard account, maintenance account
+    (*maintenance*: name and password; none when the name is empty) and passes."""
     from kiosk.accounts import Accounts
 
     cfg = kiosk.config
     now = kiosk.clock.now()
     if not kiosk.rosters.current().loaded:
         kiosk.rosters.replace(roster(cfg.gate.site, now.date()))
+    accounts = Accounts(kiosk.journal)
     if user:
-        Accounts(kiosk.journal).add(user, password, "guard")
+        accounts.add(user, password, "guard")
+    if maintenance[0]:
+        accounts.add(*maintenance, "maintenance")
     passes = demo_passes(cfg.keys_dir, cfg.gate.site, now)
     folder = write_cards(passes, cfg.data_dir / "demo-passes")
     return passes, folder

@@ -120,6 +120,8 @@ class SimLane:
                 "text": self.text,
                 "ambient_c": self.sensor.ambient_c,
                 "door_open": self.door_is_open,
+                "thermometer_plugged": not self.sensor.unplugged,
+                "camera_plugged": not self.camera.unplugged,
             }
 
 

@@ -177,6 +177,13 @@ class Uplink:
         self.pusher.nudged.set()
         self._threads[0].wake()
 
+    def push_now(self) -> None:
+        """Maintenance's "upload now": push at once, even during a back-off after failures
+        (the link was mended). A refused token, a held event or a conflict still hold the
+        push back, as their own panels say."""
+        self.pusher.backoff.retry_at = 0.0
+        self.nudge()
+
     def journal_listener(self, event: Event) -> None:
         """A :meth:`Journal.add_listener` callback: nudges for ``alert.*`` events."""
         if event.type.startswith("alert."):

@@ -58,7 +58,14 @@ def test_calibrate_cli_round_trip_on_demo_config_visible_in_journal_and_daemon(d
         {"raw_c": 35.1, "reference_c": 35.0},
         {"raw_c": 39.3, "reference_c": 39.0},
     ]
-    assert event.data["before"] == {"gain": 1.0, "offset_c": 0.0, "at": None}
+    # the calibration before, whole (what an undo puts back): none yet
+    assert event.data["before"] == {
+        "gain": 1.0,
+        "offset_c": 0.0,
+        "at": None,
+        "by": None,
+        "points": [],
+    }
     assert event.data["after"]["gain"] == pytest.approx(4.0 / 4.2)
     assert event.data["at"]
     # The daemon starts with it.
