@@ -11,8 +11,10 @@ import collections
 import logging
 import threading
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
+from kiosk.errors import UplinkError
+from kiosk.ui import describe
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/maintenance")
@@ -55,6 +57,7 @@ def setup(app) -> None:
 def index():
     facade = current_app.extensions["kiosk"]
     uplink = facade.uplink_status()
+    tz = facade.tz
     return render_template(
         "admin.html",
         config_lines=facade.config_lines(),
@@ -64,4 +67,17 @@ def index():
         uplink=None if uplink["state"] == "disabled" else uplink,
         accounts=facade.accounts(),
         log_lines=current_app.extensions["kiosk.log_ring"].tail(100),
+        local_time=lambda ts: describe.local_time(ts, tz),
+        pushed=request.args.get("pushed") == "1",
     )
+
+
+@bp.post("/push")
+@login_required("maintenance")
+def push():
+    """Upload now (the page works without script: a form, then back to the page)."""
+    try:
+        current_app.extensions["kiosk"].uplink_push_now()
+    except UplinkError:
+        return redirect(url_for("admin.index"))
+    return redirect(url_for("admin.index", pushed=1))

@@ -231,9 +231,15 @@ def logout():
 
 @bp.post("/lang")
 def switch_language():
+    """Switch the language and come back to the page it was asked from (its ``next`` path,
+    sent by the form itself: the pages send no referrer). What was typed on the page is kept
+    by the page's script (common.js)."""
     session["lang"] = "en" if g.lang == "zh" else "zh"
-    return redirect(request.referrer if _same_origin(request.referrer) else "/")
+    return redirect(_local_path(request.form.get("next")) or "/")
 
 
-def _same_origin(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url)
+def _local_path(target: str | None) -> str | None:
+    """*target* if it is a path on this site (``/records/?lane=main``), else None."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    return target

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from kiosk.errors import KioskError
 from kiosk.fevers import FEVER_OUTCOMES
 from kiosk.policy import plausible_body_c
-from kiosk.ui import i18n
+from kiosk.ui import describe, i18n
 from kiosk.ui.auth import current_user, login_required
 
 bp = Blueprint("guard", __name__)
@@ -47,8 +47,17 @@ def state():
 @bp.get("/api/events")
 @login_required()
 def events():
+    """The latest events in the contract's shape, each with its ``words`` (local ``time``,
+    ``title``, ``summary``) in the guard's language (:mod:`kiosk.ui.describe`)."""
     limit = min(max(request.args.get("limit", 30, type=int) or 30, 1), 200)
-    return jsonify(_facade().recent_events(limit))
+    facade = _facade()
+    tz = facade.tz
+    return jsonify(
+        [
+            {**e.to_api(), "words": describe.event_words(e, g.lang, tz)}
+            for e in facade.records(limit)
+        ]
+    )
 
 
 @bp.get("/stream")
@@ -129,11 +138,25 @@ def _to_lane(command, lane: str, value):
     return jsonify(ok=True)
 
 
+def _remeasured(body: dict) -> float | str:
+    """The re-measured body temperature (°C) of a fever ack, or the message key refusing it:
+    required, plausible and below the threshold (otherwise: the fever clinic, or report)."""
+    try:
+        value = round(float(body.get("temperature_c")), 1)
+    except (TypeError, ValueError):
+        return "fever.error.value"
+    if not plausible_body_c(value):
+        return "fever.error.value"
+    if value >= _facade().threshold_c:
+        return "fever.error.still_fever"
+    return value
+
+
 @bp.post("/api/fevers/<int:seq>/ack")
 @login_required()
 def acknowledge_fever(seq: int):
-    """Close a fever alarm with an outcome; a re-measured value is required and must be
-    below the threshold (otherwise: the fever clinic, or report it)."""
+    """Close a fever alarm with an outcome; ``remeasured`` needs a value below the
+    threshold."""
     facade = _facade()
     body = request.get_json(silent=True) or {}
     outcome = str(body.get("outcome") or "")
@@ -142,19 +165,31 @@ def acknowledge_fever(seq: int):
         return _bad(i18n.translate("fever.error.outcome", g.lang))
     value = None
     if outcome == "remeasured":
-        try:
-            value = round(float(body.get("temperature_c")), 1)
-        except (TypeError, ValueError):
-            return _bad(i18n.translate("fever.error.value", g.lang))
-        if not plausible_body_c(value):
-            return _bad(i18n.translate("fever.error.value", g.lang))
-        if value >= facade.threshold_c:
-            return _bad(i18n.translate("fever.error.still_fever", g.lang))
+        value = _remeasured(body)
+        if isinstance(value, str):
+            return _bad(i18n.translate(value, g.lang))
     try:
         facade.acknowledge_fever(seq, outcome, g.user, temperature_c=value, note=note)
     except KioskError:
         return _bad(i18n.translate("fever.error.gone", g.lang), 404)
     return jsonify(ok=True)
+
+
+@bp.post("/api/fevers/<int:seq>/release")
+@login_required()
+def release_after_remeasure(seq: int):
+    """One step for "re-measured by hand: normal -> let through": the alarm is closed with
+    the value and the lane opens (journaled as ``gate.manual_open``, reason ``remeasured``)."""
+    body = request.get_json(silent=True) or {}
+    value = _remeasured(body)
+    if isinstance(value, str):
+        return _bad(i18n.translate(value, g.lang))
+    note = str(body.get("note") or "").strip()[:200]
+    try:
+        lane = _facade().release_after_remeasure(seq, value, g.user, note=note)
+    except KioskError:
+        return _bad(i18n.translate("fever.error.gone", g.lang), 404)
+    return jsonify(ok=True, lane=lane)
 
 
 @bp.get("/api/session")

@@ -36,9 +36,12 @@ def _lanes() -> list[str]:
 
 
 def _refused(key: str, detail: str, status: int = 400):
+    """A refusal: its words in the page's language (``message``; both in ``message_zh`` and
+    ``message_en``) and the technical ``detail``, which the page keeps folded away."""
     return (
         jsonify(
             error=key,
+            message=i18n.translate(f"maint.{key}", g.get("lang", "zh")),
             message_zh=i18n.translate(f"maint.{key}", "zh"),
             message_en=i18n.translate(f"maint.{key}", "en"),
             detail=detail,
@@ -83,6 +86,7 @@ def state(lane: str):
         return jsonify(
             thermometer=facade.thermometer_state(lane),
             camera=facade.camera_state(lane),
+            relay=facade.relay_state(lane),
             uplink=facade.uplink_status(),
         )
     except KioskError:
@@ -101,20 +105,48 @@ def camera_jpg(lane: str):
     return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-@bp.post("/<lane>/calibration")
-@login_required(ROLE)
-def calibrate(lane: str):
-    body = request.get_json(silent=True) or {}
-    raw_points = body.get("points")
+def _points() -> list[tuple[float, float]] | None:
+    """The request's ``points``: one or two ``[raw °C, reference °C]`` pairs, or None."""
+    raw_points = (request.get_json(silent=True) or {}).get("points")
     if not isinstance(raw_points, list) or not 1 <= len(raw_points) <= 2:
-        return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
+        return None
     points = []
     for p in raw_points:
         pair = [_number(v) for v in p] if isinstance(p, list) and len(p) == 2 else [None]
         if None in pair:
-            return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
-        points.append(tuple(pair))
+            return None
+        points.append((pair[0], pair[1]))
+    return points
+
+
+def _bad_points():
+    return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
+
+
+@bp.post("/<lane>/calibration/preview")
+@login_required(ROLE)
+def calibration_preview(lane: str):
+    """The confirm step: what the points would put in force; nothing is saved."""
+    points = _points()
+    if points is None:
+        return _bad_points()
+    return _change(lane, "refused", lambda: _facade().calibration_preview(lane, points))
+
+
+@bp.post("/<lane>/calibration")
+@login_required(ROLE)
+def calibrate(lane: str):
+    points = _points()
+    if points is None:
+        return _bad_points()
     return _change(lane, "refused", lambda: _facade().calibrate(lane, points=points, by=g.user))
+
+
+@bp.post("/<lane>/calibration/restore")
+@login_required(ROLE)
+def restore_calibration(lane: str):
+    """Undo the last calibration: the one before it is back in force at once."""
+    return _change(lane, "no_previous", lambda: _facade().restore_calibration(lane, g.user))
 
 
 @bp.post("/<lane>/emissivity")
@@ -161,6 +193,17 @@ def uplink_send_refused(lane: str):
     except UplinkError as exc:
         return _refused("uplink_not_held", str(exc), 409)
     return jsonify(ok=True, **done)
+
+
+@bp.post("/<lane>/uplink/push")
+@login_required(ROLE)
+def uplink_push(lane: str):
+    """Upload now: push every unsent event at once."""
+    try:
+        status = _facade().uplink_push_now()
+    except UplinkError as exc:
+        return _refused("uplink_off", str(exc), 409)
+    return jsonify(ok=True, uplink=status)
 
 
 @bp.post("/<lane>/uplink/retry")

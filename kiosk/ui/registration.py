@@ -3,16 +3,23 @@
 Thin: the rules are in :mod:`kiosk.registrations`; this view parses the form, shows each
 error next to its field in the guard's language, keeps everything typed when a field is
 wrong, and records the form through :meth:`kiosk.facade.Facade.register`.
+
+The temperature is never filled in by itself: the form offers the lanes' readings of the last
+minutes (time, lane, value) and the guard picks the one of the person in front of them, or
+measures by hand. The reading is looked up again on the gate when the form comes back, so a
+value sent by the browser never passes for the sensor's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
 from kiosk import registrations as rules
 from kiosk.errors import KioskError
+from kiosk.ui import describe
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("registration", __name__, url_prefix="/register")
@@ -23,25 +30,38 @@ def _facade():
 
 
 def _defaults(facade, lane: str, kind: str) -> dict:
-    today = facade.today()
-    reading = facade.last_temperature(lane) if lane else None
-    sensor = "" if reading is None else f"{reading['temperature_c']:.1f}"
     return {
         "kind": kind if kind in rules.KINDS else "returning",
         "lane": lane,
-        "arrival_date": today.isoformat(),
+        "arrival_date": facade.today().isoformat(),
         "key_area": "no",
         "contact": "no",
         "symptoms": [],
-        "temperature_c": sensor,
-        "sensor_c": sensor,
+        "temperature_c": "",
+        "reading_seq": "",
         "outcome": "courier" if kind == "courier" else "admitted",
     }
+
+
+def _picked(facade, form: dict) -> dict | None:
+    """The reading the form names (``reading_seq``), looked up on the gate; None if none."""
+    try:
+        seq = int(form.get("reading_seq") or 0)
+    except (TypeError, ValueError):
+        return None
+    return facade.reading(seq) if seq > 0 else None
 
 
 def _render(form: dict, errors: dict, status: int = 200):
     facade = _facade()
     today = facade.today()
+    tz = facade.tz
+    readings = facade.recent_readings()
+    picked = _picked(facade, form)
+    if picked is not None and all(r["seq"] != picked["seq"] for r in readings):
+        readings.insert(0, picked)
+    for reading in readings:
+        reading["time"] = describe.local_time(reading["ts"], tz)[11:]
     return (
         render_template(
             "register.html",
@@ -51,6 +71,9 @@ def _render(form: dict, errors: dict, status: int = 200):
             outcomes=rules.OUTCOMES,
             symptoms=rules.SYMPTOMS,
             lanes=facade.entry_lanes(),
+            readings=readings,
+            site_name=facade.site_name,
+            picked=picked["seq"] if picked else None,
             today=today.isoformat(),
             observation_days=rules.OBSERVATION_DAYS,
             threshold_c=facade.threshold_c,
@@ -76,8 +99,14 @@ def form():
 @login_required()
 def submit():
     facade = _facade()
-    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "sensor_c")}
     form["symptoms"] = request.form.getlist("symptoms")
+    picked = _picked(facade, form)
+    if picked is not None:
+        form["sensor_c"] = f"{picked['temperature_c']:.1f}"
+        form["lane"] = picked["lane"]
+    else:
+        form["reading_seq"] = ""
     lane = form.get("lane") if form.get("lane") in facade.lanes() else None
     registration, errors = rules.validate(
         form,
@@ -87,6 +116,8 @@ def submit():
     )
     if errors:
         return _render(form, errors, 400)
+    if picked is not None:
+        registration = dataclasses.replace(registration, reading_seq=picked["seq"])
     try:
         event = facade.register(registration, g.user, lane)
     except KioskError:

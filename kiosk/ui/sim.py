@@ -12,6 +12,9 @@ from kiosk.ui.auth import login_required
 
 bp = Blueprint("sim", __name__, url_prefix="/api/sim")
 
+#: The parts of a simulated lane the panel can unplug.
+SIM_PARTS = ("thermometer", "camera")
+
 
 def _simulate(lane: str, **person):
     try:
@@ -50,3 +53,19 @@ def step_in(lane: str):
 @login_required()
 def leave(lane: str):
     return _simulate(lane)
+
+
+@bp.post("/<lane>/part")
+@login_required()
+def part(lane: str):
+    """Unplug (``{"part": "thermometer"|"camera", "plugged": false}``) or plug back a lane's
+    simulated thermometer or camera, to show the guard's manual steps."""
+    body = request.get_json(silent=True) or {}
+    which, plugged = body.get("part"), body.get("plugged")
+    if which not in SIM_PARTS or not isinstance(plugged, bool):
+        return jsonify(error="part: thermometer or camera; plugged: true or false"), 400
+    try:
+        state = current_app.extensions["kiosk"].simulate_part(lane, which, plugged=plugged)
+    except KioskError:
+        return jsonify(error="no such lane"), 404
+    return jsonify(ok=True, lane=state)

@@ -49,11 +49,12 @@ def test_guard_screen_shows_granted_and_fever_live_and_acknowledges(page, live):
     expect(page.locator("#fever-household")).to_contain_text("7-1201")
     expect(page.locator("body")).to_have_attribute("data-alarm", "sounding")
     expect(tile).to_have_class(re.compile(r"\bstate-denied\b"))
-    page.click("#fever-remeasured")  # no value typed: refused, alarm stays
+    expect(page.locator("#lane-exit")).to_be_visible()  # the other lane stays on screen
+    page.click("#fever-release")  # no value typed: refused, alarm stays
     expect(page.locator("#fever-error")).to_contain_text("请填写复测体温")
     expect(alarm).to_be_visible()
     page.fill("#fever-value", "36.9")
-    page.click("#fever-remeasured")
+    page.click("#fever-release")  # 手动复测正常 → 放行: one step
     expect(alarm).to_be_hidden()
     expect(page.locator("body")).not_to_have_attribute("data-alarm", "sounding")
     ack = live.kiosk.journal.recent(1, types=("alert.fever_ack",))[0]
@@ -63,6 +64,13 @@ def test_guard_screen_shows_granted_and_fever_live_and_acknowledges(page, live):
         "guard",
     )
     assert live.kiosk.facade.fevers() == []
+    opened = live.kiosk.journal.recent(1, types=("gate.manual_open",))[0]
+    assert (opened.lane, opened.data["reason"], opened.data["guard"]) == (
+        "main",
+        "remeasured: 36.9 °C",
+        "guard",
+    )
+    expect(tile).to_have_class(re.compile(r"\bstate-granted\b"))
     _idle(live, page)
 
 
@@ -93,6 +101,8 @@ def test_guard_screen_registers_a_returning_resident_with_home_observation(page,
     page.fill("#f-household", "8-0301")
     page.fill("#f-province", "湖北")
     page.click("label:has(#f-key_area-yes)")
+    expect(page.locator("#f-temperature")).to_have_value("")  # nobody's reading by itself
+    page.click(f'button.reading[data-value="{body_c:.1f}"]')  # the guard picks this one
     expect(page.locator("#f-temperature")).to_have_value(f"{body_c:.1f}")
     page.click("label:has(#f-outcome-observation)")
     page.click("#reg-submit")
@@ -114,8 +124,9 @@ def test_guard_screen_registers_a_returning_resident_with_home_observation(page,
 
 
 def test_guard_screen_visitor_gets_a_temporary_pass_that_opens_the_gate(page, live):
-    _measure(live, "main", NORMAL_FOREHEAD_C)
+    body_c = _measure(live, "main", NORMAL_FOREHEAD_C)
     page.click("#nav-register")
+    page.click(f'button.reading[data-value="{body_c:.1f}"]')
     page.click("label:has(input[name=kind][value=visitor])")
     page.fill("#f-name", "李四")
     page.fill("#f-phone", "13800001111")
@@ -128,7 +139,7 @@ def test_guard_screen_visitor_gets_a_temporary_pass_that_opens_the_gate(page, li
     issued = live.kiosk.journal.recent(1, types=("pass.temporary_issued",))[0]
     created = live.kiosk.journal.recent(1, types=("registration.created",))[0]
     assert issued.data["registration_id"] == created.data["registration_id"]  # one id
-    expect(page.locator("#temporary-info")).to_contain_text(issued.data["pass_id"])
+    expect(page.locator("#temporary-id")).to_have_text(issued.data["pass_id"])
 
     # the QR on screen, photographed: decoded from its pixels, it is a pass this gate accepts
     src = page.locator("#temporary-qr").get_attribute("src")
