@@ -21,7 +21,7 @@ from committee.app import Server, create_app
 log = logging.getLogger(__name__)
 
 
-def sweep(server: Server) -> dict[str, int]:
+def sweep_once(server: Server) -> dict[str, int]:
     """One pass of the sweep; returns what it did."""
     now = server.now()
     with server.db.transaction() as session:
@@ -83,7 +83,7 @@ def serve(server: Server, host: str, port: int, *, ready: Callable[[str], None] 
     # waitress answers 413 itself, without reading the rest, for anything this large
     options["max_request_body_size"] = 2 << 20
     wsgi = create_server(create_app(server), host=host, port=port, **options)
-    sweeper = Sweeper(lambda: sweep(server), server.config.gates.sweep_s).start()
+    sweeper = Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s).start()
 
     def _stop(signum, frame) -> None:
         raise KeyboardInterrupt
@@ -101,3 +101,58 @@ def serve(server: Server, host: str, port: int, *, ready: Callable[[str], None] 
             signal.signal(sig, handler)
         sweeper.stop()
         server.db.dispose()
+
+
+class Background:
+    """The application on waitress in a background thread, for tests and the demo.
+
+    :param port: 0 picks a free port; :attr:`url` is the base URL a gate is configured with.
+    """
+
+    def __init__(
+        self, server: Server, host: str = "127.0.0.1", port: int = 0, *, sweep: bool = True
+    ) -> None:
+        from waitress.server import create_server
+
+        self.server = server
+        self.wsgi = create_server(
+            create_app(server),
+            host=host,
+            port=port,
+            threads=server.config.server.threads,
+            max_request_body_size=2 << 20,
+            asyncore_loop_timeout=0.2,
+            ident="committee",
+        )
+        self._sweeper = (
+            Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s) if sweep else None
+        )
+        self._thread = threading.Thread(target=self.wsgi.run, name="committee", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.wsgi.effective_host}:{self.wsgi.effective_port}/api/v1"
+
+    def start(self) -> Background:
+        self._thread.start()
+        if self._sweeper is not None:
+            self._sweeper.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving: close the listening socket and every open connection."""
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        self.wsgi.close()
+        for channel in list(self.wsgi._map.values()):
+            channel.close()
+        self.wsgi.task_dispatcher.shutdown()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("the committee server thread did not stop within %.0f s", timeout)
+
+    def __enter__(self) -> Background:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
