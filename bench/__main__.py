@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.stats import machine
 
-PARTS = ("scanner", "gate", "journal", "uplink", "rest", "screen", "sigterm")
+PARTS = ("scanner", "gate", "journal", "uplink", "rest", "screen", "sigterm", "committee")
 HERE = Path(__file__).resolve().parent
 
 
@@ -143,6 +143,39 @@ def rows(name: str, result: dict) -> list[str]:
                 "< 100 ms (max)",
                 result["met"],
             )
+        )
+    elif name == "committee":
+        out += committee_rows(result)
+    return out
+
+
+def committee_rows(result: dict) -> list[str]:
+    """One row per engine and street size of ``bench.committee``."""
+    from bench.committee import TARGETS
+
+    out = []
+    sizes = sorted({r["gates"] for r in result["scenarios"]})
+    for r in result["scenarios"]:
+        targets = ["0 duplicates, 0 gaps, memory flat"]
+        if r["gates"] == sizes[-1] and r["engine"] == "postgresql":
+            targets.append(f">= {TARGETS['pg_events_per_s_500']}/s")
+        if r["gates"] == sizes[0]:
+            targets.append(f"p95 ack <= {TARGETS['p95_ms_55']} ms")
+        met = result["met"][f"{r['engine']}-{r['gates']}"]
+        out.append(
+            f"| committee server, {r['engine']}, {r['gates']} gates x {r['events_per_gate']} "
+            f"events (batches of {r['batch']}, 10 % of replies dropped): stored events/s | "
+            f"{r['events_per_s']}/s | ack p50 {r['ack_p50_ms']} ms, p95 {r['ack_p95_ms']} ms; "
+            f"{r['duplicates']} duplicates, {r['gaps']} gaps, {r['conflicts_409']} resends "
+            f"answered 409; server RSS {r['server_rss_first_quarter_mib']} -> "
+            f"{r['server_rss_last_quarter_mib']} MiB, peak {r['server_peak_mib']} MiB | "
+            f"{', '.join(targets)} | {'yes' if met else '**no**'} |"
+        )
+    load = result.get("load_before")
+    if load:
+        out.append(
+            f"| committee bench: machine load average before the run | {load[0]} | "
+            f"after: {result.get('load_after', ['?'])[0]} | | |"
         )
     return out
 

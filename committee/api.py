@@ -49,8 +49,8 @@ def _token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _auth(session, gate_id: str):
-    status, gate = authenticate(session, gate_id, _token())
+def _auth(session, gate_id: str, *, lock: bool = False):
+    status, gate = authenticate(session, gate_id, _token(), lock=lock)
     if status == 401:
         return None, reply(401, {"error": "token refused"})
     if status == 403:
@@ -86,19 +86,25 @@ def _refusal(exc: ContractError) -> Response:
     return reply(400, body)
 
 
+def _parsed(parse, gate_id: str):
+    """(parsed body, None) or (None, the refusal): parsed before the one transaction that
+    checks the token (a refused token still wins) and stores, so that no lock is held
+    while JSON is parsed."""
+    try:
+        return parse(_body(), gate_id=gate_id), None
+    except ContractError as exc:
+        return None, _refusal(exc)
+
+
 @bp.post("/gates/<gate_id>/events")
 def push_events(gate_id: str) -> Response:
     server = _server()
-    with server.db.transaction() as session:
-        gate, refused = _auth(session, gate_id)
-    if refused is not None:
-        return refused
-    try:
-        batch = contract.parse_batch(_body(), gate_id=gate_id)
-    except ContractError as exc:
-        return _refusal(exc)
+    batch, problem = _parsed(contract.parse_batch, gate_id)
     try:
         with server.db.transaction() as session:
+            gate, refused = _auth(session, gate_id, lock=True)
+            if refused is not None or problem is not None:
+                return refused or problem
             outcome = ingest.store(session, gate, batch.events, server.now())
     except ingest.Rejected as exc:
         outcome = exc.outcome
@@ -108,23 +114,19 @@ def push_events(gate_id: str) -> Response:
 @bp.post("/gates/<gate_id>/heartbeat")
 def heartbeat(gate_id: str) -> Response:
     server = _server()
+    beat, problem = _parsed(contract.parse_heartbeat, gate_id)
     with server.db.transaction() as session:
         gate, refused = _auth(session, gate_id)
-    if refused is not None:
-        return refused
-    try:
-        beat = contract.parse_heartbeat(_body(), gate_id=gate_id)
-    except ContractError as exc:
-        return _refusal(exc)
-    fields = {
-        "ts": beat.ts,
-        "version": beat.version,
-        "uptime_s": beat.uptime_s,
-        "last_seq": beat.last_seq,
-        "unsent": beat.unsent,
-        "lanes": beat.lanes,
-    }
-    with server.db.transaction() as session:
+        if refused is not None or problem is not None:
+            return refused or problem
+        fields = {
+            "ts": beat.ts,
+            "version": beat.version,
+            "uptime_s": beat.uptime_s,
+            "last_seq": beat.last_seq,
+            "unsent": beat.unsent,
+            "lanes": beat.lanes,
+        }
         heartbeats.record(session, gate.id, fields, server.now())
     return reply(200, {})
 

@@ -36,12 +36,17 @@ class ServerSettings:
     threads: int = 8
     #: Address of the reverse proxy whose X-Forwarded-* headers are believed ("" = none).
     trusted_proxy: str = ""
+    #: Connections held open at once (each gate keeps one for a few seconds after a push);
+    #: more wait until one closes. Raise it with the number of gates.
+    connection_limit: int = 1000
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
             raise ValueError(f"port: {self.port} is not a TCP port")
         if not 1 <= self.threads <= 256:
             raise ValueError("threads: from 1 to 256")
+        if not 10 <= self.connection_limit <= 100_000:
+            raise ValueError("connection_limit: from 10 to 100000")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 One transaction per batch:
 
-1. the gate's row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
-   ``BEGIN IMMEDIATE`` already admits one writer), so two requests of one gate queue;
+1. the gate's row is locked by the caller (:func:`committee.sites.authenticate` with
+   ``lock=True`` in the same transaction), so two requests of one gate queue;
 2. a batch that does not start at ``acked_seq + 1`` is answered 409 with the stored cursor
    (a resend after a lost reply lands here: nothing is stored twice);
 3. the events are inserted with "on conflict do nothing" on the unique keys ``(gate, seq)``
@@ -63,14 +63,11 @@ def parse_ts(text: str) -> datetime:
 
 
 def store(session: Session, gate: Gate, events, now: datetime) -> Outcome:
-    """Store *events* (the contract's parsed events of one batch, contiguous) for *gate*.
+    """Store *events* (the contract's parsed events of one batch, contiguous) for *gate*,
+    whose row the caller locked in this transaction.
 
     :raises Rejected: the batch must not be stored; roll back and send its outcome.
     """
-    locked = select(Gate).where(Gate.id == gate.id)
-    if session.bind.dialect.name == "postgresql":
-        locked = locked.with_for_update()
-    gate = session.scalars(locked.execution_options(populate_existing=True)).one()
     first, last = events[0].seq, events[-1].seq
     if last > MAX_SEQ:
         bad = next(e.seq for e in events if e.seq > MAX_SEQ)
@@ -91,9 +88,10 @@ def store(session: Session, gate: Gate, events, now: datetime) -> Outcome:
         }
         for e in events
     ]
+    table = Event.__table__
     insert = (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
-    stmt = insert(Event).on_conflict_do_nothing().returning(Event.seq)
-    stored = set(session.scalars(stmt, rows).all())
+    stmt = insert(table).on_conflict_do_nothing().returning(table.c.seq)
+    stored = set(session.connection().execute(stmt, rows).scalars())
     if len(stored) != len(rows):
         raise Rejected(_collision(session, [e for e in events if e.seq not in stored]))
     for e in events:

@@ -68,20 +68,32 @@ class Sweeper:
                 log.error("the sweep thread did not stop within %.0f s", timeout)
 
 
+def waitress_options(server: Server) -> dict:
+    """waitress settings from ``[server]``: threads, connections, and a body limit at which
+    waitress answers 413 itself without reading the rest."""
+    settings = server.config.server
+    return {
+        "threads": settings.threads,
+        "connection_limit": settings.connection_limit,
+        "channel_timeout": 60,
+        "max_request_body_size": 2 << 20,
+        "asyncore_use_poll": True,
+        "ident": "committee",
+    }
+
+
 def serve(server: Server, host: str, port: int, *, ready: Callable[[str], None] | None = None):
     """Serve until SIGTERM or SIGINT."""
     from waitress.server import create_server
 
     settings = server.config.server
-    options = {"threads": settings.threads, "channel_timeout": 60, "ident": "committee"}
+    options = waitress_options(server)
     if settings.trusted_proxy:
         options.update(
             trusted_proxy=settings.trusted_proxy,
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
             clear_untrusted_proxy_headers=True,
         )
-    # waitress answers 413 itself, without reading the rest, for anything this large
-    options["max_request_body_size"] = 2 << 20
     wsgi = create_server(create_app(server), host=host, port=port, **options)
     sweeper = Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s).start()
 

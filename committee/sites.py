@@ -134,16 +134,23 @@ def list_gates(session: Session) -> list[Gate]:
     return list(session.scalars(select(Gate).order_by(Gate.code)))
 
 
-def authenticate(session: Session, gate_code: str, token: str | None) -> tuple[int, Gate | None]:
+def authenticate(
+    session: Session, gate_code: str, token: str | None, *, lock: bool = False
+) -> tuple[int, Gate | None]:
     """Check a bearer *token* for the path's *gate_code*.
 
     Returns ``(200, gate)``; ``(401, None)`` for a missing or unknown token; ``(403, None)``
-    for the token of another gate (or of a gate that does not exist).
+    for the token of another gate (or of a gate that does not exist). With *lock* the gate's
+    row stays locked until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's
+    ``BEGIN IMMEDIATE`` already admits one writer at a time).
     """
     if not token:
         return 401, None
     digest = hash_token(token)
-    owner = session.scalar(select(Gate).where(Gate.token_hash == digest))
+    stmt = select(Gate).where(Gate.token_hash == digest)
+    if lock and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    owner = session.scalar(stmt)
     if owner is None or not hmac.compare_digest(owner.token_hash, digest):
         return 401, None
     if owner.code != gate_code:

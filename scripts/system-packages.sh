@@ -2,6 +2,7 @@
 # Makes sure the system packages kiosk needs are present.
 #   runtime: libzbar0 (pyzbar's decoder library)
 #   test:    runtime + chromium (browser tests) + zbar-tools (zbarimg, a benchmark peer)
+#            + postgresql (the committee server's tests and benchmark start a throwaway one)
 # As root, missing packages are installed with apt-get; otherwise the exact command is
 # printed and the script fails.
 set -euo pipefail
@@ -13,6 +14,7 @@ have_lib 'libzbar\.so\.0' || missing+=(libzbar0)
 if [ "$want" = test ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
