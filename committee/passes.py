@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from committee.errors import NotFound, Refused
 from committee.models import Household, Pass, Site
 from committee.sites import get_site, touch_roster
-from kiosk.cards import write_sheet
 from kiosk.errors import PassError
 from kiosk.keys import LoadedKey, issue_pass
 from kiosk.passes import PassClaims, PassKind
@@ -118,6 +117,8 @@ def issue(
 
 def print_sheet(issued: list[Issued], out_dir: Path, tz=None) -> Path:
     """Write the cards of *issued* to one A4 PDF in *out_dir* (the gate's card layout)."""
+    from kiosk.cards import write_sheet  # drawing loads OpenCV: only when printing
+
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_sheet([(p.token, p.claims) for p in issued], out_dir / SHEET, tz=tz)
 

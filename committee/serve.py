@@ -139,7 +139,8 @@ class Background:
         self._sweeper = (
             Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s) if sweep else None
         )
-        self._thread = threading.Thread(target=self.wsgi.run, name="committee", daemon=True)
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="committee", daemon=True)
 
     @property
     def url(self) -> str:
@@ -151,14 +152,21 @@ class Background:
             self._sweeper.start()
         return self
 
+    def _run(self) -> None:
+        wsgi = self.wsgi
+        while not self.stopping.is_set():
+            wsgi.asyncore.loop(timeout=0.2, map=wsgi._map, use_poll=True, count=1)
+        # closed here, in the loop's own thread, never under a poll in progress
+        wsgi.close()
+        for channel in list(wsgi._map.values()):
+            channel.close()
+        wsgi.task_dispatcher.shutdown()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving: close the listening socket and every open connection."""
         if self._sweeper is not None:
             self._sweeper.stop()
-        self.wsgi.close()
-        for channel in list(self.wsgi._map.values()):
-            channel.close()
-        self.wsgi.task_dispatcher.shutdown()
+        self.stopping.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.error("the committee server thread did not stop within %.0f s", timeout)
