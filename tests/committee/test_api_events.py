@@ -242,3 +242,15 @@ def test_unknown_endpoint_and_method_get_json(client, db, clock):
     assert reply.status_code == 404 and reply.is_json
     reply = client.get(f"/api/v1/gates/{GATE}/events", headers={"Authorization": f"Bearer {token}"})
     assert reply.status_code == 405 and reply.is_json
+
+
+def test_database_unreachable_is_503_with_retry_after(config, clock, tmp_path):
+    from committee.app import Server, create_app
+    from committee.db import Database, make_engine
+
+    gone = make_engine(f"postgresql+psycopg://postgres@/committee?host={tmp_path}/no-server")
+    app = create_app(Server(config, Database(gone), clock))
+    reply = push(app.test_client(), "any-token", batch(1, 1))
+    assert reply.status_code == 503 and reply.headers["Retry-After"] == "5"
+    assert reply.json["error"]
+    gone.dispose()
