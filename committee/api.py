@@ -108,6 +108,8 @@ def push_events(gate_id: str) -> Response:
             outcome = ingest.store(session, gate, batch.events, server.now())
     except ingest.Rejected as exc:
         outcome = exc.outcome
+    if outcome.status == 200:
+        server.stored(gate_id, outcome.body["acked_seq"])
     return reply(outcome.status, outcome.body)
 
 

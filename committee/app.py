@@ -29,14 +29,28 @@ def utc_now() -> datetime:
 
 @dataclass
 class Server:
-    """What the views work with. *clock* returns the current moment (timezone-aware)."""
+    """What the views work with. *clock* returns the current moment (timezone-aware).
+
+    :attr:`listeners` are told ``(gate_id, acked_seq)`` after each batch is committed (the
+    committee's live pages subscribe here); a listener must not block, and one that raises
+    is logged and skipped.
+    """
 
     config: Config
     db: Database
     clock: Callable[[], datetime] = field(default=utc_now)
+    listeners: list[Callable[[str, int], None]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def stored(self, gate_id: str, acked_seq: int) -> None:
+        """Tell every listener that *gate_id*'s events up to *acked_seq* are stored."""
+        for listener in list(self.listeners):
+            try:
+                listener(gate_id, acked_seq)
+            except Exception:
+                log.exception("a listener of stored events failed")
 
     def today(self) -> date:
         """Today in the compounds' time zone (``[sites] timezone``)."""

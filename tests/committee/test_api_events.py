@@ -254,3 +254,20 @@ def test_database_unreachable_is_503_with_retry_after(config, clock, tmp_path):
     assert reply.status_code == 503 and reply.headers["Retry-After"] == "5"
     assert reply.json["error"]
     gone.dispose()
+
+
+def test_listeners_hear_of_each_stored_batch_after_commit(server, client, db, clock):
+    token = add_gate(db, clock)
+    heard = []
+
+    def listener(gate, acked):
+        heard.append((gate, acked, stored_seqs(db)[-1]))  # already visible when told
+
+    def broken(gate, acked):
+        raise RuntimeError("a broken listener does not stop the others")
+
+    server.listeners += [broken, listener]
+    push(client, token, batch(1, 3))
+    push(client, token, batch(1, 3))  # 409: nothing new
+    push(client, token, batch(4, 1))
+    assert heard == [(GATE, 3, 3), (GATE, 4, 4)]
