@@ -229,18 +229,9 @@ def _preview(change: households.Plan, remove_missing: bool) -> None:
 @click.option("--site", "site_code", required=True)
 def households_list(server: Server, site_code: str) -> None:
     """List the households of a site."""
-    from sqlalchemy import select
-
-    from committee.models import Household
-
     with server.db.transaction() as session:
         target = sites.get_site(session, site_code)
-        rows = session.scalars(
-            select(Household)
-            .where(Household.site_id == target.id, Household.removed_at.is_(None))
-            .order_by(Household.code)
-        )
-        for row in rows:
+        for row in session.scalars(households.present(target.id)):
             quota = "-" if row.exit_quota_per_day is None else row.exit_quota_per_day
             click.echo(f"{row.code}\t{row.members}\t{quota}")
 

@@ -220,6 +220,15 @@ def read_register(path: str | Path) -> Register:
     return Register(rows, ignored)
 
 
+def present(site_id: int):
+    """The query of a site's households that are in the register (not removed), by code."""
+    return (
+        select(Household)
+        .where(Household.site_id == site_id, Household.removed_at.is_(None))
+        .order_by(Household.code)
+    )
+
+
 def plan(session: Session, site: Site, register: Register) -> Plan:
     """Compare *register* with what *site* holds."""
     stored = {

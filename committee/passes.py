@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from committee.errors import NotFound, Refused
+from committee.households import present
 from committee.models import Household, Pass, Site
 from committee.sites import get_site, touch_roster
 from kiosk.errors import PassError
@@ -72,10 +73,10 @@ def issue(
 ) -> list[Issued]:
     """Issue one new resident pass for *household*, or for every household of the site."""
     site = get_site(session, site_code)
-    stmt = select(Household).where(Household.site_id == site.id, Household.removed_at.is_(None))
+    stmt = present(site.id)
     if household is not None:
         stmt = stmt.where(Household.code == household)
-    households = list(session.scalars(stmt.order_by(Household.code)))
+    households = list(session.scalars(stmt))
     if household is not None and not households:
         raise NotFound(f"no household {household!r} at site {site.code}")
     if not households:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from committee import observation
+from committee.households import present
 from committee.models import Household, Pass, SigningKey, Site
 from committee.sites import roster_version
 from kiosk import contract
@@ -23,11 +24,7 @@ def build(session: Session, site: Site, today: date, now: datetime) -> contract.
     observation.end_expired(session, today, now, site.id)
     session.refresh(site)
     keys = session.scalars(select(SigningKey).order_by(SigningKey.kid))
-    households = session.scalars(
-        select(Household)
-        .where(Household.site_id == site.id, Household.removed_at.is_(None))
-        .order_by(Household.code)
-    )
+    households = session.scalars(present(site.id))
     passes = session.execute(
         select(Pass.code, Household.code, Pass.status)
         .join(Household, Pass.household_id == Household.id)
