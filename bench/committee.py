@@ -213,11 +213,11 @@ async def _drive(tokens: dict[str, str], port: int, events: int, batch: int) -> 
     return time.perf_counter() - started, acks, counts
 
 
-def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_ready(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"committee serve exited: {proc.stderr.read()}")
+            raise RuntimeError(f"committee serve exited: {log.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -246,6 +246,9 @@ def scenario(engine: str, gates: int, events: int, batch: int, pg=None) -> dict:
             f'[storage]\ndata_dir = "{folder}"\n',
             encoding="utf-8",
         )
+        # the server's log goes to a file: waitress warns of its queue depth under this load,
+        # and an unread pipe would fill up and stop the server
+        log_file = (folder / "server.log").open("w")
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -260,11 +263,11 @@ def scenario(engine: str, gates: int, events: int, batch: int, pg=None) -> dict:
             cwd=ROOT,
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log_file,
             text=True,
         )
         try:
-            _wait_ready(port, proc)
+            _wait_ready(port, proc, folder / "server.log")
             rss_start = _memory_kib(proc.pid)[0]
             samples: list[int] = []
 
@@ -288,6 +291,7 @@ def scenario(engine: str, gates: int, events: int, batch: int, pg=None) -> dict:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            log_file.close()
         check = _check(url, gates, events)
         if engine == "postgresql":
             pg.drop_database(name)
