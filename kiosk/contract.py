@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import uuid
@@ -40,44 +41,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from kiosk.errors import ContractError
-
-__all__ = [
-    "API_VERSION",
-    "EVENT_REFUSED",
-    "EVENT_TYPES",
-    "KEY_USES",
-    "MAX_BATCH_BYTES",
-    "MAX_BATCH_EVENTS",
-    "MAX_REPLY_BYTES",
-    "MAX_ROSTER_BYTES",
-    "PASS_STATUSES",
-    "Ack",
-    "Batch",
-    "BatchTooLarge",
-    "ContractError",
-    "Event",
-    "EventRefusedData",
-    "Heartbeat",
-    "Household",
-    "Observation",
-    "Refusal",
-    "RosterBody",
-    "RosterKey",
-    "RosterPass",
-    "encode",
-    "encode_batch",
-    "event_refused",
-    "heartbeat",
-    "inflate",
-    "is_rfc3339",
-    "parse_ack",
-    "parse_batch",
-    "parse_event_refused",
-    "parse_heartbeat",
-    "parse_refusal",
-    "parse_roster",
-    "roster",
-]
 
 API_VERSION = 1
 """The contract's version (the ``/api/v1`` of the base URL)."""
@@ -94,26 +57,11 @@ MAX_REPLY_BYTES = 1 << 20
 EVENT_REFUSED = "kiosk.event_refused"
 """Type of the event sent in place of one the server refused (same ``seq`` and ``id``)."""
 EVENT_TYPES = (
-    "pass.scanned",
-    "temperature.measured",
-    "access.granted",
-    "access.denied",
-    "gate.manual_open",
-    "door.forced",
-    "door.held_open",
-    "alert.fever",
-    "alert.sensor_fault",
-    "registration.created",
-    "pass.temporary_issued",
-    "calibration.changed",
-    "config.changed",
-    "auth.login",
-    "auth.login_failed",
-    "kiosk.started",
-    "kiosk.stopped",
-    "parcel.received",
-    "parcel.collected",
-    EVENT_REFUSED,
+    *("pass.scanned", "temperature.measured", "access.granted", "access.denied"),
+    *("gate.manual_open", "door.forced", "door.held_open", "alert.fever", "alert.sensor_fault"),
+    *("registration.created", "pass.temporary_issued", "calibration.changed", "config.changed"),
+    *("auth.login", "auth.login_failed", "kiosk.started", "kiosk.stopped"),
+    *("parcel.received", "parcel.collected", EVENT_REFUSED),
 )
 """The event types the contract names. A gate may send others; a server ignores types it
 does not know, so this is not a check."""
@@ -323,16 +271,13 @@ _ROSTER_KEYS = frozenset(RosterBody.__struct_fields__)
 # -- decoding -------------------------------------------------------------------------------
 
 
-_DECODERS: dict[type, msgspec.json.Decoder] = {}
 _NAMED = re.compile(r"^(?P<field>[a-z_0-9]+): (?P<rest>.*)$", re.DOTALL)
 _AT = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 
 
+@functools.cache
 def _decoder(kind: type) -> msgspec.json.Decoder:
-    decoder = _DECODERS.get(kind)
-    if decoder is None:
-        decoder = _DECODERS[kind] = msgspec.json.Decoder(kind)
-    return decoder
+    return msgspec.json.Decoder(kind)
 
 
 def _decode(kind: type, raw: bytes | str, what: str, *, prefix: str = ""):
@@ -341,6 +286,8 @@ def _decode(kind: type, raw: bytes | str, what: str, *, prefix: str = ""):
         return _decoder(kind).decode(raw)
     except msgspec.ValidationError as exc:
         message, field = _split(str(exc))
+        if not field and message.startswith("expected `object`, got"):
+            message = "expected a JSON object, got " + message.rsplit(" ", 1)[-1].strip("`")
         field = _join(prefix, field)
         raise ContractError(_say(what, field, message), field=field) from None
     except (msgspec.DecodeError, RecursionError) as exc:
@@ -431,7 +378,9 @@ def parse_heartbeat(raw: bytes | str, *, gate_id: str | None = None) -> Heartbea
     return beat
 
 
-def parse_roster(raw: bytes | str, *, site: str | None = None, strict: bool = False) -> RosterBody:
+def parse_roster(
+    raw: bytes | str | Mapping[str, Any], *, site: str | None = None, strict: bool = False
+) -> RosterBody:
     """A roster body: pulled from the server, imported from a file, or read back from the
     journal. The one function that reads a roster.
 
@@ -439,6 +388,11 @@ def parse_roster(raw: bytes | str, *, site: str | None = None, strict: bool = Fa
     :param strict: refuse unknown top-level keys (a file typed by hand: ``pases``).
     :raises ContractError: naming the field; over :data:`MAX_ROSTER_BYTES` included.
     """
+    if isinstance(raw, Mapping):  # plain data (a test, the demo): checked as its JSON is
+        try:
+            raw = encode(raw)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ContractError(f"roster: not JSON data: {exc}") from None
     if len(raw) > MAX_ROSTER_BYTES:
         raise ContractError(
             f"roster: more than {MAX_ROSTER_BYTES >> 20} MiB of JSON ({len(raw):,} bytes)",
@@ -474,6 +428,14 @@ def _unique(items: tuple, name: str, what: str, *, attr: str = "id") -> None:
                 field=f"{name}[{index}].{attr}",
             )
         seen.add(value)
+
+
+def parse_key(entry: Any) -> RosterKey:
+    """One roster ``keys`` entry given as plain data (a key manifest's entry).
+
+    :raises ContractError: naming the field.
+    """
+    return _convert(entry, RosterKey, "key")
 
 
 def parse_ack(raw: bytes | str) -> Ack:
@@ -633,3 +595,5 @@ def _convert(value: Any, kind: type, what: str):
     except msgspec.ValidationError as exc:
         message, field = _split(str(exc))
         raise ContractError(_say(what, field, message), field=field) from None
+    except (RecursionError, TypeError) as exc:
+        raise ContractError(f"{what}: not JSON data: {exc}") from None

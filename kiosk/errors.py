@@ -53,3 +53,7 @@ class ContractError(KioskError, ValueError):
         super().__init__(message)
         self.field = field
         self.seq = seq
+
+
+class StopTimeout(KioskError, RuntimeError):
+    """A thread did not stop within its timeout (after gpiozero's ``ZombieThread``)."""
