@@ -13,6 +13,7 @@ created on first use.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from committee.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -67,7 +69,17 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    chatty = logging.getLogger("alembic")
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)  # one line per plugin at every start otherwise
+    try:
+        before = current_revision(connection)
+        command.upgrade(config, revision)
+        after = current_revision(connection)
+    finally:
+        chatty.setLevel(level)
+    if after != before:
+        log.info("database schema migrated from %s to %s", before or "empty", after)
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -3,14 +3,14 @@
 :func:`start_for_gate` opens (or creates) the demo's committee database, seeds it once from
 the demo compound's register (households, passes with their statuses, the household under
 home observation), records the committee key the demo signs its passes with, gives the
-gate a fresh token in a 0600 file, and serves the gate API on a free loopback port in a
+gate a fresh token (returned for the gate's 0600 token file), and serves the gate API on a
+free loopback port in a
 background thread. The gate then gets its roster and keys from this server and uploads to it
 like a real gate.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,11 +77,10 @@ def start_for_gate(
     gate_id: str,
     keys_dir: Path,
     register: dict[str, Any],
-    token_file: Path,
     site_name: str = "演示小区",
-) -> Background:
+) -> tuple[Background, str]:
     """Start the demo's committee server for one gate; returns it running (``.url``,
-    ``.stop()``)."""
+    ``.stop()``, ``.description``) and the gate's new token."""
     config = from_dict(
         {
             "storage": {"data_dir": str(folder), "keys_dir": str(keys_dir)},
@@ -98,11 +97,8 @@ def start_for_gate(
             token = sites.replace_token(session, gate_id, now)
         except LookupError:
             token = sites.add_gate(session, gate_id, site, now)[1]
-    token_file.parent.mkdir(parents=True, exist_ok=True)
-    token_file.unlink(missing_ok=True)
-    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
     server = Background(Server(config, db))
-    server.database_path = Path(config.database_url.removeprefix("sqlite:///"))
-    return server.start()
+    server.description = (
+        f"committee server, SQLite {config.database_url.removeprefix('sqlite:///')}"
+    )
+    return server.start(), token

@@ -127,14 +127,10 @@ class Background:
         from waitress.server import create_server
 
         self.server = server
+        #: What it is, for a line such as the demo's "Committee: <url> (<description>)".
+        self.description = "committee server"
         self.wsgi = create_server(
-            create_app(server),
-            host=host,
-            port=port,
-            threads=server.config.server.threads,
-            max_request_body_size=2 << 20,
-            asyncore_loop_timeout=0.2,
-            ident="committee",
+            create_app(server), host=host, port=port, **waitress_options(server)
         )
         self._sweeper = (
             Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s) if sweep else None

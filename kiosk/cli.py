@@ -72,7 +72,7 @@ def run(config_path: str | None) -> None:
     "--committee/--no-committee",
     "with_committee",
     default=True,
-    help="Upload to a simulated committee server on loopback (default on).",
+    help="Run a committee server on loopback and upload to it (default on).",
 )
 def demo(config_path: str | None, port: int | None, host: str | None, with_committee) -> None:
     """Run the kiosk on simulated hardware with a demo compound."""
@@ -107,7 +107,7 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         click.echo(f"Demo passes:   {folder}  ({len(passes)} PNG files)")
         click.echo(f"Journal:       {cfg.data_dir / 'journal.db'}")
         if committee is not None:
-            click.echo(f"Committee:     {committee.url}  (simulated committee server, loopback)")
+            click.echo(f"Committee:     {committee.url}  ({committee.description})")
         click.echo("Stop with Ctrl-C.")
         service.run()
     finally:
