@@ -121,6 +121,8 @@ def heartbeat(gate_id: str) -> Response:
         gate, refused = _auth(session, gate_id)
         if refused is not None or problem is not None:
             return refused or problem
+        if "\x00" in beat.version:
+            return reply(400, {"error": "version holds a NUL character"})
         fields = {
             "ts": beat.ts,
             "version": beat.version,

@@ -74,6 +74,10 @@ def store(session: Session, gate: Gate, events, now: datetime) -> Outcome:
         return Outcome(400, {"error": f"seq {bad} is beyond {MAX_SEQ}", "bad_seq": bad})
     if first != gate.acked_seq + 1:
         return Outcome(409, {"acked_seq": gate.acked_seq})
+    for e in events:  # a text column cannot hold NUL (PostgreSQL); data is JSON text, it can
+        for name in ("ts", "lane", "type"):
+            if "\x00" in (getattr(e, name) or ""):
+                return Outcome(400, {"error": f"{name} holds a NUL character", "bad_seq": e.seq})
     rows = [
         {
             "gate_id": gate.id,

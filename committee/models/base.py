@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
 #: Constraint names Alembic can find again on both engines.
@@ -19,8 +18,10 @@ NAMING = {
 
 #: A 64-bit key that still autoincrements on SQLite (which wants INTEGER for that).
 BigKey = BigInteger().with_variant(Integer, "sqlite")
-#: JSON documents: JSONB on PostgreSQL (queryable), JSON text on SQLite.
-Document = JSON().with_variant(JSONB(), "postgresql")
+#: JSON documents, kept as the text of the JSON on both engines (PostgreSQL's ``json``, not
+#: ``jsonb``: jsonb refuses ``\u0000`` and lone surrogates, which a gate may send inside a
+#: scanned text, and every event must be stored as sent).
+Document = JSON()
 
 
 class Moment(TypeDecorator):

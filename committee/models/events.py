@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from committee.models.base import Base, BigKey, Document, Moment
@@ -28,9 +28,9 @@ class Event(Base):
     gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    ts: Mapped[str] = mapped_column(String(40))
+    ts: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(Moment)
-    lane: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    type: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str | None] = mapped_column(Text, nullable=True)
+    type: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(Document)
     received_at: Mapped[datetime] = mapped_column(Moment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from committee.models.base import Base, Document, Moment, utcnow
@@ -37,8 +37,8 @@ class Heartbeat(Base):
 
     gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(Moment)
-    ts: Mapped[str] = mapped_column(String(40))
-    version: Mapped[str] = mapped_column(String(40))
+    ts: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
     uptime_s: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     unsent: Mapped[int] = mapped_column(BigInteger)

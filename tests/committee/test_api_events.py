@@ -7,6 +7,7 @@ import json
 
 from sqlalchemy import func, select
 
+from committee.export import export_events
 from committee.models import Event, Gate
 from kiosk import contract
 from tests.committee.helpers import GATE, add_gate, batch, event, push
@@ -271,3 +272,23 @@ def test_listeners_hear_of_each_stored_batch_after_commit(server, client, db, cl
     push(client, token, batch(1, 3))  # 409: nothing new
     push(client, token, batch(4, 1))
     assert heard == [(GATE, 3, 3), (GATE, 4, 4)]
+
+
+def test_events_any_text_in_data_and_long_names_are_stored_as_sent(client, db, clock):
+    token = add_gate(db, clock)
+    body = batch(1, 3)
+    body["events"][0]["data"] = {"text": "a\u0000b", "raw": "\u0001\u00ff三\U0001f600"}
+    body["events"][1]["lane"] = "l" * 300
+    body["events"][2]["type"] = "t." + "x" * 500
+    raw = json.dumps(body).encode("ascii")  # NUL travels as \\u0000
+    assert push(client, token, raw).json == {"acked_seq": 3}
+    assert list(export_events(db, GATE)) == body["events"]
+
+
+def test_events_nul_in_a_name_is_400_naming_the_event(client, db, clock):
+    token = add_gate(db, clock)
+    body = batch(1, 2)
+    body["events"][1]["lane"] = "ma\u0000in"
+    reply = push(client, token, body)
+    assert reply.status_code == 400 and reply.json["bad_seq"] == 2
+    assert stored_seqs(db) == []

@@ -238,3 +238,13 @@ def test_sweep_ends_observations_after_their_last_day(server, db, clock):
     assert sweep_once(server)["observations_ended"] == 0
     clock.advance(days=1)
     assert sweep_once(server)["observations_ended"] == 1
+
+
+def test_heartbeat_odd_texts_are_kept_or_refused_by_the_contract(client, db, clock):
+    token = add_gate(db, clock)
+    body = heartbeat_body(lanes={"main": {"state": "idle\u0000", "note": "\U0001f600"}})
+    raw = json.dumps(body)
+    reply = client.post(f"/api/v1/gates/{GATE}/heartbeat", data=raw, headers=headers(token))
+    assert reply.status_code == 200
+    reply = beat(client, token, heartbeat_body(version="0.\u00001"))
+    assert reply.status_code == 400 and "NUL" in reply.json["error"]

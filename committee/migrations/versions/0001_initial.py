@@ -8,7 +8,6 @@ Create Date: 2026-12-01
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -81,7 +80,7 @@ def upgrade() -> None:
         sa.Column("cleared_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "detail",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(),
             nullable=False,
         ),
         sa.Column("count", sa.Integer(), nullable=False),
@@ -97,13 +96,13 @@ def upgrade() -> None:
         sa.Column("gate_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("ts", sa.String(length=40), nullable=False),
+        sa.Column("ts", sa.Text(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("lane", sa.String(length=64), nullable=True),
-        sa.Column("type", sa.String(length=64), nullable=False),
+        sa.Column("lane", sa.Text(), nullable=True),
+        sa.Column("type", sa.Text(), nullable=False),
         sa.Column(
             "data",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(),
             nullable=False,
         ),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
@@ -120,14 +119,14 @@ def upgrade() -> None:
         "heartbeats",
         sa.Column("gate_id", sa.Integer(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ts", sa.String(length=40), nullable=False),
-        sa.Column("version", sa.String(length=40), nullable=False),
+        sa.Column("ts", sa.Text(), nullable=False),
+        sa.Column("version", sa.Text(), nullable=False),
         sa.Column("uptime_s", sa.BigInteger(), nullable=False),
         sa.Column("last_seq", sa.BigInteger(), nullable=False),
         sa.Column("unsent", sa.BigInteger(), nullable=False),
         sa.Column(
             "lanes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
