@@ -1,7 +1,7 @@
 """Benchmark: the memory a roster costs, at the cap and beyond it.
 
 ``python -m bench.roster`` (``--quick``: a smaller roster; ``--json`` for the raw figures).
-Each figure is the peak RSS of a process of its own (``ru_maxrss`` of the child):
+Each figure is the peak RSS of a process of its own (its ``VmHWM``):
 
 - ``kiosk roster import`` of a roster just under :data:`kiosk.contract.MAX_ROSTER_BYTES`
   (16 MiB, some 230,000 passes): read, checked by the contract, stored;
@@ -69,9 +69,12 @@ def _child(code: str, *args: str) -> tuple[float, float, str]:
     return round(int(peak) / 1024, 1), round(seconds, 2), (out + done.stderr).strip()
 
 
+# VmHWM, the high-water mark of this very process (ru_maxrss would carry over the parent's
+# across fork and exec on Linux)
 _PEAK = """
-import resource as _r
-print("PEAK", _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)
+import pathlib as _p
+_hwm = [l for l in _p.Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM")]
+print("PEAK", _hwm[0].split()[1])
 """
 
 IMPORT = """

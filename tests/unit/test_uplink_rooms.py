@@ -187,3 +187,35 @@ def test_uplink_alert_does_not_wait_behind_a_trickling_roster_pull_and_stop_is_p
         journal.close()
     assert server.wait_for(lambda s: s.requests_to("roster")[-1].done)
     assert not any(thread.alive for thread in uplink._threads)
+
+
+# -- the thread shape ----------------------------------------------------------------------------
+
+
+def test_step_thread_waits_as_asked_wakes_on_demand_and_complains_when_stuck():
+    import threading
+
+    from kiosk.errors import KioskError, StopTimeout
+    from kiosk.threads import StepThread
+
+    calls, stuck, release = [], threading.Event(), threading.Event()
+
+    def step():
+        calls.append(len(calls))
+        if len(calls) == 2:
+            stuck.set()
+            release.wait(10)  # a step that hangs (a request that will not end)
+        return 3600.0  # an hour: only wake() brings the next call
+
+    thread = StepThread("t", step)
+    thread.start()
+    try:
+        thread.wake()
+        assert stuck.wait(5)
+        with pytest.raises(StopTimeout, match=r"t thread did not stop within 0\.05 s") as info:
+            thread.stop(0.05)
+        assert isinstance(info.value, KioskError)
+    finally:
+        release.set()
+    thread.stop(5)
+    assert not thread.alive and calls == [0, 1]
