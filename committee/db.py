@@ -14,8 +14,9 @@ created on first use.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
@@ -99,13 +100,18 @@ class Database:
     def __init__(self, engine: Engine, *, bind: Connection | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # SQLite admits one writer; a thread that finds the file locked sleeps in SQLite's
+        # busy handler for up to 100 ms at a time even when the lock frees after one. The
+        # threads of this process therefore queue on a lock of their own instead (other
+        # processes, such as a command run beside the server, still meet busy_timeout).
+        self._writer = threading.RLock() if self.dialect == "sqlite" else nullcontext()
         options = {"join_transaction_mode": "create_savepoint"} if bind is not None else {}
         self._sessions = sessionmaker(bind=bind or engine, expire_on_commit=False, **options)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back on error."""
-        with self._sessions() as session, session.begin():
+        with self._writer, self._sessions() as session, session.begin():
             yield session
 
     def session(self) -> Session:
