@@ -5,7 +5,8 @@ It uses the system's PostgreSQL binaries (Debian's ``postgresql`` package: ``ini
 (as the ``postgres`` user when running as root, since PostgreSQL refuses to run as root;
 otherwise as the current user), and listens only on a Unix socket inside that folder, so it
 never collides with another server or port on the machine. :meth:`TempPostgres.stop` stops
-it and removes the folder; it also runs at interpreter exit.
+it and removes the folder; it also runs at interpreter exit, and a SIGTERM to a process that
+had no handler for it becomes an ordinary exit so that it does.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import atexit
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 #: The major version preferred when several are installed.
@@ -38,6 +41,18 @@ def find_bindir() -> Path:
         "PostgreSQL is not installed: run 'bash scripts/system-packages.sh test' as root "
         "(apt-get install postgresql)"
     )
+
+
+def _exit_on_sigterm() -> None:
+    """Turn a SIGTERM into SystemExit (so atexit runs) where nothing else handles it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+        def _exit(signum, frame):
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, _exit)
 
 
 class TempPostgres:
@@ -80,6 +95,7 @@ class TempPostgres:
             shutil.chown(self.root, self._user)
             shutil.chown(self.socket_dir, self._user)
         atexit.register(self.stop)
+        _exit_on_sigterm()
         data = self.root / "data"
         self._run(
             "initdb",
