@@ -9,6 +9,8 @@ from datetime import datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 from sqlalchemy import inspect, select
 
@@ -209,3 +211,34 @@ def test_export_gives_the_contract_shape_in_seq_order(client, db, clock):
     assert list(export_events(db, "xdm-jinwaitan-1", 3)) == sent["events"][3:]
     with pytest.raises(NotFound):
         list(export_events(db, "no-such-gate"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    raw=st.one_of(
+        st.binary(max_size=400),
+        st.lists(
+            st.lists(st.one_of(st.text(max_size=12), st.integers().map(str)), max_size=5),
+            max_size=6,
+        ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8")),
+    ),
+    header=st.sampled_from(
+        [b"", "户号,人数\n".encode(), b"household,members,exit_quota_per_day\n"]
+    ),
+    suffix=st.sampled_from([".csv", ".xlsx"]),
+)
+def test_register_reader_gives_rows_or_named_problems_for_any_bytes(raw, header, suffix):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"register{suffix}"
+        path.write_bytes(header + raw)
+        try:
+            register = households.read_register(path)
+        except ImportRefused as exc:
+            assert str(exc).startswith(str(path))
+            assert all(p.startswith(f"register{suffix} line ") for p in exc.problems)
+        else:
+            for row in register.rows:
+                assert 0 <= row.members <= households.MAX_MEMBERS and row.household
