@@ -1,8 +1,9 @@
 """Configuration: one TOML file loaded into frozen dataclasses, with the gate's rules.
 
 Every section is a frozen dataclass whose field names are the TOML keys and whose defaults
-are the documented defaults (``config/committee.toml`` shows each key with a comment). A
-wrong type or value names the file and the key; an unknown key gets a "did you mean".
+are the documented defaults (``config/committee.toml`` shows each key with a comment). The
+gate's schema reader loads it: a wrong type or value names the file and the key, an unknown
+key gets a "did you mean", and every problem of a file is reported at once.
 
 Without a file (no ``--config``) the embedded default applies: everything under
 ``var/committee/`` of the current folder, a SQLite database created on first use.
@@ -11,15 +12,13 @@ Without a file (no ``--config``) the embedded default applies: everything under
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from committee.errors import ConfigError
+from kiosk import schema
 
 #: The data folder of the embedded default, relative to the current folder.
 DEFAULT_DATA_DIR = Path("var") / "committee"
@@ -41,12 +40,13 @@ class ServerSettings:
     connection_limit: int = 1000
 
     def __post_init__(self) -> None:
-        if not 1 <= self.port <= 65535:
-            raise ValueError(f"port: {self.port} is not a TCP port")
-        if not 1 <= self.threads <= 256:
-            raise ValueError("threads: from 1 to 256")
-        if not 10 <= self.connection_limit <= 100_000:
-            raise ValueError("connection_limit: from 10 to 100000")
+        schema.check(
+            self,
+            "server",
+            (1 <= self.port <= 65535, "port", f"{self.port} is not a TCP port"),
+            (1 <= self.threads <= 256, "threads", "from 1 to 256"),
+            (10 <= self.connection_limit <= 100_000, "connection_limit", "from 10 to 100000"),
+        )
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,18 @@ class DatabaseSettings:
     pool_size: int = 10
 
     def __post_init__(self) -> None:
-        if self.url and not self.url.startswith(("sqlite:", "postgresql+psycopg:")):
-            raise ValueError(
-                f"url: {self.url.split(':', 1)[0]!r} is not supported; use sqlite:///FILE "
-                "or postgresql+psycopg://user@host/dbname"
-            )
-        if not 1 <= self.pool_size <= 500:
-            raise ValueError("pool_size: from 1 to 500")
+        scheme = self.url.split(":", 1)[0]
+        schema.check(
+            self,
+            "database",
+            (
+                not self.url or self.url.startswith(("sqlite:", "postgresql+psycopg:")),
+                "url",
+                f"{scheme!r} is not supported; use sqlite:///FILE or "
+                "postgresql+psycopg://user@host/dbname",
+            ),
+            (1 <= self.pool_size <= 500, "pool_size", "from 1 to 500"),
+        )
 
 
 @dataclass(frozen=True)
@@ -90,10 +95,26 @@ class GatesSettings:
     sweep_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.silent_after_s < 60:
-            raise ValueError("silent_after_s: at least 60 (a gate sends a heartbeat every 60 s)")
-        if not 1 <= self.sweep_s <= 3600:
-            raise ValueError("sweep_s: from 1 to 3600")
+        schema.check(
+            self,
+            "gates",
+            (
+                self.silent_after_s >= 60,
+                "silent_after_s",
+                "at least 60 (a gate sends a heartbeat every 60 s)",
+            ),
+            (1 <= self.sweep_s <= 3600, "sweep_s", "from 1 to 3600"),
+        )
+
+
+def _zone_known(name: str) -> bool:
+    if not name:
+        return True
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -107,13 +128,12 @@ class SiteSettings:
     pass_days: int = 365
 
     def __post_init__(self) -> None:
-        if self.timezone:
-            try:
-                ZoneInfo(self.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"timezone: {self.timezone!r} is not a known time zone") from None
-        if not 1 <= self.pass_days <= 3660:
-            raise ValueError("pass_days: from 1 to 3660")
+        schema.check(
+            self,
+            "sites",
+            (_zone_known(self.timezone), "timezone", f"{self.timezone!r} is not a known time zone"),
+            (1 <= self.pass_days <= 3660, "pass_days", "from 1 to 3660"),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,64 +171,25 @@ class Config:
 def load(path: str | Path | None) -> Config:
     """Load *path*, or the embedded default when it is None.
 
-    :raises ConfigError: the file is missing, not TOML, or a key or value is wrong; the
-        message names the file and the key.
+    :raises ConfigError: the file is missing, not TOML, or keys or values are wrong; the
+        message names the file and each key, every problem of the file at once.
     """
     if path is None:
         return Config()
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return from_dict(raw, path)
+    return from_dict(schema.read_toml(path, ConfigError, "configuration"), path)
 
 
 def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
-    """Build a :class:`Config` from parsed TOML; *path* is used in messages and paths."""
+    """Build a :class:`Config` from parsed TOML; *path* is used in messages and paths.
+
+    The tables are read by the gate's own schema reader (:mod:`kiosk.schema`), so both
+    configurations follow one set of rules.
+    """
     where = str(path) if path else "<config>"
-    sections = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("path", "base")}
-    hints = typing.get_type_hints(Config)
-    built: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name not in sections:
-            raise ConfigError(f"{where}: unknown section [{name}]{_hint(name, sections)}")
-        built[name] = _section(hints[name], value, name, where)
+    problems: list[str] = []
+    cfg = schema.build(Config, raw, "", where, problems, skip={"path", "base"})
+    if problems:
+        raise ConfigError("\n".join(problems))
     base = path.resolve().parent if path else Path.cwd()
-    return Config(**built, path=path.resolve() if path else None, base=base)
-
-
-def _hint(key: str, names) -> str:
-    close = difflib.get_close_matches(key, list(names), n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(names)}"
-
-
-def _section(cls: type, data: Any, name: str, where: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: {name}: expected a table [{name}], got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for key, value in data.items():
-        if key not in hints:
-            raise ConfigError(f"{where}: [{name}]: unknown key {key!r}{_hint(key, hints)}")
-        kwargs[key] = _value(hints[key], value, f"{name}.{key}", where)
-    try:
-        return cls(**kwargs)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: [{name}] {exc}") from None
-
-
-_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-
-
-def _value(tp: type, value: Any, key: str, where: str):
-    ok = isinstance(value, tp) and not (tp is not bool and isinstance(value, bool))
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok:
-        raise ConfigError(f"{where}: {key}: expected {_WORDS[tp]}, got {value!r:.40}")
-    return value
+    return dataclasses.replace(cfg, path=path.resolve() if path else None, base=base)

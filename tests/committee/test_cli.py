@@ -131,8 +131,11 @@ def test_cli_bad_config_is_exit_2_naming_file_and_key(tmp_path):
 def test_config_errors_name_file_and_key(tmp_path):
     with pytest.raises(ConfigError, match=r"c\.toml: server\.port: expected a whole number"):
         from_dict({"server": {"port": "80"}}, tmp_path / "c.toml")
-    with pytest.raises(ConfigError, match=r"unknown section \[databse\]; did you mean 'database'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'databse'; did you mean 'database'"):
         from_dict({"databse": {}}, tmp_path / "c.toml")
+    with pytest.raises(ConfigError) as both:  # every problem of a file at once
+        from_dict({"server": {"port": 0, "threads": 0}, "gates": {"sweep_s": 0}})
+    assert len(str(both.value).splitlines()) == 3
     with pytest.raises(ConfigError, match="timezone: 'Mars/Base' is not a known time zone"):
         from_dict({"sites": {"timezone": "Mars/Base"}})
     with pytest.raises(ConfigError, match="url: 'mysql' is not supported"):
