@@ -25,6 +25,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from kiosk.camera.images import load_image
 from kiosk.errors import CameraError
 
 __all__ = [
@@ -468,24 +469,12 @@ class Debouncer:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Load an image file as a greyscale uint8 array.
+    """Load an image file as a greyscale uint8 array, its size checked before decoding.
 
-    :raises CameraError: naming the file when it is missing, a folder, unreadable, or not an
-        image OpenCV can decode.
+    :raises CameraError: naming the file when it is missing, a folder, unreadable, larger
+        than :data:`~kiosk.camera.images.MAX_IMAGE_PIXELS`, or not an image OpenCV can decode.
     """
-    path = Path(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise CameraError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CameraError(f"{path}: is a folder, not an image") from None
-    except OSError as exc:
-        raise CameraError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if image is None:
-        raise CameraError(f"{path}: not an image (or a format OpenCV cannot read)")
-    return image
+    return load_image(path, grey=True)
 
 
 def scan_files(paths: Iterable[str | Path], backend: str = "zxing") -> list[dict]:
