@@ -389,7 +389,9 @@ class Scanner:
         stretched = self._clahe.apply(crop)
         yield "stretch", stretched, 1.0, backend
         yield "stretch-invert", cv2.bitwise_not(stretched), 1.0, backend
-        if max(crop.shape) < 400:
+        # up to a whole 640x480 frame: zxing reads some large codes under a highlight only
+        # at twice the size
+        if max(crop.shape) < 700:
             big = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
             yield "upscale", big, 2.0, backend
             yield "upscale-invert", cv2.bitwise_not(big), 2.0, backend
