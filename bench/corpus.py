@@ -42,7 +42,7 @@ ALPHANUMERIC = string.digits + string.ascii_uppercase + " $%*+-./:"
 SIZES = ((640, 480), (1280, 720))
 KINDS = ("print", "screen", "glare", "inverted")
 DEFAULT_DIR = Path(__file__).resolve().parent / "corpus"
-CORPUS_VERSION = 2
+CORPUS_VERSION = 3
 """Bump when the renderer or the draw changes, so a stale corpus on disk is rebuilt."""
 
 PARTS = {"tuning": 2020, "held-out": 1848}
@@ -168,7 +168,7 @@ class Setup:
     text: str | None
     version: int | None
     scene: Scene
-    presentation: Presentation
+    presentation: Presentation | None  # None: an empty scene, no pass at all
     camera: Camera
     motion_px_s: tuple[float, float]
     at_edge: bool
@@ -239,9 +239,8 @@ def draw_setup(
     angle = rng.uniform(0, 2 * np.pi)
     motion = (float(speed * zoom * np.cos(angle)), float(speed * zoom * np.sin(angle)))
     at_edge = bool(rng.random() < prior.p_at_edge)
-    if medium == "none":
-        pres = None
-    return Setup(kind, text, version, scene, pres, camera, motion, at_edge)  # type: ignore[arg-type]
+    shown = None if medium == "none" else pres
+    return Setup(kind, text, version, scene, shown, camera, motion, at_edge)
 
 
 def draw_frame(

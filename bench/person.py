@@ -187,8 +187,11 @@ def time_to_read(person: dict) -> float | None:
     return None
 
 
-def run(quick: bool = False, *, people: int | None = None, seed: int = 515) -> dict:
-    """Render *people* clips (200, or 40 with *quick*) and time each through the reader."""
+def run(quick: bool = False, *, people: int | None = None, seed: int = 2024) -> dict:
+    """Render *people* clips (200, or 40 with *quick*) and time each through the reader.
+
+    :param seed: the clips' seed; the default's clips were never looked at while tuning.
+    """
     import cv2
 
     cv2.setNumThreads(1)
