@@ -10,8 +10,10 @@ Backends
 Cost on a Raspberry Pi matters more than elegance here: :meth:`Scanner.scan` converts to
 greyscale once, takes a cheap look (well under a millisecond) for dense, high-contrast
 patches that could be codes, and asks the backend about those patches only, climbing the
-retry ladder on a patch it could not read. An empty scene costs the look and nothing else;
-a frame with a code costs one small decode, most of the time.
+retry ladder on a patch it could not read, then (zxing) the whole frame once. An empty scene
+costs the look and, up to 640x480, two whole-frame decodes (about a millisecond here); a frame
+with a code costs one small decode, most of the time. A still scene is not scanned at all:
+the pass reader's change gate skips it.
 """
 
 from __future__ import annotations
