@@ -307,8 +307,8 @@ def render_plane(text: str | None, pres: Presentation, rng: np.random.Generator,
         block = cv2.resize(modules, (code_px, code_px), interpolation=cv2.INTER_NEAREST)
         region[:] = block
     if pres.medium == "phone" and pres.screen_px_per_module > 0:
-        # the screen's pixel grid, drawn only where the fine grid resolves it (else its
-        # average is what the camera sees)
+        # the screen's pixel grid, drawn only where the fine grid resolves it; finer, the
+        # camera sees its average, which *screen_nits* already is
         pitch = px / pres.screen_px_per_module
         if pitch >= 3:
             yy, xx = np.mgrid[0:height, 0:width]
