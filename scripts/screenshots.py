@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiosk import config as config_mod  # noqa: E402
-from kiosk.daemon import Kiosk  # noqa: E402
 from kiosk.service import build_app  # noqa: E402
 from kiosk.sim import demo as demo_kit  # noqa: E402
+from kiosk.sim.hardware import simulated_kiosk  # noqa: E402
 from kiosk.ui import serve  # noqa: E402
 
 CHROMIUM_ARGS = [
@@ -55,7 +55,7 @@ def start_demo(data_dir: Path):
     cfg = dataclasses.replace(cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(data_dir)))
     demo_kit.ensure_keys(cfg.keys_dir)
     committee, cfg = demo_kit.start_committee(cfg)
-    kiosk = Kiosk(cfg)
+    kiosk = simulated_kiosk(cfg)
     passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
     port = free_port()
