@@ -30,10 +30,10 @@ import numpy as np
 
 from bench.corpus import KINDS, TUNING_PRIOR, draw_setup
 from bench.stats import summary
-from kiosk.camera.capture import CameraSettings
 from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import FakeClock
+from kiosk.config import CameraSettings
 from kiosk.events import PassPresented
 from kiosk.sim.camera_model import (
     SUPERSAMPLE,
