@@ -119,13 +119,23 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per journal event.")
-def simulate(scenario: str, as_json: bool) -> None:
-    """Run SCENARIO headless on simulated hardware and print the journal."""
-    from kiosk.sim.scenario import run_file
+@click.option(
+    "--prompts",
+    "as_prompts",
+    is_flag=True,
+    help='One JSON object per prompt spoken: {"t", "lane", "prompt", "text"}.',
+)
+def simulate(scenario: str, as_json: bool, as_prompts: bool) -> None:
+    """Run SCENARIO headless on simulated hardware and print the journal (or the prompts)."""
+    from kiosk.sim.scenario import load, run_outcome
 
     logging.getLogger().setLevel(logging.WARNING)
-    events = run_file(scenario)
-    for event in events:
+    outcome = run_outcome(load(scenario))
+    if as_prompts:
+        for played in outcome.prompts:
+            click.echo(json.dumps(played.to_json(), ensure_ascii=False))
+        return
+    for event in outcome.events:
         if as_json:
             click.echo(json.dumps(event.to_api(), ensure_ascii=False))
         else:

@@ -136,6 +136,44 @@ class UISettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """``[voice]``: spoken prompts for the person at the gate (kiosk/voice/)."""
+
+    #: ``"auto"``: the ALSA output on a Pi, the simulated speaker (records only) on simulated
+    #: hardware; ``"alsa"``: the ALSA output (simulated hardware records and plays); ``"sim"``:
+    #: record only; ``"off"``: no voice.
+    output: str = "auto"
+    #: ALSA PCM device the prompts play on (``aplay -L`` lists them).
+    device: str = "default"
+    #: Volume from 0 to 1 outside the quiet hours.
+    volume: float = 0.8
+    #: Local hours ``"HH:MM-HH:MM"`` at ``quiet_volume`` (``""``: none).
+    quiet_hours: str = "22:00-06:00"
+    #: Volume from 0 to 1 during the quiet hours (0: silent).
+    quiet_volume: float = 0.3
+    #: Say every prompt in English too, after the Mandarin.
+    english: bool = False
+    #: Folder of the prompt audio, relative to data_dir: recorded ``<name>.wav`` files here
+    #: win over the defaults made into its ``default/`` folder by ``kiosk voice build``.
+    folder: str = "voice"
+
+    def __post_init__(self) -> None:
+        from kiosk.policy import parse_hours
+
+        if self.output not in ("auto", "alsa", "sim", "off"):
+            raise ValueError(f"output: one of 'auto', 'alsa', 'sim', 'off', not {self.output!r}")
+        if not self.device.strip():
+            raise ValueError("device: an ALSA device name, e.g. 'default'")
+        for name in ("volume", "quiet_volume"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: from 0 to 1")
+        try:
+            parse_hours(self.quiet_hours)
+        except ValueError as exc:
+            raise ValueError(f"quiet_hours: {exc}") from None
+
+
+@dataclass(frozen=True)
 class UplinkSettings:
     """``[uplink]``: the committee server (see committee-api.md)."""
 
@@ -295,6 +333,7 @@ class Config:
     uplink: UplinkSettings = field(default_factory=UplinkSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     path: Path | None = None
 
     def resolve(self, value: str, base: Path | None = None) -> Path:
@@ -313,6 +352,10 @@ class Config:
     @property
     def keys_dir(self) -> Path:
         return self.resolve(self.gate.keys_dir, self.data_dir)
+
+    @property
+    def voice_dir(self) -> Path:
+        return self.resolve(self.voice.folder, self.data_dir)
 
 
 def load(path: str | Path) -> Config:

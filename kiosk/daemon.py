@@ -122,12 +122,14 @@ class Kiosk:
         self._status_lock = threading.Lock()
         self._setup_journal()
         self.uplink = None
+        self.voice = None
         try:
             self._setup_keys()
             self._setup_roster()
             self._setup_rules()
             self._setup_hardware()
             self._setup_lanes()
+            self._setup_voice()
             self._setup_drift()
             self._setup_uplink()
         except BaseException:
@@ -203,6 +205,38 @@ class Kiosk:
         except UplinkError as exc:
             raise ConfigError(f"{self.config.path}: [uplink] {exc}") from None
         self.journal.add_listener(self.uplink.journal_listener)
+
+    def _setup_voice(self) -> None:
+        """The spoken prompts: the ALSA output on a Pi, the simulated world's speaker (which
+        also plays through ALSA with ``output = "alsa"``) on simulated hardware."""
+        settings = self.config.voice
+        if settings.output == "off":
+            return
+        from kiosk.voice.clips import Library
+        from kiosk.voice.speaker import AlsaOutput, Voice, volume_at
+
+        folder = self.config.voice_dir
+        output = None
+        if settings.output == "alsa" or (settings.output == "auto" and not self.simulated):
+            output = AlsaOutput(settings.device, folder / "default" / "at-volume")
+        if self.simulated:
+            self.world.audio.forward = output
+            output = self.world.audio
+        self.voice = Voice(
+            output,
+            Library(folder, english=settings.english),
+            self.clock,
+            volume=lambda moment: volume_at(settings, moment),
+            on_status=self._on_voice_status,
+        )
+
+    def _on_voice_status(self, status: dict) -> None:
+        """The audio output broke or came back: an alert for the guard's health badge."""
+        data = {"state": status["state"], "message": str(status.get("problem") or "")[:300]}
+        try:
+            self.journal.append("alert.audio", data)
+        except KioskError:
+            log.exception("could not journal alert.audio")
 
     def _bus(self, number: int):
         if self.simulated:
@@ -574,6 +608,8 @@ class Kiosk:
 
     def _on_lane_change(self, snapshot: LaneSnapshot) -> None:
         self.hub.publish("lane", snapshot.to_dict())
+        if self.voice is not None:
+            self.voice.tell(snapshot)
 
     def subscribe(self):
         return self.hub.subscribe()
@@ -613,7 +649,20 @@ class Kiosk:
             state = uplink.status().get("state")
             badges["uplink"] = {"ok": "ok", "backing_off": "warn"}.get(state, "fault")
         badges["clock"] = self._clock_status()
+        badges["audio"] = self._audio_status()
         return badges
+
+    def _audio_status(self) -> str:
+        if self.voice is None:
+            return "off"
+        return {"ok": "ok", "warn": "warn", "unknown": "warn"}.get(
+            self.voice.status()["state"], "fault"
+        )
+
+    def voice_status(self) -> dict:
+        """The spoken prompts' state for the maintenance page: ``state``, ``problem``,
+        ``missing`` prompts, ``played`` (``{"state": "off"}`` without a voice)."""
+        return {"state": "off"} if self.voice is None else self.voice.status()
 
     def _clock_status(self) -> str:
         if self.clock.now().year < 2020:
@@ -882,6 +931,8 @@ class Kiosk:
                     unit.runner.put(event)
         if self.uplink is not None:
             self.uplink.start()
+        if self.voice is not None:
+            self.voice.start()
         self._running = True
         self._fevers_changed()  # alarms left open before a restart sound again
 
@@ -905,6 +956,8 @@ class Kiosk:
                 for thread in unit.threads:
                     thread.stop()
                 unit.runner.stop()
+            if self.voice is not None:
+                self.voice.stop()
             try:
                 relays = {n: ("open" if u.relay.is_open else "off") for n, u in self.units.items()}
                 self.journal.append("kiosk.stopped", {"uptime_s": self._uptime(), "relays": relays})

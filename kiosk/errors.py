@@ -43,3 +43,7 @@ class UplinkError(KioskError, RuntimeError):
 
 class CalibrationError(KioskError, ValueError):
     """A calibration is refused: the correction is beyond the limit or the points are unusable."""
+
+
+class AudioError(KioskError, RuntimeError):
+    """The audio output cannot play, or a prompt's audio file is missing or unusable."""

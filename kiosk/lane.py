@@ -68,6 +68,9 @@ class LaneSnapshot:
     warnings: tuple[str, ...] = ()
     #: End date (ISO) of a household's home observation, for the amber alert.
     observation_until: str | None = None
+    #: How many results (granted or denied) the lane has shown: a new number is a new
+    #: decision, even when two people in a row get the same one.
+    result_no: int = 0
     version: int = 0
 
     def to_dict(self) -> dict:
@@ -90,6 +93,7 @@ class LaneSnapshot:
             "manual_temperature": self.manual_temperature,
             "warnings": list(self.warnings),
             "observation_until": self.observation_until,
+            "result_no": self.result_no,
             "version": self.version,
         }
 
@@ -493,6 +497,7 @@ class Lane:
             temperature_c=decision.temperature_c if decision else None,
             warnings=decision.warnings if decision else (),
             observation_until=until,
+            result_no=self._snapshot.result_no + 1,
         )
         self._publish()
 

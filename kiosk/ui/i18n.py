@@ -43,6 +43,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "badge.relay": ("闸门", "Relay"),
     "badge.uplink": ("上报", "Uplink"),
     "badge.clock": ("时钟", "Clock"),
+    "badge.audio": ("语音", "Voice"),
     "badge.ok": ("正常", "OK"),
     "badge.warn": ("注意", "Check"),
     "badge.fault": ("故障", "Fault"),
