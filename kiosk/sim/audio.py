@@ -6,6 +6,7 @@ it also plays the prompt there, so a demo speaks through the machine's audio.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from kiosk.errors import AudioError
@@ -62,12 +63,16 @@ class SimAudio:
         self.played: list[Played] = []
         #: Fault hook: when set, every play fails with this message (a broken speaker).
         self.broken: str | None = None
+        #: Fault hook: when set, play blocks until this event is set (a hung sound driver).
+        self.hang: threading.Event | None = None
 
     @property
     def needs_files(self) -> bool:
         return self.forward is not None and self.forward.needs_files
 
     def play(self, clip, volume: float, lane: str | None = None) -> SimPlayback:
+        if self.hang is not None:
+            self.hang.wait()
         if self.broken:
             raise AudioError(self.broken)
         forwarded = self.forward.play(clip, volume, lane) if self.forward is not None else None

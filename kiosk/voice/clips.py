@@ -29,7 +29,7 @@ DEFAULT_SUBDIR = "default"
 #: espeak-ng voices for the two languages, and the speaking rate (words per minute).
 ESPEAK = "espeak-ng"
 VOICES = {"zh": "cmn", "en": "en"}
-SPEED_WPM = 165
+SPEED_WPM = 190
 #: Seconds per character when a prompt has no file to measure (the simulated speaker).
 SECONDS_PER_CHAR = 0.22
 
@@ -191,6 +191,7 @@ def build_defaults(folder: Path, *, english: bool = True, espeak: str = ESPEAK) 
                 subprocess.run(command, check=True, capture_output=True, timeout=30)
             except (OSError, subprocess.SubprocessError) as exc:
                 raise AudioError(f"{espeak} failed for prompt {name!r}: {exc}") from None
+            trim_silence(path)
             manifest[file_name] = words
             written.append(path)
     if written:
@@ -201,6 +202,35 @@ def build_defaults(folder: Path, *, english: bool = True, espeak: str = ESPEAK) 
 
 
 _DTYPES = {1: np.uint8, 2: np.int16, 4: np.int32}
+#: Samples quieter than this share of full scale count as silence at a clip's ends.
+SILENCE_LEVEL = 0.01
+#: Silence (s) kept at each end of a trimmed clip.
+SILENCE_KEEP_S = 0.05
+
+
+def trim_silence(path: Path) -> None:
+    """Cut the silence espeak-ng leaves at both ends of the 16-bit WAV file *path*, so a
+    prompt starts at once and the speaker is free sooner.
+
+    :raises AudioError: not a 16-bit PCM WAV file.
+    """
+    try:
+        with wave.open(str(path), "rb") as handle:
+            params = handle.getparams()
+            frames = handle.readframes(params.nframes)
+    except (OSError, EOFError, wave.Error) as exc:
+        raise AudioError(f"{path}: not a usable WAV file ({exc})") from None
+    if params.sampwidth != 2:
+        raise AudioError(f"{path}: expected 16-bit samples")
+    samples = np.frombuffer(frames, dtype=np.int16).reshape(-1, params.nchannels)
+    loud = np.flatnonzero(np.abs(samples).max(axis=1) > SILENCE_LEVEL * 32767)
+    if loud.size == 0:
+        return
+    keep = int(SILENCE_KEEP_S * params.framerate)
+    start, end = max(0, loud[0] - keep), min(len(samples), loud[-1] + keep)
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        out.writeframes(samples[start:end].tobytes())
 
 
 def scaled_copy(source: Path, target: Path, volume: float) -> Path:

@@ -183,6 +183,7 @@ class Voice:
             self._set_problem(str(exc))
             return
         started = self.clock.monotonic()
+        self._set_problem(None)  # it plays: whatever was wrong is mended
         self.spoken.append(Spoken(cue.lane, clip.name, clip.text, cue.made, started, volume))
         self._playing = (cue, playback)
 
@@ -359,12 +360,14 @@ class AlsaOutput:
             if not ready:
                 process.kill()
                 process.wait()
+                process.stderr.close()
                 raise AudioError(
                     f"ALSA device {self.device!r} did not start within {START_TIMEOUT_S:g} s"
                 )
             chunk = process.stderr.read1(4096) if hasattr(process.stderr, "read1") else b""
             if not chunk:  # aplay exited before it played
                 process.wait()
+                process.stderr.close()
                 message = _last_line(heard.decode("utf-8", "replace"))
                 raise AudioError(f"ALSA device {self.device!r}: {message or 'aplay failed'}")
             heard += chunk
