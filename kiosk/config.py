@@ -174,6 +174,22 @@ class VoiceSettings:
 
 
 @dataclass(frozen=True)
+class ParcelSettings:
+    """``[parcels]``: the pickup point (取件处) at the gate."""
+
+    #: Parcels uncollected after this many days are listed for the guard.
+    overdue_days: int = 3
+    #: Takeaway waiting longer than this (minutes) is shown in red.
+    takeaway_late_min: int = 30
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.overdue_days <= 60:
+            raise ValueError("overdue_days: from 1 to 60")
+        if not 1 <= self.takeaway_late_min <= 24 * 60:
+            raise ValueError("takeaway_late_min: from 1 to 1440")
+
+
+@dataclass(frozen=True)
 class UplinkSettings:
     """``[uplink]``: the committee server (see committee-api.md)."""
 
@@ -334,6 +350,7 @@ class Config:
     journal: JournalSettings = field(default_factory=JournalSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    parcels: ParcelSettings = field(default_factory=ParcelSettings)
     path: Path | None = None
 
     def resolve(self, value: str, base: Path | None = None) -> Path:

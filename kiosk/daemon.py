@@ -47,6 +47,7 @@ from kiosk.hub import Hub
 from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
 from kiosk.lane import Lane, LaneSnapshot, LaneThread, load_history
+from kiosk.parcels import ParcelStore
 from kiosk.registrations import RegistrationStore
 from kiosk.roster import Roster
 from kiosk.sensors import calibration as calibration_mod
@@ -148,6 +149,7 @@ class Kiosk:
             when_unwritable=jcfg.when_unwritable,
         )
         self.registrations = RegistrationStore(self.journal)
+        self.parcels = ParcelStore(self.journal, self.clock)
         self._load_fevers()
         self._recount(self.clock.now().date().isoformat())
         self.journal.add_listener(self._on_event)
@@ -301,6 +303,7 @@ class Kiosk:
             history=self.history,
             has_out_lane=any(s.direction == "out" for s in self.config.lanes.values()),
             clock_synchronised=self.time_sync.synchronised,
+            parcels=self.parcels.notice,
         )
         runner = LaneThread(lane)
         threads = [

@@ -213,7 +213,7 @@ def cues(prev, snap, now: float) -> list[Cue]:
     lane's previous snapshot *prev* (``None`` for the first one), at monotonic *now*.
 
     - a new result (the lane's ``result_no`` moved on, granted or denied): its result prompt,
-      then ``parcel_waiting`` when the household has parcels at the pickup point;
+      then, when granted, ``parcel_waiting`` if the household has parcels at the pickup point;
     - the lane starts measuring: ``look_at_sensor`` (after a short delay), or
       ``manual_measure`` when the thermometer is faulty;
     - someone steps up to an idle lane: ``show_pass`` (after a delay, so a person who shows
@@ -223,7 +223,7 @@ def cues(prev, snap, now: float) -> list[Cue]:
     if snap.state in (GRANTED, DENIED) and snap.result_no != before:
         stale = max(snap.hold_s, RESULT_STALE_MIN_S)
         out = [_cue(snap, result_prompt(snap.reason, snap.state == GRANTED), now, stale)]
-        if getattr(snap, "parcels", None):
+        if snap.state == GRANTED and snap.parcels:
             out.append(_cue(snap, CATALOGUE["parcel_waiting"], now, stale + 3.0))
         return out
     if snap.state == MEASURING:

@@ -107,3 +107,22 @@ def test_voice_hung_speaker_never_delays_the_lane(running_kiosk):
     finally:
         hang.set()
     assert wait_for(lambda: kiosk.world.audio.played)
+
+
+def test_voice_parcel_waiting_told_at_the_households_next_scan(running_kiosk):
+    from kiosk.parcels import ParcelForm
+
+    kiosk = running_kiosk
+    kiosk.parcels.receive(ParcelForm("7-1201", 2, "A3"), by="guard")
+    sub = kiosk.subscribe()
+    kiosk.world.lanes["main"].step_in(35.5, resident_token(kiosk))
+    granted = None
+    while granted is None:
+        kind, payload = sub.get(10.0)
+        if kind == "lane" and payload["state"] == "granted":
+            granted = payload
+    sub.close()
+    assert granted["parcels"]["text"] == "7-1201 有 2 件快递 · A3"
+    assert wait_for(lambda: len(kiosk.world.audio.played) == 2)
+    assert [p.prompt for p in kiosk.world.audio.played] == ["granted", "parcel_waiting"]
+    assert kiosk.world.audio.played[1].text == "您有快递在取件处"

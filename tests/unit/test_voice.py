@@ -92,11 +92,20 @@ def test_prompts_result_matches_the_reason():
         assert cue.prompt.name == prompts.REASON_PROMPTS[reason]
 
 
-def test_prompts_parcel_notice_follows_the_result():
-    granted = snap("granted", result_no=1, reason="GRANTED")
-    granted = replace(granted) if not hasattr(granted, "parcels") else replace(granted, parcels=1)
+def test_prompts_parcel_notice_follows_a_grant():
+    waiting = {
+        "household": "7-1201",
+        "count": 2,
+        "slots": ["A3"],
+        "text": "7-1201 有 2 件快递 · A3",
+    }
+    granted = snap("granted", result_no=1, reason="GRANTED", parcels=waiting)
     names = [c.prompt.name for c in prompts.cues(None, granted, 0.0)]
-    assert names == (["granted", "parcel_waiting"] if hasattr(granted, "parcels") else ["granted"])
+    assert names == ["granted", "parcel_waiting"]
+    fever = snap("denied", result_no=1, reason="FEVER", parcels=waiting)
+    assert [c.prompt.name for c in prompts.cues(None, fever, 0.0)] == ["fever"]
+    plain = snap("granted", result_no=1, reason="GRANTED")
+    assert [c.prompt.name for c in prompts.cues(None, plain, 0.0)] == ["granted"]
 
 
 def test_prompts_guidance():
