@@ -129,10 +129,18 @@ class UISettings:
     #: Demo only: a guard account created at start with this name/password ("" = none).
     demo_user: str = ""
     demo_password: str = ""
+    #: Where the camera is as the person in front of the resident screen sees it:
+    #: ``"below"``, ``"above"``, ``"left"`` or ``"right"`` (the idle screen points there).
+    resident_camera: str = "below"
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
             raise ValueError(f"port: {self.port} is not a TCP port")
+        if self.resident_camera not in ("below", "above", "left", "right"):
+            raise ValueError(
+                "resident_camera: one of 'below', 'above', 'left', 'right', "
+                f"not {self.resident_camera!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from kiosk import __version__, passes
+from kiosk import __version__, passes, resident
 from kiosk.actuators import Indicator, Relay
 from kiosk.camera.capture import open_source
 from kiosk.camera.reader import PassReader
@@ -616,6 +616,23 @@ class Kiosk:
 
     def subscribe(self):
         return self.hub.subscribe()
+
+    # -- the resident screen -------------------------------------------------------------
+
+    def resident_lanes(self) -> list[str]:
+        """The lanes that have a resident screen (every lane), in configuration order."""
+        return list(self.units)
+
+    def resident_view(self, lane: str, snapshot: dict | None = None) -> dict:
+        """What the resident screen of *lane* shows, with no personal data of anyone
+        (:func:`kiosk.resident.view`): from *snapshot* (a lane message of the live stream)
+        or the lane as it is now.
+
+        :raises KioskError: no such lane.
+        """
+        unit = self._unit(lane)
+        snap = snapshot if snapshot is not None else unit.lane.snapshot().to_dict()
+        return resident.view(snap, camera_at=self.config.ui.resident_camera)
 
     def state(self) -> dict:
         """Everything the guard screen shows, as plain data."""

@@ -1,5 +1,6 @@
-"""Screenshots of the guard screen for the docs: idle, granted and the fever alarm, at the
-kiosk's 7-inch 800x480 screen and at a 1280x800 laptop.
+"""Screenshots for the docs: the guard screen (idle, granted, the fever alarm) and the
+resident screen (idle, granted with a parcel waiting, fever, a refused pass, the thermometer
+faulty), at the kiosk's 7-inch 800x480 screen and at 1280x800.
 
 Starts a demo kiosk (simulated hardware, a throw-away data folder) on a free loopback port,
 drives it with Playwright and Debian's Chromium, and writes PNG files to ``docs/``::
@@ -52,7 +53,11 @@ def start_demo(data_dir: Path):
     """A started demo kiosk uploading to a loopback committee server, with its guard screen
     on a free port: ``(kiosk, server, url, passes, committee)``."""
     cfg = config_mod.load(config_mod.DEMO_CONFIG)
-    cfg = dataclasses.replace(cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(data_dir)))
+    cfg = dataclasses.replace(
+        cfg,
+        gate=dataclasses.replace(cfg.gate, data_dir=str(data_dir)),
+        voice=dataclasses.replace(cfg.voice, output="sim"),  # this machine's audio is no part
+    )
     demo_kit.ensure_keys(cfg.keys_dir)
     committee, cfg = demo_kit.start_committee(cfg)
     kiosk = Kiosk(cfg)
@@ -101,6 +106,59 @@ def shoot(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
     return written
 
 
+def shoot_resident(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
+    """The resident screen of lane ``main`` through a whole person, at each size."""
+    from playwright.sync_api import sync_playwright
+
+    from kiosk.parcels import ParcelForm
+
+    token = next(p.token for p in passes if p.expect == "GRANTED")
+    household = next(p.household for p in passes if p.expect == "GRANTED")
+    revoked = next(p.token for p in passes if p.expect == "PASS_REVOKED")
+    lane = kiosk.world.lanes["main"]
+    unit = kiosk.units["main"]
+    written = []
+
+    def person(object_c, text, colour, name, page, size):
+        lane.step_in(object_c, text)
+        page.wait_for_selector(f'body[data-colour="{colour}"]', timeout=15000)
+        written.append(_save(page, out / f"resident-{name}-{size}.png"))
+        lane.leave()
+        page.wait_for_selector('body[data-colour="idle"]', timeout=15000)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for width, height in SIZES:
+            size = f"{width}x{height}"
+            page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+            page.goto(url + "/resident/main")
+            page.wait_for_selector('body[data-stream="open"]')
+            lane.leave()
+            page.wait_for_selector('body[data-colour="idle"]', timeout=15000)
+            written.append(_save(page, out / f"resident-idle-{size}.png"))
+            kiosk.parcels.receive(ParcelForm(household, 2, "A3"), by="screenshots")
+            person(NORMAL_FOREHEAD_C, token, "green", "granted", page, size)
+            kiosk.parcels.collect_household(household, by="screenshots")
+            person(FEVER_FOREHEAD_C, token, "red", "fever", page, size)
+            for fever in kiosk.fevers():
+                kiosk.acknowledge_fever(fever["seq"], "clinic", "screenshots")
+            person(NORMAL_FOREHEAD_C, revoked, "red", "refused", page, size)
+            lane.sensor.unplugged = True
+            page.wait_for_selector('body[data-colour="amber"]', timeout=15000)
+            lane.present(token)
+            page.wait_for_selector("#r-title:has-text('手动测温')", timeout=15000)
+            written.append(_save(page, out / f"resident-thermometer-fault-{size}.png"))
+            kiosk.manual_temperature("main", 36.5, "screenshots")
+            page.wait_for_selector('body[data-colour="green"]', timeout=15000)
+            lane.leave()
+            lane.sensor.unplugged = False
+            page.wait_for_selector('body[data-colour="idle"]', timeout=15000)
+            assert not unit.lane.snapshot().faults
+            page.close()
+        browser.close()
+    return written
+
+
 def _save(page, path: Path) -> Path:
     page.screenshot(path=str(path))
     return path
@@ -116,6 +174,8 @@ def main() -> int:
         kiosk, server, url, passes, committee = start_demo(Path(tmp))
         try:
             for path in shoot(url, kiosk, passes, args.out, args.chromium):
+                print(path)
+            for path in shoot_resident(url, kiosk, passes, args.out, args.chromium):
                 print(path)
         finally:
             kiosk.stop()

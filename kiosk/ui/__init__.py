@@ -43,7 +43,17 @@ def create_app(
     app.extensions["kiosk"] = kiosk
     CSRFProtect(app)
 
-    from kiosk.ui import admin, auth, guard, maintenance, passes, records, registration, sim
+    from kiosk.ui import (
+        admin,
+        auth,
+        guard,
+        maintenance,
+        passes,
+        records,
+        registration,
+        resident,
+        sim,
+    )
 
     auth.setup(
         app,
@@ -59,6 +69,7 @@ def create_app(
     app.register_blueprint(registration.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(resident.bp)
     if getattr(kiosk, "world", None) is not None:
         app.register_blueprint(sim.bp)
 
