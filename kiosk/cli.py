@@ -103,6 +103,9 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         service = Service(kiosk, host, port, extras=extras)
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         click.echo(f"Guard screen:  http://{shown}:{port}")
+        resident = ", ".join(f"http://127.0.0.1:{port}/resident/{lane}" for lane in cfg.lanes)
+        click.echo(f"Resident screen: {resident}  (open beside the guard screen, on this machine)")
+        click.echo(f"Voice:         {_demo_voice(kiosk)}")
         if cfg.ui.demo_user:
             click.echo(f"Demo login:    {cfg.ui.demo_user} / {cfg.ui.demo_password}")
         click.echo(f"Demo passes:   {folder}  ({len(passes)} PNG files)")
@@ -114,6 +117,23 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
     finally:
         if committee is not None:
             committee.stop()
+
+
+def _demo_voice(kiosk) -> str:
+    """Whether the demo's prompts are heard, in plain words."""
+    voice = kiosk.config.voice
+    forward = getattr(getattr(kiosk.world, "audio", None), "forward", None)
+    if kiosk.voice is None:
+        return 'off ([voice] output = "off")'
+    if forward is None:
+        return "recorded and shown on the resident screen, not played ([voice] output)"
+    problem = forward.check()
+    if problem:
+        return (
+            f"this machine has no working audio output ({problem}): the prompts are shown on "
+            "the resident screen and recorded, not heard"
+        )
+    return f"speaking through ALSA device {voice.device!r}"
 
 
 @main.command()

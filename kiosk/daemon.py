@@ -586,12 +586,15 @@ class Kiosk:
         }[type_]
 
     def today_counts(self) -> dict[str, int]:
-        """Today's in, out, denied, fevers and registrations (gate's local date)."""
+        """Today's in, out, denied, fevers and registrations (gate's local date), and the
+        items waiting at the pickup point now."""
         day = self.clock.now().date().isoformat()
         if day != self._counts_day:
             self._recount(day)
         with self._status_lock:
-            return dict(self._counts)
+            counts = dict(self._counts)
+        counts["parcels"] = self.parcels.waiting_items()
+        return counts
 
     def _on_event(self, event) -> None:
         self._watch_drift(event)
@@ -616,6 +619,44 @@ class Kiosk:
 
     def subscribe(self):
         return self.hub.subscribe()
+
+    # -- the pickup point (取件处) ----------------------------------------------------------
+
+    def parcels_state(self) -> dict:
+        """The pickup point for the guard: ``waiting`` parcels (takeaway first, each with how
+        long it waited and ``late`` for takeaway past ``takeaway_late_min``), ``overdue``
+        ones (uncollected after ``overdue_days``), and how many ``items`` wait."""
+        settings = self.config.parcels
+        now = self.clock.now()
+        late_s = settings.takeaway_late_min * 60.0
+        waiting = self.parcels.waiting()
+        return {
+            "waiting": [
+                {**p.view(now), "late": p.urgent and p.waited_s(now) > late_s} for p in waiting
+            ],
+            "overdue": [p.view(now) for p in self.parcels.overdue(settings.overdue_days)],
+            "items": sum(p.count for p in waiting),
+            "overdue_days": settings.overdue_days,
+            "takeaway_late_min": settings.takeaway_late_min,
+        }
+
+    def receive_parcel(self, form, by: str) -> dict:
+        """Record a :class:`kiosk.parcels.ParcelForm` at the pickup point
+        (``parcel.received``); returns the parcel as the guard screen lists it."""
+        return self.parcels.receive(form, by=by).view(self.clock.now())
+
+    def collect_parcels(
+        self, by: str, *, household: str | None = None, parcel_id: str | None = None
+    ) -> int:
+        """Mark one parcel, or every parcel of *household*, collected (``parcel.collected``);
+        returns how many records were closed.
+
+        :raises KioskError: *parcel_id* is not waiting.
+        """
+        if parcel_id:
+            self.parcels.collect(parcel_id, by=by)
+            return 1
+        return len(self.parcels.collect_household(household or "", by=by))
 
     # -- the resident screen -------------------------------------------------------------
 

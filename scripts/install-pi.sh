@@ -63,6 +63,9 @@ sudo -u kiosk "$PREFIX/venv/bin/kiosk" voice build --config "$ETC/kiosk.toml" ||
 say "systemd units"
 install -m 0644 "$SRC/systemd/kiosk.service" /etc/systemd/system/kiosk.service
 install -m 0644 "$SRC/systemd/kiosk-screen.service" /etc/systemd/system/kiosk-screen.service
+# the resident screen needs its display attached to seat1 first: enabled by hand (operations.md)
+install -m 0644 "$SRC/systemd/kiosk-resident-screen.service" \
+    /etc/systemd/system/kiosk-resident-screen.service
 systemctl daemon-reload
 systemctl enable kiosk.service kiosk-screen.service >/dev/null
 

@@ -48,6 +48,7 @@ def create_app(
         auth,
         guard,
         maintenance,
+        parcels,
         passes,
         records,
         registration,
@@ -70,6 +71,7 @@ def create_app(
     app.register_blueprint(records.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(resident.bp)
+    app.register_blueprint(parcels.bp)
     if getattr(kiosk, "world", None) is not None:
         app.register_blueprint(sim.bp)
 

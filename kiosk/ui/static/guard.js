@@ -46,6 +46,7 @@
     setField(tile, "flags", flags.join(" · "));
     tile.querySelector(".manual-temp").hidden = !lane.manual_temperature;
     countdowns[lane.name] = lane.hold_s > 0 ? Date.now() + lane.hold_s * 1000 : 0;
+    document.dispatchEvent(new CustomEvent("kiosk:lane", { detail: lane })); // parcels.js
   }
 
   function tickCountdowns() {
