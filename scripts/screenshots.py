@@ -101,9 +101,58 @@ def shoot(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
             page.click("#fever-clinic")
             page.wait_for_selector("#fever", state="hidden")
             lane.leave()
+            written += _pickup(page, kiosk, lane, token, out / f"guard-{{}}-{width}x{height}.png")
             page.close()
         browser.close()
     return written
+
+
+def _pickup(page, kiosk, lane, token, pattern) -> list[Path]:
+    """The pickup point: a parcel's notice on the tile at the household's scan, and the
+    dialog with takeaway waiting."""
+    from kiosk.parcels import ParcelForm
+
+    page.wait_for_selector("#lane-main.state-idle", timeout=15000)
+    kiosk.parcels.receive(ParcelForm("7-1201", 2, "A3", courier="顺丰"), by="guard")
+    kiosk.parcels.receive(ParcelForm("9-0502", 1, "T1", "takeaway", "美团"), by="guard")
+    lane.step_in(NORMAL_FOREHEAD_C, token)
+    page.wait_for_selector("#lane-main .parcel-notice:not([hidden])", timeout=15000)
+    shots = [_save(page, Path(str(pattern).format("parcel-notice")))]
+    page.click("#lane-main .parcel-collect")
+    lane.leave()
+    page.click("#parcel-toggle")
+    page.wait_for_selector("#parcel-waiting li.urgent")
+    page.fill("#parcel-household", "8-0301")
+    page.fill("#parcel-slot", "B2")
+    shots.append(_save(page, Path(str(pattern).format("pickup"))))
+    page.click("#parcel-close")
+    kiosk.parcels.collect_household("9-0502", by="guard")
+    return shots
+
+
+def look_english(url: str, chromium: str, out: Path) -> list[Path]:
+    """The guard screen in English with a parcel waiting (to look at; not for the docs)."""
+    from playwright.sync_api import sync_playwright
+
+    shots = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for width, height in SIZES:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url + "/login")
+            page.fill('input[name="user"]', USER)
+            page.fill('input[name="password"]', PASSWORD)
+            page.click('button[type="submit"]')
+            page.wait_for_selector('body[data-stream="open"]')
+            page.click("#lang-switch")
+            page.wait_for_selector('body[data-stream="open"]')
+            shots.append(_save(page, out / f"english-guard-{width}x{height}.png"))
+            page.click("#parcel-toggle")
+            page.wait_for_selector("#parcel-dialog[open]")
+            shots.append(_save(page, out / f"english-pickup-{width}x{height}.png"))
+            page.close()
+        browser.close()
+    return shots
 
 
 def shoot_resident(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
@@ -168,6 +217,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--english-to", type=Path, help="also shoot the English guard screen here")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
@@ -177,6 +227,9 @@ def main() -> int:
                 print(path)
             for path in shoot_resident(url, kiosk, passes, args.out, args.chromium):
                 print(path)
+            if args.english_to:
+                for path in look_english(url, args.chromium, args.english_to):
+                    print(path)
         finally:
             kiosk.stop()
             server.trigger.pull_trigger(server.close)  # closed inside waitress's loop

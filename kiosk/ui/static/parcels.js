@@ -27,9 +27,9 @@
   }
 
   function waited(seconds) {
-    if (seconds < 3600) return Math.max(1, Math.floor(seconds / 60)) + " " + w("age.min");
-    if (seconds < 86400) return Math.floor(seconds / 3600) + " " + w("age.hour");
-    return Math.floor(seconds / 86400) + " " + w("age.day");
+    if (seconds < 3600) return Math.max(1, Math.floor(seconds / 60)) + " " + w("parcel.min");
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " " + w("parcel.hour");
+    return Math.floor(seconds / 86400) + " " + w("parcel.day");
   }
 
   function notice(p) {
