@@ -208,18 +208,26 @@ SILENCE_LEVEL = 0.01
 SILENCE_KEEP_S = 0.05
 
 
+def read_wav(path: Path):
+    """``(params, frames)`` of the WAV file *path* (``wave``'s parameters and raw bytes).
+
+    :raises AudioError: not a readable PCM WAV file.
+    """
+    try:
+        with wave.open(str(path), "rb") as handle:
+            params = handle.getparams()
+            return params, handle.readframes(params.nframes)
+    except (OSError, EOFError, wave.Error) as exc:
+        raise AudioError(f"{path}: not a usable WAV file ({exc})") from None
+
+
 def trim_silence(path: Path) -> None:
     """Cut the silence espeak-ng leaves at both ends of the 16-bit WAV file *path*, so a
     prompt starts at once and the speaker is free sooner.
 
     :raises AudioError: not a 16-bit PCM WAV file.
     """
-    try:
-        with wave.open(str(path), "rb") as handle:
-            params = handle.getparams()
-            frames = handle.readframes(params.nframes)
-    except (OSError, EOFError, wave.Error) as exc:
-        raise AudioError(f"{path}: not a usable WAV file ({exc})") from None
+    params, frames = read_wav(path)
     if params.sampwidth != 2:
         raise AudioError(f"{path}: expected 16-bit samples")
     samples = np.frombuffer(frames, dtype=np.int16).reshape(-1, params.nchannels)
@@ -239,12 +247,7 @@ def scaled_copy(source: Path, target: Path, volume: float) -> Path:
 
     :raises AudioError: the file is not 8, 16 or 32-bit PCM WAV, or cannot be written.
     """
-    try:
-        with wave.open(str(source), "rb") as handle:
-            params = handle.getparams()
-            frames = handle.readframes(params.nframes)
-    except (OSError, EOFError, wave.Error) as exc:
-        raise AudioError(f"{source}: not a usable WAV file ({exc})") from None
+    params, frames = read_wav(source)
     dtype = _DTYPES.get(params.sampwidth)
     if dtype is None:
         raise AudioError(f"{source}: {8 * params.sampwidth}-bit samples; save it as 16-bit PCM")

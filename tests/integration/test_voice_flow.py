@@ -75,6 +75,7 @@ def test_voice_broken_speaker_is_a_badge_and_the_gate_still_opens(running_kiosk)
     assert relay.is_open
     assert wait_for(lambda: kiosk.badges()["audio"] == "fault")
     assert kiosk.units["main"].lane.snapshot().faults == {}
+    assert wait_for(lambda: events(kiosk, "alert.audio"))
     (alert,) = events(kiosk, "alert.audio")
     assert alert.data == {"state": "fault", "message": "speaker unplugged"}
     world.leave()
@@ -86,6 +87,7 @@ def test_voice_broken_speaker_is_a_badge_and_the_gate_still_opens(running_kiosk)
     assert wait_for(lambda: kiosk.world.audio.played)
     assert [p.prompt for p in kiosk.world.audio.played] == ["granted"]
     assert wait_for(lambda: kiosk.badges()["audio"] == "ok")
+    assert wait_for(lambda: len(events(kiosk, "alert.audio")) == 2)
     assert events(kiosk, "alert.audio")[-1].data["state"] == "ok"
 
 
