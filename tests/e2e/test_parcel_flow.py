@@ -75,6 +75,9 @@ def test_parcel_takeaway_first_and_overdue_listed(page, live):
     kiosk = live.kiosk
     kiosk.parcels.receive(ParcelForm("8-0301", 1, "B2"), by="guard")
     kiosk.parcels.receive(ParcelForm("9-0502", 1, "T1", "takeaway", "美团"), by="guard")
+    # recorded elsewhere (another guard screen): the count follows the live stream
+    expect(page.locator('#counts [data-count="parcels"]')).to_have_text("2")
+    expect(page.locator('#parcel-toggle [data-count="parcels"]')).to_have_text("2")
     page.click("#parcel-toggle")
     first = page.locator("#parcel-waiting li").first
     expect(first).to_have_class(re.compile(r"\burgent\b"))

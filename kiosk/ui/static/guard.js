@@ -235,6 +235,7 @@
     source.addEventListener("event", (e) => {
       const ev = JSON.parse(e.data);
       addEvent(ev);
+      document.dispatchEvent(new CustomEvent("kiosk:event", { detail: ev })); // parcels.js
       if (/^(access\.|gate\.manual_open|alert\.|registration\.)/.test(ev.type)) refreshSoon();
     });
     source.addEventListener("fevers", (e) => renderFevers(JSON.parse(e.data)));

@@ -153,12 +153,22 @@
     });
   });
 
-  // how long each parcel has waited moves on; other guard screens record too
-  setInterval(() => {
-    if (dialog.open) load();
-    else
-      fetch("/api/parcels", { credentials: "same-origin" })
-        .then((r) => (r.ok ? r.json() : null))
-        .then((state) => state && setCount(state.items));
-  }, 30000);
+  function refresh() {
+    if (dialog.open) return load();
+    return fetch("/api/parcels", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((state) => state && setCount(state.items));
+  }
+
+  // a parcel recorded or collected anywhere (another guard screen too) updates the count
+  let soon = null;
+  document.addEventListener("kiosk:event", (e) => {
+    if (!/^parcel\./.test(e.detail.type) || soon) return;
+    soon = setTimeout(() => {
+      soon = null;
+      refresh();
+    }, 300);
+  });
+  // how long each parcel has waited moves on
+  setInterval(refresh, 30000);
 })();
