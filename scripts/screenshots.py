@@ -117,6 +117,7 @@ def _pickup(page, kiosk, lane, token, pattern) -> list[Path]:
     kiosk.parcels.receive(ParcelForm("9-0502", 1, "T1", "takeaway", "美团"), by="guard")
     lane.step_in(NORMAL_FOREHEAD_C, token)
     page.wait_for_selector("#lane-main .parcel-notice:not([hidden])", timeout=15000)
+    page.locator('#counts [data-count="parcels"]').filter(has_text="3").wait_for()
     shots = [_save(page, Path(str(pattern).format("parcel-notice")))]
     page.click("#lane-main .parcel-collect")
     lane.leave()
