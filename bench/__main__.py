@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.stats import machine
 
-PARTS = ("scanner", "gate", "journal", "uplink", "rest", "screen", "sigterm", "voice")
+PARTS = ("scanner", "gate", "journal", "uplink", "roster", "rest", "screen", "sigterm", "voice")
 HERE = Path(__file__).resolve().parent
 
 
@@ -107,6 +107,23 @@ def rows(name: str, result: dict) -> list[str]:
             f"| uplink: drain {result.get('events', 100000):,} events to a loopback server | "
             f"{_f(result.get('seconds'), ' s')} | peak RSS {_f(result.get('peak_rss_mib'))} MiB"
             f" | < 60 s, memory flat | {'yes' if result.get('target_met') else '**no**'} |"
+        )
+        slow = result.get("slow_server", {})
+        out.append(
+            f"| uplink: byte-a-second roster reply, deadline {_f(slow.get('deadline_s'))} s | "
+            f"{_f(slow.get('byte_a_second_pull_s'), ' s')} | alert pushed meanwhile in "
+            f"{_f(slow.get('alert_while_pull_trickles_s'))} s; stop in "
+            f"{_f(slow.get('stop_during_trickle_s'))} s | deadline + 0.5 s; alert < 1 s; stop < 3 s"
+            f" | {'yes' if slow.get('target_met') else '**no**'} |"
+        )
+    elif name == "roster":
+        out.append(
+            f"| roster import at the 16 MiB cap ({result.get('cap_passes', 0):,} passes) | "
+            f"{_f(result.get('import_at_cap_peak_rss_mib'), ' MiB')} peak RSS | the gate's "
+            f"lookups {_f(result.get('lookups_peak_rss_mib'))} MiB; a "
+            f"{result.get('huge_bytes', 0) / 1e6:.0f} MB roster refused at "
+            f"{_f(result.get('huge_refused_peak_rss_mib'))} MiB | < 200 MiB; refused < 100 MiB | "
+            f"{'yes' if result.get('target_met') else '**no**'} |"
         )
     elif name == "rest":
         out.append(

@@ -5,7 +5,6 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -16,7 +15,7 @@ import click
 
 from kiosk import __version__
 from kiosk import config as config_mod
-from kiosk.errors import ConfigError, KioskError, ScenarioError
+from kiosk.errors import ConfigError, ContractError, KioskError, ScenarioError
 
 CONFIG_HELP = "Configuration file (default: /etc/kiosk/kiosk.toml; demo: config/demo.toml)."
 
@@ -33,7 +32,7 @@ class KioskGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (ConfigError, ScenarioError) as exc:
+        except (ConfigError, ScenarioError, ContractError) as exc:
             click.echo(f"kiosk: {exc}", err=True)
             sys.exit(2)
         except KioskError as exc:
@@ -723,37 +722,44 @@ def roster() -> None:
 def roster_import(file: str, config_path: str | None) -> None:
     """Replace the roster with FILE (JSON in the committee roster shape), all or nothing.
 
-    A running kiosk uses it from its next start (or the next roster pull).
+    FILE is checked as a roster pulled from the committee server is: the contract's shape,
+    this gate's site, valid keys, at most 16 MiB; unknown top-level keys are refused too (a
+    typo). A running kiosk takes it within a few seconds; the next roster the committee
+    server sends replaces it.
     """
+    from kiosk import contract
     from kiosk.clock import SystemClock
     from kiosk.journal import Journal
-    from kiosk.roster import Roster, check_body
 
     cfg = _load_config(config_path)
+    path = Path(file)
+    limit = contract.MAX_ROSTER_BYTES
     try:
-        body = json.loads(Path(file).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise click.UsageError(f"{file}: not JSON: {exc}") from None
+        size = path.stat().st_size
+        if size > limit:  # refused before it is read: no memory spent on it
+            raise ContractError(
+                f"{file}: not imported: {size:,} bytes, over the {limit >> 20} MiB a roster "
+                "may have"
+            )
+        with open(path, "rb") as handle:
+            raw = handle.read(limit + 1)
     except OSError as exc:
         raise KioskError(f"{file}: cannot read: {exc.strerror}") from None
-    problems = check_body(body, site=cfg.gate.site)
-    if problems:
-        for problem in problems[:20]:
-            click.echo(f"{file}: {problem}", err=True)
-        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
-        raise click.UsageError(f"{file}: not imported: {len(problems)} problems{more}")
+    try:
+        body = contract.parse_roster(raw, site=cfg.gate.site, strict=True)
+    except ContractError as exc:
+        raise ContractError(f"{file}: not imported: {exc}", field=exc.field) from None
     clock = SystemClock()
     journal = Journal(cfg.data_dir / "journal.db", clock)
     try:
-        journal.save_roster(body)
-        loaded = Roster.from_body(*journal.load_roster())
+        journal.save_roster_json(body.version, raw.decode("utf-8"))
         journal.append(
             "roster.imported",
-            {"version": loaded.version, "passes": len(loaded.passes), "source": "file"},
+            {"version": body.version, "passes": len(body.passes), "source": "file"},
         )
     finally:
         journal.close()
-    click.echo(f"roster {loaded.version}: {len(loaded.passes)} passes imported")
+    click.echo(f"roster {body.version}: {len(body.passes)} passes imported")
 
 
 @roster.command("show")
@@ -769,7 +775,7 @@ def roster_show(config_path: str | None, as_json: bool) -> None:
     clock = SystemClock()
     journal = Journal(cfg.data_dir / "journal.db", clock)
     try:
-        summary = Roster.from_body(*journal.load_roster()).summary(clock.now())
+        summary = Roster.from_body(*journal.load_roster_json()).summary(clock.now())
     finally:
         journal.close()
     if as_json:
@@ -788,11 +794,36 @@ def roster_show(config_path: str | None, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, required=True, help="Push everything unsent, then exit.")
+@click.option(
+    "--once", is_flag=True, help="Push everything unsent, then exit (what the plain command does)."
+)
+@click.option("--status", "show_status", is_flag=True, help="Only say how the upload stands.")
+@click.option(
+    "--send-refused",
+    "send_refused",
+    type=click.IntRange(min=1),
+    metavar="SEQ",
+    help="Send a kiosk.event_refused in place of the held event SEQ, then push.",
+)
+@click.option("--by", default="maintenance", show_default=True, help="Who decided (journaled).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True)
-def upload(once: bool, config_path: str | None, as_json: bool) -> None:
-    """Upload unsent journal events to the committee server now (exit 1 if it fails)."""
+def upload(
+    once: bool,
+    show_status: bool,
+    send_refused: int | None,
+    by: str,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
+    """Upload the journal's unsent events to the committee server now, then exit.
+
+    The running kiosk uploads by itself; this pushes at once (after an outage, before
+    taking the gate off the network) and says how it went: exit 1 when something is left
+    unsent. With --status nothing is sent. When the server refused an event, the upload
+    holds at it: --send-refused SEQ sends in its place a kiosk.event_refused event holding
+    it (the refused event stays in the journal), so the rest can follow.
+    """
     from kiosk.clock import SystemClock
     from kiosk.journal import Journal
     from kiosk.uplink import Uplink
@@ -800,25 +831,38 @@ def upload(once: bool, config_path: str | None, as_json: bool) -> None:
     cfg = _load_config(config_path)
     if not cfg.uplink.url:
         raise ConfigError(f"{cfg.path}: [uplink] url: not set, nothing to upload to")
-    settings = dataclasses.replace(
-        cfg.uplink,
-        token_file=str(cfg.resolve(cfg.uplink.token_file)) if cfg.uplink.token_file else "",
-        ca_file=str(cfg.resolve(cfg.uplink.ca_file)) if cfg.uplink.ca_file else "",
-    )
-    journal = Journal(cfg.data_dir / "journal.db", SystemClock())
+    clock = SystemClock()
+    journal = Journal(cfg.data_dir / "journal.db", clock)
     try:
-        uplink = Uplink.from_settings(
-            journal, SystemClock(), settings, gate_id=cfg.gate.gate_id, site=cfg.gate.site
-        )
-        summary = uplink.upload_once()
-        uplink.close()
+        uplink = Uplink.from_config(cfg, journal, clock)
+        try:
+            if send_refused is not None:
+                try:
+                    done = uplink.send_refused(send_refused, by)
+                except KioskError as exc:
+                    raise ConfigError(f"--send-refused: {exc}") from None
+                click.echo(f"event {done['seq']} ({done['type']}) goes as kiosk.event_refused")
+            if show_status:
+                summary = uplink.status()
+                summary["held_event"] = uplink.held_event()
+                summary["ok"] = summary["unsent"] == 0
+            else:
+                summary = uplink.upload_once()
+        finally:
+            uplink.close()
     finally:
         journal.close()
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False))
     else:
         for key, value in summary.items():
-            click.echo(f"{key:>16}: {value}")
+            click.echo(f"{key:>18}: {value}")
+        if summary.get("quarantined_seq"):
+            click.echo(
+                f"event {summary['quarantined_seq']} is held: see kiosk upload --status; "
+                f"kiosk upload --send-refused {summary['quarantined_seq']} sends it as a "
+                "kiosk.event_refused so that the rest can follow"
+            )
     if not summary.get("ok"):
         sys.exit(1)
 

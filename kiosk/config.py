@@ -213,7 +213,7 @@ class UplinkSettings:
     heartbeat_s: float = 60.0
     #: Seconds between roster pulls.
     roster_s: float = 300.0
-    #: Seconds before a request is abandoned.
+    #: Total deadline of one request (connecting, sending and the whole reply), seconds.
     timeout_s: float = 15.0
 
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from kiosk import __version__, passes, resident
+from kiosk import __version__, contract, passes, resident
 from kiosk.actuators import Indicator, Relay
 from kiosk.camera.capture import open_source
 from kiosk.camera.reader import PassReader
@@ -36,7 +36,6 @@ from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
 from kiosk.errors import (
     CalibrationError,
-    ConfigError,
     KioskError,
     PassError,
     SensorError,
@@ -159,8 +158,14 @@ class Kiosk:
         self.keyring = load_public_keys(keys_dir) if keys_dir.exists() else passes.Keyring()
 
     def _setup_roster(self) -> None:
-        body, received = self.journal.load_roster()
-        self._roster = self._with_local_observation(Roster.from_body(body, received))
+        self._roster = self._with_local_observation(self._stored_roster())
+
+    def _stored_roster(self) -> Roster:
+        text, received = self.journal.load_roster_json()
+        roster = Roster.from_body(text, received)
+        if roster.problem:
+            log.error("the stored roster is not used: %s", roster.problem)
+        return roster
 
     def _setup_rules(self) -> None:
         rules = self.config.rules
@@ -180,32 +185,18 @@ class Kiosk:
             self.world = SimWorld(self.clock, self.config.lanes, pin_factory=self.pin_factory)
 
     def _setup_uplink(self) -> None:
-        settings = self.config.uplink
-        if not settings.url:
+        if not self.config.uplink.url:
             return
         from kiosk.uplink import Uplink
 
-        token_file = str(self.config.resolve(settings.token_file)) if settings.token_file else None
-        ca_file = str(self.config.resolve(settings.ca_file)) if settings.ca_file else ""
-        try:
-            self.uplink = Uplink(
-                self.journal,
-                self.clock,
-                gate_id=self.config.gate.gate_id,
-                url=settings.url,
-                token_file=token_file,
-                ca_file=ca_file,
-                interval_s=settings.interval_s,
-                heartbeat_s=settings.heartbeat_s,
-                roster_s=settings.roster_s,
-                timeout_s=settings.timeout_s,
-                heartbeat_info=self._heartbeat_lanes,
-                on_roster=self._on_roster,
-                on_alert=self._on_uplink_alert,
-                site=self.config.gate.site,
-            )
-        except UplinkError as exc:
-            raise ConfigError(f"{self.config.path}: [uplink] {exc}") from None
+        self.uplink = Uplink.from_config(
+            self.config,
+            self.journal,
+            self.clock,
+            heartbeat_info=self._heartbeat_lanes,
+            on_roster=self._on_roster,
+            on_alert=self._on_uplink_alert,
+        )
         self.journal.add_listener(self.uplink.journal_listener)
 
     def _setup_voice(self) -> None:
@@ -363,22 +354,25 @@ class Kiosk:
             return self._roster
 
     def replace_roster(self, body: dict) -> Roster:
-        """Store a new roster (committee shape) atomically and use it from now on."""
-        self.journal.save_roster(body)
+        """Store a new roster (committee shape) atomically and use it from now on.
+
+        :raises ContractError: *body* is not a roster for this gate's site.
+        """
+        parsed = contract.parse_roster(body, site=self.config.gate.site)
+        self.journal.save_roster_json(parsed.version, contract.encode(parsed).decode("utf-8"))
         return self._use_stored_roster()
 
-    def _on_roster(self, body: dict) -> None:
+    def _on_roster(self, body) -> None:
         """The uplink stored a new roster from the committee: use it."""
         self._use_stored_roster()
 
     def _use_stored_roster(self) -> Roster:
-        body, received = self.journal.load_roster()
-        roster = self._with_local_observation(Roster.from_body(body, received))
+        roster = self._with_local_observation(self._stored_roster())
         with self._roster_lock:
             self._roster = roster
         if roster.keys:
             self.keyring = _merge_keyring(self.keyring, roster.keys)
-        self.hub.publish("roster", {"version": roster.version, "received_at": received})
+        self.hub.publish("roster", {"version": roster.version, "received_at": roster.received_at})
         return roster
 
     def _on_uplink_alert(self, code: str, detail: dict) -> None:
@@ -395,10 +389,29 @@ class Kiosk:
         }
 
     def uplink_status(self) -> dict:
-        """The committee uplink's state for the guard and maintenance screens."""
+        """The committee uplink's state for the guard and maintenance screens, with the
+        event held because the server refused it (personal fields masked), if any."""
         if self.uplink is None:
             return {"state": "disabled"}
-        return self.uplink.status()
+        status = self.uplink.status()
+        held = self.uplink.held_event()
+        if held is not None and held["event"] is not None:
+            held["event"] = {**held["event"], "data": _masked(held["event"]["data"])}
+        status["held_event"] = held
+        return status
+
+    def uplink_send_refused(self, seq: int, by: str) -> dict:
+        """Maintenance: send a ``kiosk.event_refused`` in place of held event *seq*.
+
+        :raises UplinkError: no uplink, or *seq* is not held because the server refused it.
+        """
+        if self.uplink is None:
+            raise UplinkError("no committee server is configured")
+        return self.uplink.send_refused(seq, by)
+
+    def uplink_retry(self) -> int | None:
+        """Maintenance: offer a held event again, or ask the server again after a conflict."""
+        return None if self.uplink is None else self.uplink.release_quarantine()
 
     def issue_temporary_pass(
         self,
@@ -1010,7 +1023,7 @@ class Kiosk:
         if self._running:
             if self.uplink is not None:
                 try:
-                    self.uplink.stop(timeout=5)
+                    self.uplink.stop()
                 except RuntimeError:
                     log.exception("uplink did not stop")
             for unit in self.units.values():
@@ -1129,6 +1142,13 @@ def _merge_keyring(keyring, roster_keys):
             continue
         merged.add(entry.kid, entry.key, entry.use)
     return merged
+
+
+def _masked(data: dict) -> dict:
+    """*data* with its personal fields shown as ``***`` (a maintenance page shows it)."""
+    from kiosk.journal import PERSONAL_FIELDS
+
+    return {k: "***" if k in PERSONAL_FIELDS else v for k, v in data.items()}
 
 
 def _fever_view(event) -> dict:

@@ -45,5 +45,19 @@ class CalibrationError(KioskError, ValueError):
     """A calibration is refused: the correction is beyond the limit or the points are unusable."""
 
 
+class ContractError(KioskError, ValueError):
+    """A body breaks the committee contract; :attr:`field` names the field (``passes[3].id``)
+    and :attr:`seq` the event at fault in a batch (the server's ``bad_seq``), when known."""
+
+    def __init__(self, message: str, *, field: str = "", seq: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.seq = seq
+
+
+class StopTimeout(KioskError, RuntimeError):
+    """A thread did not stop within its timeout (after gpiozero's ``ZombieThread``)."""
+
+
 class AudioError(KioskError, RuntimeError):
     """The audio output cannot play, or a prompt's audio file is missing or unusable."""

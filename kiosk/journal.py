@@ -596,7 +596,11 @@ class Journal:
     def save_roster(self, body: dict[str, Any]) -> None:
         """Replace the roster atomically with *body* (the committee roster shape)."""
         version = str(body.get("version", ""))
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        self.save_roster_json(version, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+    def save_roster_json(self, version: str, text: str) -> None:
+        """Replace the roster atomically with *text*, a roster body as JSON already checked
+        (:func:`kiosk.contract.parse_roster`), of version *version*."""
         with self._write_lock, _writing(self.path):
             self._conn().execute(
                 "INSERT INTO roster (one, version, received_at, body) VALUES (1, ?, ?, ?) "
@@ -609,6 +613,11 @@ class Journal:
         """``(version, received_at)`` of the stored roster, or None; cheap to poll."""
         row = self._conn().execute("SELECT version, received_at FROM roster").fetchone()
         return (row[0], row[1]) if row else None
+
+    def load_roster_json(self) -> tuple[str | None, str | None]:
+        """The stored roster body as JSON text and when it was received, or ``(None, None)``."""
+        row = self._conn().execute("SELECT body, received_at FROM roster").fetchone()
+        return (row[0], row[1]) if row else (None, None)
 
     def load_roster(self) -> tuple[dict[str, Any] | None, str | None]:
         """The stored roster body and when it was received, or ``(None, None)``."""

@@ -42,12 +42,10 @@ This module is pure: no hardware, Flask or SQLite.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
@@ -61,7 +59,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from kiosk.errors import PassError
+from kiosk import contract
+from kiosk.errors import ContractError, PassError
 from kiosk.reasons import Reason, message
 
 #: Text every token starts with.
@@ -461,33 +460,24 @@ class Keyring:
 
     @classmethod
     def from_roster(cls, keys: Any) -> Keyring:
-        """Build a keyring from the roster's ``keys`` list.
+        """Build a keyring from the roster's ``keys``: :class:`kiosk.contract.RosterKey`
+        entries of a parsed roster, or plain entries (a key manifest) that are checked by
+        the contract, one by one.
 
         Each entry looks like ``{"kid": 1, "ed25519_public": "<base64 of 32 bytes>",
         "use": "resident"}``. A bad entry is skipped and described in :attr:`problems`;
-        nothing raises, whatever the server sent.
+        nothing raises, whatever was given.
         """
         ring = cls()
-        if not isinstance(keys, list):
+        if not isinstance(keys, list | tuple):
             ring.problems.append(f"roster keys: expected a list, got {type(keys).__name__}")
             return ring
         for index, item in enumerate(keys):
             where = f"roster keys[{index}]"
-            if not isinstance(item, Mapping):
-                ring.problems.append(f"{where}: not an object")
-                continue
-            encoded = item.get("ed25519_public")
-            if not isinstance(encoded, str):
-                ring.problems.append(f"{where}: ed25519_public missing or not a string")
-                continue
             try:
-                raw = base64.b64decode(encoded, validate=True)
-            except (binascii.Error, ValueError):
-                ring.problems.append(f"{where}: ed25519_public is not base64")
-                continue
-            try:
-                ring.add(item.get("kid"), raw, item.get("use"))
-            except PassError as exc:
+                entry = item if isinstance(item, contract.RosterKey) else contract.parse_key(item)
+                ring.add(entry.kid, entry.raw(), entry.use)
+            except (ContractError, PassError) as exc:
                 ring.problems.append(f"{where}: {exc}")
         return ring
 

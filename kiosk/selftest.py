@@ -15,7 +15,6 @@ switched on with ``--sim-fault LANE:FAULT`` (the emulated MLX90614's switches, e
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shutil
 import subprocess
 import tempfile
@@ -231,9 +230,7 @@ def _committee(cfg, clock) -> Check:
     with tempfile.TemporaryDirectory(prefix="kiosk-selftest-") as tmp:
         journal = Journal(Path(tmp) / "selftest.db", clock)  # the real journal is not touched
         try:
-            token_file = cfg.resolve(cfg.uplink.token_file) if cfg.uplink.token_file else ""
-            settings = dataclasses.replace(cfg.uplink, token_file=str(token_file))
-            uplink = Uplink.from_settings(journal, clock, settings, gate_id=cfg.gate.gate_id)
+            uplink = Uplink.from_config(cfg, journal, clock)
             try:
                 uplink.step()  # heartbeat and roster pull, nothing to push
                 status = uplink.status()

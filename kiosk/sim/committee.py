@@ -19,25 +19,26 @@ Faults can be switched on while it runs (see :meth:`CommitteeServer.inject` and
 :meth:`CommitteeServer.chaos`), in the spirit of a virtual printer that misbehaves on demand:
 a reply lost after the batch was stored, bursts of 5xx, replies slower than the client's
 timeout, a server that lost its last N acks, 401/403, 429/503 with ``Retry-After``, garbage
-bodies, and 400 ``bad_seq`` for a chosen seq. Every request is recorded in
-:attr:`CommitteeServer.requests` (the bearer token itself is never recorded).
+bodies, 400 ``bad_seq`` for a chosen seq, acknowledgements (200 or 409) of more than the gate
+sent, a reply trickled a byte at a time, and a reply that never ends. Every request is
+recorded in :attr:`CommitteeServer.requests` (the bearer token itself is never recorded), and
+:meth:`CommitteeServer.wait_for` lets a test wait for what the server saw without sleeping.
+
+Bodies are checked by :mod:`kiosk.contract`, the module the real committee server uses; on
+top of it this fake insists that the gate sends exactly the contract's fields, no more.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import random
-import re
 import ssl
 import threading
-import time
-import uuid
-import zlib
-from dataclasses import dataclass, field
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from kiosk import contract
+from kiosk.errors import ContractError
+from kiosk.sim.committee_http import SLOW_REPLY_MAX_S, Fault, Handler, Request, Server, is_int
 
 #: What one injected fault can be (see :meth:`CommitteeServer.inject`).
 FAULT_KINDS = (
@@ -48,11 +49,14 @@ FAULT_KINDS = (
     "refuse",  # reply 401 or 403 (param ``status``)
     "busy",  # reply 429 or 503 (param ``status``) with optional ``retry_after`` seconds
     "garbage",  # reply 200 with a body that is not JSON (nothing processed)
-    "overack",  # process, then reply an ``acked_seq`` beyond what was sent
+    "overack",  # process, then reply 200 with an ``acked_seq`` beyond what was sent (``n``)
+    "overclaim",  # reply 409 with an ``acked_seq`` beyond what was sent (``n``), unprocessed
     "too_large",  # reply 413 without processing
     "bad_seq",  # reply 400 with ``bad_seq`` = a seq of the batch (param ``seq`` or random)
     "bad_request",  # reply 400 without ``bad_seq`` (nothing processed)
     "bad_roster",  # reply a roster that is not a roster (200 with an ETag)
+    "trickle",  # process, then send the reply one byte every ``interval_s`` (default 1 s)
+    "endless",  # reply 200 with a chunked body that never ends (until the client hangs up)
 )
 
 #: Faults :meth:`CommitteeServer.chaos` draws from by default.
@@ -70,19 +74,19 @@ CHAOS_KINDS = (
     "bad_roster",
 )
 
+_ANY_REPLY_FAULTS = {"drop", "error", "slow", "refuse", "busy", "garbage", "trickle", "endless"}
 _ENDPOINT_FAULTS = {
     "events": set(FAULT_KINDS) - {"bad_roster"},
-    "heartbeat": {"drop", "error", "slow", "refuse", "busy", "garbage", "bad_request"},
-    "roster": {"drop", "error", "slow", "refuse", "busy", "garbage", "bad_roster"},
+    "heartbeat": _ANY_REPLY_FAULTS | {"bad_request"},
+    "roster": _ANY_REPLY_FAULTS | {"bad_roster"},
 }
-
-_PATH = re.compile(r"^/gates/(?P<gate>[^/]+)/(?P<endpoint>events|heartbeat|roster)$")
-_EVENT_KEYS = {"id", "seq", "ts", "lane", "type", "data"}
-_HEARTBEAT_KEYS = {"gate_id", "ts", "version", "uptime_s", "last_seq", "unsent", "lanes"}
+_BATCH_KEYS = set(contract.Batch.__struct_fields__)
+_EVENT_KEYS = set(contract.Event.__struct_fields__)
+_HEARTBEAT_KEYS = set(contract.Heartbeat.__struct_fields__)
 
 
 def sample_roster(version: str = "2020-02-04T08:00:00+08:00#17", site: str = "xdm-jinwaitan"):
-    """A small, valid roster body in the contract's shape."""
+    """A small, valid roster body in the contract's shape (plain data)."""
     return {
         "version": version,
         "site": site,
@@ -104,37 +108,6 @@ def sample_roster(version: str = "2020-02-04T08:00:00+08:00#17", site: str = "xd
         "revoked": ["P0007120103"],
         "home_observation": [{"household": "7-1202", "until": "2020-02-18"}],
     }
-
-
-@dataclass
-class Request:
-    """One request as the server saw it. ``auth`` is "ok", "missing" or "wrong", never the token."""
-
-    method: str
-    path: str
-    endpoint: str
-    auth: str
-    headers: dict[str, str]
-    status: int | None = None
-    fault: str | None = None
-    n_events: int = 0
-    first_seq: int | None = None
-    last_seq: int | None = None
-    raw_bytes: int = 0
-    json_bytes: int = 0
-    t: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class _Fault:
-    kind: str
-    count: int
-    endpoint: str
-    params: dict[str, Any]
-
-
-class _Dropped(Exception):
-    """The handler must close the connection without a reply."""
 
 
 class CommitteeServer:
@@ -169,8 +142,9 @@ class CommitteeServer:
         self.base_path = base_path.rstrip("/")
         self._ssl_context = ssl_context
         self._port = port
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._lock = threading.Condition()  # notified whenever a request is finished
+        self._closing = threading.Event()
+        self._httpd: Server | None = None
         self._thread: threading.Thread | None = None
         # stored state
         self.events: list[dict[str, Any]] = []
@@ -180,7 +154,7 @@ class CommitteeServer:
         self.requests: list[Request] = []
         self.roster = roster if roster is not None else sample_roster()
         # faults
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._rejected: set[int] = set()
         self._chaos_rate = 0.0
         self._chaos_kinds: tuple[str, ...] = ()
@@ -190,8 +164,9 @@ class CommitteeServer:
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> CommitteeServer:
-        handler = type("Handler", (_Handler,), {"committee": self})
-        httpd = _Server(("127.0.0.1", self._port), handler)
+        self._closing.clear()
+        handler = type("Handler", (Handler,), {"committee": self})
+        httpd = Server(("127.0.0.1", self._port), handler)
         if self._ssl_context is not None:
             httpd.socket = self._ssl_context.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
@@ -204,6 +179,7 @@ class CommitteeServer:
     def stop(self) -> None:
         """Stop serving and close the listening socket (safe to call twice)."""
         httpd, self._httpd = self._httpd, None
+        self._closing.set()  # ends trickling and endless replies
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
@@ -244,8 +220,16 @@ class CommitteeServer:
             return [r for r in self.requests if r.endpoint == endpoint]
 
     def set_roster(self, body: dict[str, Any]) -> None:
+        """Serve *body* from now on (plain data; not checked, so a test can serve a bad
+        one)."""
         with self._lock:
             self.roster = body
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        """Wait until ``predicate(server)`` is true, re-checked each time a request is
+        finished; False when *timeout* seconds (real time) pass first."""
+        with self._lock:
+            return self._lock.wait_for(lambda: predicate(self), timeout)
 
     def set_token(self, token: str) -> None:
         with self._lock:
@@ -262,10 +246,11 @@ class CommitteeServer:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
         with self._lock:
-            self._faults.append(_Fault(kind, count, endpoint, params))
+            self._faults.append(Fault(kind, count, endpoint, params))
 
     def reject_seq(self, seq: int) -> None:
-        """Answer 400 ``bad_seq`` for every batch holding *seq*, until :meth:`accept_seq`."""
+        """Answer 400 ``bad_seq`` for every batch holding *seq*, until :meth:`accept_seq`;
+        except a ``kiosk.event_refused`` sent in its place, which every server must store."""
         with self._lock:
             self._rejected.add(seq)
 
@@ -302,7 +287,7 @@ class CommitteeServer:
             self._rejected.clear()
             self._chaos_rate = 0.0
 
-    def _take_fault(self, endpoint: str) -> _Fault | None:
+    def _take_fault(self, endpoint: str) -> Fault | None:
         """The fault for this request, if any (called under the lock)."""
         allowed = _ENDPOINT_FAULTS[endpoint]
         for fault in self._faults:
@@ -325,7 +310,7 @@ class CommitteeServer:
                 if kind == "lose_acks":
                     params["n"] = self._rng.randint(1, 50)
                     params["keep_events"] = self._rng.random() < 0.5
-                return _Fault(kind, 1, endpoint, params)
+                return Fault(kind, 1, endpoint, params)
         return None
 
     def _rollback(self, n: int, keep_events: bool) -> None:
@@ -337,301 +322,72 @@ class CommitteeServer:
 
     # -- the contract ----------------------------------------------------------------------
 
-    def _events(self, gate: str, payload: Any, record: Request) -> tuple[int, dict[str, Any]]:
+    def _events(
+        self, gate: str, text: bytes, payload: Any, record: Request
+    ) -> tuple[int, dict[str, Any]]:
         """Check and store one batch (called under the lock). Returns (status, body)."""
-        if not isinstance(payload, dict) or set(payload) != {"gate_id", "events"}:
-            return 400, {"error": "body must be {gate_id, events}"}
-        if payload["gate_id"] != gate:
-            return 400, {"error": "gate_id does not match the path"}
+        if not isinstance(payload, dict) or set(payload) != _BATCH_KEYS:
+            return 400, {"error": f"body must have exactly {sorted(_BATCH_KEYS)}"}
         events = payload["events"]
-        if not isinstance(events, list) or not events:
-            return 400, {"error": "events must be a non-empty list"}
-        first = events[0].get("seq") if isinstance(events[0], dict) else None
-        last = events[-1].get("seq") if isinstance(events[-1], dict) else None
-        record.n_events = len(events)
-        record.first_seq = first if _is_int(first) else None
-        record.last_seq = last if _is_int(last) else None
-        if len(events) > self.max_events:
-            return 413, {"error": f"at most {self.max_events} events per request"}
-        for index, event in enumerate(events):
-            problem = _event_problem(event)
-            seq = event.get("seq") if isinstance(event, dict) else None
-            if problem is None and isinstance(first, int) and seq != first + index:
-                problem = "seq is not contiguous in the batch"
-            if problem is None and seq in self._rejected:
-                problem = "rejected by the committee"
-            if problem is not None:
-                if not _is_int(seq):
-                    return 400, {"error": f"event {index}: {problem}"}
-                return 400, {"error": problem, "bad_seq": seq}
-        if first != self.acked_seq + 1:
+        if isinstance(events, list) and events:
+            first = events[0].get("seq") if isinstance(events[0], dict) else None
+            last = events[-1].get("seq") if isinstance(events[-1], dict) else None
+            record.n_events = len(events)
+            record.first_seq = first if is_int(first) else None
+            record.last_seq = last if is_int(last) else None
+            if len(events) > self.max_events:
+                return 413, {"error": f"at most {self.max_events} events per request"}
+        try:
+            batch = contract.parse_batch(text, gate_id=gate)
+        except contract.BatchTooLarge as exc:
+            return 413, {"error": str(exc)}
+        except ContractError as exc:
+            return 400, _refusal(str(exc), exc.seq)
+        for event, sent in zip(batch.events, events, strict=True):
+            if set(sent) != _EVENT_KEYS:  # the gate sends exactly the contract's fields
+                return 400, _refusal(
+                    f"an event has exactly the keys {sorted(_EVENT_KEYS)}", event.seq
+                )
+            if event.seq in self._rejected and event.type != contract.EVENT_REFUSED:
+                return 400, _refusal("rejected by the committee", event.seq)
+        if batch.first_seq != self.acked_seq + 1:
             return 409, {"acked_seq": self.acked_seq}
-        for event in events:
-            known = self._ids.get(event["id"])
+        for event in batch.events:
+            known = self._ids.get(event.id)
             if known is not None:
-                if known != event["seq"]:
-                    return 400, {"error": "id already stored with another seq", "bad_seq": known}
+                if known != event.seq:
+                    return 400, _refusal("id already stored with another seq", known)
                 continue
-            if self.events and event["seq"] <= self.events[-1]["seq"]:
+            if self.events and event.seq <= self.events[-1]["seq"]:
                 # a seq already stored with another id: the gate's journal was replaced
-                return 400, {"error": "seq already stored with another id", "bad_seq": first}
+                return 400, _refusal("seq already stored with another id", batch.first_seq)
         for event in events:
             if event["id"] not in self._ids:
                 self._ids[event["id"]] = event["seq"]
                 self.events.append(event)
-        self.acked_seq = events[-1]["seq"]
+        self.acked_seq = batch.last_seq
         return 200, {"acked_seq": self.acked_seq}
 
-    def _heartbeat(self, gate: str, payload: Any) -> tuple[int, dict[str, Any]]:
+    def _heartbeat(self, gate: str, text: bytes, payload: Any) -> tuple[int, dict[str, Any]]:
         if not isinstance(payload, dict) or set(payload) != _HEARTBEAT_KEYS:
             return 400, {"error": f"heartbeat must have exactly {sorted(_HEARTBEAT_KEYS)}"}
-        ok = (
-            payload["gate_id"] == gate
-            and _is_rfc3339(payload["ts"])
-            and isinstance(payload["version"], str)
-            and isinstance(payload["uptime_s"], int | float)
-            and not isinstance(payload["uptime_s"], bool)
-            and payload["uptime_s"] >= 0
-            and _is_int(payload["last_seq"])
-            and payload["last_seq"] >= 0
-            and _is_int(payload["unsent"])
-            and payload["unsent"] >= 0
-            and isinstance(payload["lanes"], dict)
-            and all(isinstance(v, dict) for v in payload["lanes"].values())
-        )
-        if not ok:
-            return 400, {"error": "heartbeat fields have the wrong type"}
+        try:
+            contract.parse_heartbeat(text, gate_id=gate)
+        except ContractError as exc:
+            return 400, {"error": str(exc)}
         self.heartbeats.append(payload)
         return 200, {}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def handle_error(self, request, client_address) -> None:
-        """A client that went away (timeout, reset) is normal here: stay quiet."""
+def _refusal(error: str, seq: int | None) -> dict[str, Any]:
+    return {"error": error} if seq is None else {"error": error, "bad_seq": seq}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
-    committee: CommitteeServer
-
-    def log_message(self, format, *args) -> None:
-        """Requests are recorded in :attr:`CommitteeServer.requests`, not printed."""
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def _handle(self, method: str) -> None:
-        try:
-            self._serve(method)
-        except _Dropped:
-            self.close_connection = True
-
-    def _serve(self, method: str) -> None:
-        server = self.committee
-        raw = self._read_body()
-        path = self.path.split("?", 1)[0]
-        match = None
-        if path.startswith(server.base_path + "/"):
-            match = _PATH.match(path[len(server.base_path) :])
-        endpoint = match["endpoint"] if match else "unknown"
-        auth_header = self.headers.get("Authorization")
-        with server._lock:
-            token = server.token
-        if auth_header is None:
-            auth = "missing"
-        elif auth_header == f"Bearer {token}":
-            auth = "ok"
-        else:
-            auth = "wrong"
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
-        record = Request(method, self.path, endpoint, auth, headers, raw_bytes=len(raw))
-        with server._lock:
-            server.requests.append(record)
-
-        if match is None:
-            return self._reply(record, 404, {"error": "no such endpoint"})
-        expected = "GET" if endpoint == "roster" else "POST"
-        if method != expected:
-            return self._reply(record, 405, {"error": f"use {expected}"})
-        if auth != "ok":
-            return self._reply(record, 401, {"error": "token refused"})
-        if match["gate"] != server.gate_id:
-            return self._reply(record, 403, {"error": "token not valid for this gate"})
-        if not self.headers.get("User-Agent", "").startswith("kiosk/"):
-            return self._reply(record, 400, {"error": "User-Agent must be kiosk/<version>"})
-
-        with server._lock:
-            fault = server._take_fault(endpoint)
-        record.fault = fault.kind if fault else None
-        if fault is not None:
-            early = self._early_fault(fault, record)
-            if early:
-                return
-
-        if endpoint == "roster":
-            status, body, extra = self._roster(fault)
-            return self._after(record, fault, status, body, extra)
-
-        status, payload = self._decode(raw, record)
-        if status != 200:
-            return self._after(record, fault, status, payload)
-        with server._lock:
-            if endpoint == "events":
-                status, body = server._events(match["gate"], payload, record)
-            else:
-                status, body = server._heartbeat(match["gate"], payload)
-        self._after(record, fault, status, body)
-
-    def _early_fault(self, fault: _Fault, record: Request) -> bool:
-        """Faults that replace processing; returns True when the reply was sent."""
-        kind, params = fault.kind, fault.params
-        if kind == "error":
-            self._reply(record, params.get("status", 500), {"error": "internal error"})
-        elif kind == "refuse":
-            self._reply(record, params.get("status", 401), {"error": "token refused"})
-        elif kind == "busy":
-            extra = {}
-            if params.get("retry_after") is not None:
-                extra["Retry-After"] = str(params["retry_after"])
-            self._reply(record, params.get("status", 503), {"error": "busy"}, extra)
-        elif kind == "garbage":
-            self._send(record, 200, b"<html><body>Bad Gateway</body></html>", "text/html")
-        elif kind == "too_large":
-            self._reply(record, 413, {"error": "batch too large"})
-        elif kind == "bad_request":
-            self._reply(record, 400, {"error": "request refused"})
-        elif kind == "lose_acks":
-            with self.committee._lock:
-                self.committee._rollback(params.get("n", 1), params.get("keep_events", False))
-            return False
-        else:
-            return False
-        return True
-
-    def _after(self, record, fault, status, body, extra=None) -> None:
-        """Faults that act once the request was processed, then the reply."""
-        kind = fault.kind if fault else None
-        if kind == "bad_seq" and status == 200 and record.first_seq is not None:
-            # answered as if the committee had refused one event of the batch; undo the store
-            seq = fault.params.get("seq")
-            if seq is None or not record.first_seq <= seq <= record.last_seq:
-                seq = random.Random(record.first_seq).randint(record.first_seq, record.last_seq)
-            with self.committee._lock:
-                self.committee._rollback(record.last_seq - record.first_seq + 1, False)
-            return self._reply(record, 400, {"error": "event refused", "bad_seq": seq})
-        if kind == "overack" and status == 200:
-            body = {"acked_seq": body["acked_seq"] + 7}
-        if kind == "drop":
-            record.status = None
-            raise _Dropped
-        if kind == "slow":
-            time.sleep(fault.params.get("delay_s", 1.0))
-        self._reply(record, status, body, extra)
-
-    def _roster(self, fault) -> tuple[int, Any, dict[str, str]]:
-        with self.committee._lock:
-            roster = self.committee.roster
-        if fault is not None and fault.kind == "bad_roster":
-            return 200, {"version": "broken", "keys": "none"}, {"ETag": '"broken"'}
-        etag = f'"{roster["version"]}"'
-        if self.headers.get("If-None-Match") == etag:
-            return 304, None, {"ETag": etag}
-        return 200, roster, {"ETag": etag}
-
-    def _read_body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        return self.rfile.read(int(length))
-
-    def _decode(self, raw: bytes, record: Request) -> tuple[int, Any]:
-        server = self.committee
-        if self.headers.get("Content-Length") is None:
-            return 411, {"error": "Content-Length required"}
-        ctype = self.headers.get("Content-Type", "")
-        if ctype.split(";")[0].strip() != "application/json":
-            return 415, {"error": "Content-Type must be application/json"}
-        encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding == "gzip":
-            try:
-                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                text = inflater.decompress(raw, server.max_bytes + 1)
-                if not inflater.eof and len(text) <= server.max_bytes:
-                    raise zlib.error("truncated gzip stream")
-            except zlib.error:
-                return 400, {"error": "body is not valid gzip"}
-        elif encoding == "identity":
-            text = raw
-        else:
-            return 415, {"error": f"Content-Encoding {encoding} not supported"}
-        record.json_bytes = len(text)
-        if len(text) > server.max_bytes:
-            return 413, {"error": f"at most {server.max_bytes} bytes of JSON per request"}
-        try:
-            return 200, json.loads(text.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return 400, {"error": "body is not UTF-8 JSON"}
-
-    def _reply(self, record: Request, status: int, body: Any, extra=None) -> None:
-        data = b"" if body is None else json.dumps(body).encode("utf-8")
-        self._send(record, status, data, "application/json", extra)
-
-    def _send(self, record, status, data: bytes, ctype: str, extra=None) -> None:
-        record.status = status
-        self.send_response(status)
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        if status != 304:
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if status != 304:
-            self.wfile.write(data)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_rfc3339(value: Any) -> bool:
-    if not isinstance(value, str) or "T" not in value:
-        return False
-    try:
-        return datetime.fromisoformat(value).tzinfo is not None
-    except ValueError:
-        return False
-
-
-def _event_problem(event: Any) -> str | None:
-    """Why *event* is malformed, or None."""
-    if not isinstance(event, dict) or set(event) != _EVENT_KEYS:
-        return f"an event has exactly the keys {sorted(_EVENT_KEYS)}"
-    if not _is_int(event["seq"]) or event["seq"] < 1:
-        return "seq must be an integer >= 1"
-    try:
-        if not isinstance(event["id"], str) or str(uuid.UUID(event["id"])) != event["id"]:
-            return "id must be a UUID in canonical form"
-    except ValueError:
-        return "id must be a UUID in canonical form"
-    if not _is_rfc3339(event["ts"]):
-        return "ts must be RFC 3339 with an offset"
-    if event["lane"] is not None and not isinstance(event["lane"], str):
-        return "lane must be a string or null"
-    if not isinstance(event["type"], str) or not event["type"]:
-        return "type must be a non-empty string"
-    if not isinstance(event["data"], dict):
-        return "data must be an object"
-    return None
-
-
-__all__ = ["CHAOS_KINDS", "FAULT_KINDS", "CommitteeServer", "Request", "sample_roster"]
+__all__ = [
+    "CHAOS_KINDS",
+    "FAULT_KINDS",
+    "SLOW_REPLY_MAX_S",
+    "CommitteeServer",
+    "Request",
+    "sample_roster",
+]

@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import config as config_mod
+from kiosk import contract
 from kiosk.clock import FakeClock
-from kiosk.errors import ConfigError, PassError, ScenarioError
+from kiosk.errors import ConfigError, ContractError, PassError, ScenarioError
 from kiosk.journal import Event
 from kiosk.lane import IDLE
 from kiosk.passes import PassKind
@@ -114,6 +115,10 @@ def load(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: [roster] must be a table")
     if roster is not None:
         roster = {"version": "scenario", "site": cfg.gate.site, **roster}
+        try:
+            contract.parse_roster(roster, site=cfg.gate.site, strict=True)
+        except ContractError as exc:
+            raise ScenarioError(f"{path}: [roster] {exc}") from None
     people = raw.get("person", [])
     if not isinstance(people, list):
         raise ScenarioError(f"{path}: person: use [[person]] tables")

@@ -159,6 +159,42 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "maint.uplink.backing_off": ("连接失败，稍后重试", "Unreachable: retrying"),
     "maint.uplink.auth_refused": ("令牌被拒绝", "Token refused"),
     "maint.uplink.quarantined": ("有记录被拒收，已暂停", "A record was refused: held"),
+    "maint.uplink.conflict": (
+        "居委会服务器的记录数多于本门岗所发，已停止上传",
+        "The server counts more than this gate sent: upload stopped",
+    ),
+    "maint.uplink.conflict_help": (
+        "可能两台门岗用了同一个 gate_id，或日志已重新开始。所有记录都保留在本机。"
+        "请居委会核对后再点“再次尝试”。",
+        "Two gates may share one gate_id, or the journal started afresh. Every record is "
+        "kept here. Ask the committee to check, then press Try again.",
+    ),
+    "maint.uplink.server_count": ("服务器确认到", "Server acknowledged up to"),
+    "maint.uplink.sent_count": ("本门岗发到", "This gate sent up to"),
+    "maint.uplink.held": ("被拒收的记录", "The refused record"),
+    "maint.uplink.held_help": (
+        "服务器拒收了这条记录，之后的记录都在等待。可以用一条 kiosk.event_refused 记录代替它发送"
+        "（同一序号，内含原记录全文和服务器的错误），之后的记录随即上传；原记录仍保留在本机。",
+        "The server refused this record and every later one waits. You can send a "
+        "kiosk.event_refused record in its place (same number, holding the original and the "
+        "server's error); the later records follow. The original stays in this gate's journal.",
+    ),
+    "maint.uplink.seq": ("序号", "Number"),
+    "maint.uplink.type": ("类型", "Type"),
+    "maint.uplink.time": ("时间", "Time"),
+    "maint.uplink.reason": ("服务器的错误", "The server's error"),
+    "maint.uplink.send_refused": (
+        "以 kiosk.event_refused 代替发送",
+        "Send kiosk.event_refused in its place",
+    ),
+    "maint.uplink.confirm": ("确认代替发送", "Confirm: send in its place"),
+    "maint.uplink.sent_refused": (
+        "已代替发送，后续记录正在上传",
+        "Sent in its place; the rest follows",
+    ),
+    "maint.uplink.retry": ("再次尝试", "Try again"),
+    "maint.uplink.retried": ("已请求再次尝试", "Asked to try again"),
+    "maint.uplink_not_held": ("这条记录不能代替发送", "This record cannot be sent in its place"),
     "event.kiosk.started": ("系统启动", "Kiosk started"),
     "event.kiosk.stopped": ("系统停止", "Kiosk stopped"),
     "event.auth.login": ("登录", "Sign-in"),

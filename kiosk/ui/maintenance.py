@@ -18,7 +18,7 @@ from flask import (
     request,
 )
 
-from kiosk.errors import CalibrationError, KioskError, SensorError
+from kiosk.errors import CalibrationError, KioskError, SensorError, UplinkError
 from kiosk.ui import i18n
 from kiosk.ui.auth import login_required
 
@@ -148,3 +148,24 @@ def pulse(lane: str):
     except KioskError:
         return _no_lane(lane)
     return jsonify(ok=True)
+
+
+@bp.post("/<lane>/uplink/send-refused")
+@login_required(ROLE)
+def uplink_send_refused(lane: str):
+    """Send a ``kiosk.event_refused`` in place of the held event ``seq`` (JSON body)."""
+    seq = (request.get_json(silent=True) or {}).get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        return _refused("uplink_not_held", "seq: the held event's seq, a whole number")
+    try:
+        done = _kiosk().uplink_send_refused(seq, g.user)
+    except UplinkError as exc:
+        return _refused("uplink_not_held", str(exc), 409)
+    return jsonify(ok=True, **done)
+
+
+@bp.post("/<lane>/uplink/retry")
+@login_required(ROLE)
+def uplink_retry(lane: str):
+    """Offer the held event again, or ask the server again after a conflict."""
+    return jsonify(ok=True, seq=_kiosk().uplink_retry())

@@ -80,6 +80,15 @@ def test_cli_scenario_errors_exit_2(tmp_path):
     assert "person #1" in result.stderr and "did you mean 'pass_id'" in result.stderr
     missing = kiosk_cmd("simulate", str(tmp_path / "none.toml"))
     assert missing.returncode == 2 and "no such scenario file" in missing.stderr
+    # a scenario's [roster] is read by the contract, as a pulled or imported one is
+    roster = tmp_path / "r.toml"
+    roster.write_text(
+        f'config = "{ROOT}/config/demo.toml"\n[roster]\n'
+        'passes = [{id = "P1", household = "7-1201", status = "lost"}]\n'
+    )
+    bad = kiosk_cmd("simulate", str(roster))
+    assert bad.returncode == 2
+    assert "r.toml: [roster] roster: passes[0].status" in bad.stderr
 
 
 def free_port() -> int:

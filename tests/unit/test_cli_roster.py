@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -57,7 +58,7 @@ def test_cli_roster_import_then_show(gate, tmp_path):
         (json.dumps({**GOOD, "site": "elsewhere"}), "not this gate's site"),
         (
             json.dumps({**GOOD, "passes": [{"id": "P1", "household": "1", "status": "lost"}]}),
-            "passes[0]: status",
+            "passes[0].status",
         ),
         (json.dumps({**GOOD, "home_observation": [{"household": "1", "until": "soon"}]}), "until"),
         (json.dumps({**GOOD, "pases": []}), "unknown key 'pases'"),
@@ -77,6 +78,83 @@ def test_cli_roster_import_refuses_garbage_naming_it(gate, tmp_path, text, words
     assert result.exit_code == 2
     assert words in result.output
     assert version() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda body: body.pop("site"), "missing required field `site`"),
+        (
+            lambda body: body.update(
+                keys=[{"kid": 1, "ed25519_public": "AAAA", "use": "resident"}]
+            ),
+            "keys[0].ed25519_public: must be 32 bytes",
+        ),
+        (
+            lambda body: body.update(keys=[{"kid": 1, "ed25519_public": "***", "use": "resident"}]),
+            "keys[0].ed25519_public: must be base64",
+        ),
+    ],
+)
+def test_cli_roster_import_checks_site_and_keys_as_the_pull_does(gate, tmp_path, change, words):
+    body = json.loads(json.dumps(GOOD))
+    change(body)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(body))
+    result = CliRunner().invoke(
+        main, ["roster", "import", str(path), "--config", str(gate / "kiosk.toml")]
+    )
+    assert result.exit_code == 2
+    assert words in result.output
+    # the pull refuses the very same body with the very same words (one parser)
+    from kiosk import contract
+    from kiosk.errors import ContractError
+
+    with pytest.raises(ContractError, match=re.escape(words)):
+        contract.parse_roster(json.dumps(body), site="t-site")
+
+
+def test_cli_roster_import_of_a_bad_file_says_what_without_a_usage_block(gate, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({**GOOD, "version": ""}))
+    result = CliRunner().invoke(
+        main, ["roster", "import", str(path), "--config", str(gate / "kiosk.toml")]
+    )
+    assert result.exit_code == 2
+    assert "Usage:" not in result.output
+    assert "problems" not in result.output
+    assert result.output.count("\n") == 1  # one line: file, "not imported", field, reason
+    assert "bad.json: not imported: roster: version:" in result.output
+
+
+def test_cli_roster_import_of_deep_nesting_is_refused_not_a_traceback(gate, tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 30_000)
+    result = CliRunner().invoke(
+        main, ["roster", "import", str(path), "--config", str(gate / "kiosk.toml")]
+    )
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "not imported" in result.output
+
+
+def test_cli_roster_import_refuses_a_roster_over_the_cap_before_reading_it(gate, tmp_path):
+    from kiosk import contract
+
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as handle:  # sparse: the size is there, the bytes are not
+        handle.truncate(contract.MAX_ROSTER_BYTES + 1)
+    result = CliRunner().invoke(
+        main, ["roster", "import", str(path), "--config", str(gate / "kiosk.toml")]
+    )
+    assert result.exit_code == 2
+    assert "over the 16 MiB a roster may have" in result.output
+
+
+def test_cli_roster_import_help_says_a_running_kiosk_takes_it_within_seconds():
+    text = " ".join(run("roster", "import", "--help").output.split())
+    assert "next start" not in text
+    assert "A running kiosk takes it within a few seconds" in text
 
 
 def test_cli_pass_issue_csv_writes_cards_and_sheet(gate, tmp_path):

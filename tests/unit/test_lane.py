@@ -200,7 +200,9 @@ def test_lane_expired_and_revoked_passes(rig, clock, keydir):
     assert rig.snapshot().reason == "PASS_EXPIRED"
     clock.advance(3.0)
     rig.tick()
-    rig.roster_box["value"] = Roster.from_body({"version": "1", "revoked": ["P0007120101"]})
+    rig.roster_box["value"] = Roster.from_body(
+        {"version": "1", "site": "t-site", "revoked": ["P0007120101"]}
+    )
     rig.handle(reading(clock, 36.4))
     rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
     assert rig.snapshot().reason == "PASS_REVOKED"

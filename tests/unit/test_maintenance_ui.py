@@ -57,6 +57,8 @@ ROUTES = [
     ("post", "/maintenance/main/calibration"),
     ("post", "/maintenance/main/emissivity"),
     ("post", "/maintenance/main/pulse"),
+    ("post", "/maintenance/main/uplink/send-refused"),
+    ("post", "/maintenance/main/uplink/retry"),
 ]
 
 
@@ -196,3 +198,75 @@ def test_maintenance_ui_state_has_the_uplink_panel(app, kiosk):
     assert state["uplink"] == {"state": "disabled"}
     page = client.get("/maintenance/main").get_data(as_text=True)
     assert 'id="u-unsent"' in page
+
+
+# -- the committee upload: a refused record sent as kiosk.event_refused ------------------------
+
+
+@pytest.fixture
+def uplinked(tmp_path):
+    from kiosk.sim.committee import CommitteeServer
+
+    token = "gate-token-maint-ui-6Hc"
+    (tmp_path / "token").write_text(token)
+    (tmp_path / "token").chmod(0o600)
+    with CommitteeServer(gate_id="kiosk-1", token=token) as server:
+        raw = {
+            "gate": {"gate_id": "kiosk-1", "data_dir": str(tmp_path / "data"), "hardware": "sim"},
+            "uplink": {"url": server.url, "token_file": "token"},
+        }
+        k = Kiosk(config_mod.from_dict(raw, tmp_path / "kiosk.toml"), clock=FakeClock())
+        k.journal.put_user("tech", "maintenance", CHEAP_HASH)
+        k.journal.put_user("guard", "guard", CHEAP_HASH)
+        yield k, server
+        k.close()
+
+
+def test_maintenance_ui_shows_the_refused_record_and_sends_kiosk_event_refused(uplinked):
+    kiosk, server = uplinked
+    refused = kiosk.journal.append("pass.scanned", {"pass_id": "P0007120101"}, lane="main")
+    kiosk.journal.append("pass.scanned", {"pass_id": "P0008030101"}, lane="main")
+    server.reject_seq(refused.seq)
+    kiosk.uplink.step()
+    app = create_app(kiosk, secret_key=b"k" * 32)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    client = client_as(app, "tech")
+    held = client.get("/maintenance/main/state").get_json()["uplink"]["held_event"]
+    assert held["seq"] == refused.seq and held["replaceable"] is True
+    assert held["reason"] == "rejected by the committee"
+    assert held["event"]["data"] == {"pass_id": "***"}  # personal fields masked on the page
+
+    wrong = client.post("/maintenance/main/uplink/send-refused", json={"seq": refused.seq + 1})
+    assert wrong.status_code == 409
+    assert wrong.get_json()["error"] == "uplink_not_held"
+    assert (
+        client.post("/maintenance/main/uplink/send-refused", json={"seq": "1"}).status_code == 400
+    )
+    guard = client_as(app, "guard")
+    assert guard.post("/maintenance/main/uplink/send-refused", json={"seq": 1}).status_code == 403
+
+    done = client.post("/maintenance/main/uplink/send-refused", json={"seq": refused.seq})
+    assert done.status_code == 200 and done.get_json()["id"] == refused.id
+    kiosk.uplink.step()
+    assert server.events[refused.seq - 1]["type"] == "kiosk.event_refused"
+    assert server.stored_seqs() == list(range(1, kiosk.journal.last_seq() + 1))
+    replaced = events(kiosk, "uplink.event_replaced")
+    assert replaced[0].data["by"] == "tech"
+    assert client.get("/maintenance/main/state").get_json()["uplink"]["held_event"] is None
+
+
+def test_maintenance_ui_retry_asks_the_server_again_after_a_conflict(uplinked):
+    kiosk, server = uplinked
+    kiosk.journal.append("pass.scanned", {}, lane="main")
+    server.inject("overclaim", endpoint="events", n=50)
+    kiosk.uplink.step()
+    app = create_app(kiosk, secret_key=b"k" * 32)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    client = client_as(app, "tech")
+    state = client.get("/maintenance/main/state").get_json()["uplink"]
+    assert state["state"] == "conflict"
+    assert state["conflict"] == {"server_acked": 51, "sent_seq": 1}
+    assert client.post("/maintenance/main/uplink/retry").get_json() == {"ok": True, "seq": 51}
+    kiosk.uplink.step()
+    assert client.get("/maintenance/main/state").get_json()["uplink"]["state"] == "ok"
+    assert server.stored_seqs() == [1]

@@ -28,7 +28,10 @@ ROSTER = Roster.from_body(
     {
         "version": "t#1",
         "site": SITE,
-        "households": [{"id": "7-1201", "members": 3}, {"id": "9-0101", "exit_quota_per_day": 0}],
+        "households": [
+            {"id": "7-1201", "members": 3},
+            {"id": "9-0101", "members": 1, "exit_quota_per_day": 0},
+        ],
         "passes": [
             {"id": "P1", "household": "7-1201", "status": "active"},
             {"id": "P2", "household": "7-1201", "status": "active"},
@@ -241,7 +244,11 @@ def test_policy_quota_window_is_calendar_days_and_roster_overrides():
 
 
 def _body():
-    return {"version": "x", "households": [{"id": "9-0101", "exit_quota_per_day": 0}]}
+    return {
+        "version": "x",
+        "site": SITE,
+        "households": [{"id": "9-0101", "members": 1, "exit_quota_per_day": 0}],
+    }
 
 
 def test_policy_untrusted_clock_is_recorded_and_can_ignore_validity():

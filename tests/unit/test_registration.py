@@ -129,6 +129,7 @@ def kiosk(tmp_path, clock):
 def _roster(version, observation=()):
     return {
         "version": version,
+        "site": config_mod.load(config_mod.DEMO_CONFIG).gate.site,
         "households": [{"id": "7-1201", "members": 3}],
         "passes": [],
         "revoked": [],

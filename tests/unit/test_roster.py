@@ -1,11 +1,14 @@
+import base64
 from datetime import date
 
 from kiosk.roster import Roster
 
+KEY = base64.b64encode(bytes(range(32))).decode("ascii")
+
 BODY = {
     "version": "2020-02-04T08:00:00+08:00#17",
     "site": "xdm-jinwaitan",
-    "keys": [{"kid": 1, "ed25519_public": "AAAA", "use": "resident"}],
+    "keys": [{"kid": 1, "ed25519_public": KEY, "use": "resident"}],
     "households": [{"id": "7-1201", "members": 3, "exit_quota_per_day": None}],
     "passes": [
         {"id": "P0007120101", "household": "7-1201", "status": "active"},
@@ -25,10 +28,13 @@ def test_roster_reads_the_committee_shape():
     assert r.pass_status("P9") is None
     assert r.observation_until("7-1202", date(2020, 2, 18)) == date(2020, 2, 18)
     assert r.observation_until("7-1202", date(2020, 2, 19)) is None
-    assert r.skipped == 0
+    assert r.problem is None
+    assert r.keys[0].raw() == bytes(range(32))
 
 
-def test_roster_skips_garbage_entries_without_raising():
+def test_roster_breaking_the_contract_is_refused_whole_without_raising():
+    # one function reads every roster (kiosk.contract.parse_roster): a body with garbage
+    # entries is not taken in part, it is refused, and the roster says why
     body = {
         "version": 3,
         "passes": [{"id": "P1"}, "x", None, {"id": "P2", "household": "1", "status": "active"}],
@@ -38,13 +44,17 @@ def test_roster_skips_garbage_entries_without_raising():
         "keys": "nope",
     }
     r = Roster.from_body(body)
-    assert r.pass_status("P2") == "active"
-    assert r.pass_status("P3") == "revoked"
-    assert r.skipped == 6
+    assert not r.loaded
+    assert r.pass_status("P2") is None
+    assert "version" in r.problem
     assert r.keys == ()
+    bad_entry = {**BODY, "passes": [{"id": "P1"}]}
+    assert "passes[0]" in Roster.from_body(bad_entry).problem
+    assert Roster.from_body(b"[" * 30000).problem
 
 
 def test_roster_missing_is_not_loaded():
     assert not Roster.from_body(None).loaded
     assert not Roster().loaded
-    assert Roster.from_body({"version": ""}).loaded
+    assert Roster.from_body({"version": "v", "site": "s"}).loaded
+    assert not Roster.from_body({"version": "", "site": "s"}).loaded

@@ -79,15 +79,23 @@ def test_selftest_refuses_unknown_fault(cfg):
 
 
 def test_selftest_committee_server_token(cfg, tmp_path):
-    from kiosk.sim.committee import CommitteeServer
+    from kiosk.sim.committee import CommitteeServer, sample_roster
 
     token = tmp_path / "token"
     token.write_text("gate-token-selftest-9Qz\n")
     token.chmod(0o600)
-    with CommitteeServer(gate_id=cfg.gate.gate_id, token="gate-token-selftest-9Qz") as server:
+    roster = sample_roster(site=cfg.gate.site)
+    with CommitteeServer(
+        gate_id=cfg.gate.gate_id, token="gate-token-selftest-9Qz", roster=roster
+    ) as server:
         up = dataclasses.replace(cfg.uplink, url=server.url, token_file=str(token), timeout_s=5)
         checks = selftest.run(dataclasses.replace(cfg, uplink=up))
         assert by_name(checks, "committee", "-").result == "ok"
+        # the self-test checks the site as the daemon does: another compound's roster fails
+        server.set_roster(sample_roster(site="another-compound"))
+        checks = selftest.run(dataclasses.replace(cfg, uplink=up))
+        got = by_name(checks, "committee", "-")
+        assert got.result == "FAIL" and "not this gate's site" in got.detail, got.detail
         token.write_text("wrong-token-0000000000\n")
         checks = selftest.run(dataclasses.replace(cfg, uplink=up))
     got = by_name(checks, "committee", "-")

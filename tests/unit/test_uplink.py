@@ -13,14 +13,12 @@ import json
 import logging
 import random
 import ssl
-import time
-import types
 
 import pytest
 
-from kiosk import __version__
+from kiosk import __version__, config, contract
 from kiosk.clock import FakeClock
-from kiosk.errors import UplinkError
+from kiosk.errors import ConfigError, UplinkError
 from kiosk.journal import Journal
 from kiosk.sim.committee import CommitteeServer, sample_roster
 from kiosk.uplink import (
@@ -29,54 +27,12 @@ from kiosk.uplink import (
     MAX_BATCH_BYTES,
     QUARANTINE_RETRY_S,
     STATE_QUARANTINED,
+    STATE_SENT,
     Uplink,
     check_url,
     read_token_file,
 )
-
-TOKEN = "gate-token-7Hq2mX9vLp"
-GATE = "xdm-jinwaitan-1"
-
-
-@pytest.fixture
-def journal(tmp_path, clock):
-    j = Journal(tmp_path / "journal.db", clock)
-    yield j
-    j.close()
-
-
-@pytest.fixture
-def server():
-    with CommitteeServer(gate_id=GATE, token=TOKEN) as s:
-        yield s
-
-
-@pytest.fixture
-def alerts():
-    return []
-
-
-@pytest.fixture
-def make_uplink(journal, clock, server, alerts):
-    made = []
-
-    def make(**kwargs) -> Uplink:
-        options = {
-            "gate_id": GATE,
-            "url": server.url,
-            "token": TOKEN,
-            "timeout_s": 2.0,
-            "on_alert": lambda code, detail: alerts.append((code, detail)),
-            "rng": random.Random(7),
-        }
-        options.update(kwargs)
-        uplink = Uplink(journal, clock, **options)
-        made.append(uplink)
-        return uplink
-
-    yield make
-    for uplink in made:
-        uplink.stop(5)
+from tests.unit.conftest import GATE, TOKEN, run_until_idle
 
 
 def append(journal, n, type="pass.scanned", size=0):
@@ -95,16 +51,6 @@ def append(journal, n, type="pass.scanned", size=0):
 
 def pushes(server):
     return [r for r in server.requests_to("events") if r.status is not None or r.fault]
-
-
-def run_until_idle(uplink, clock, limit=200):
-    """Step, advancing the clock by each returned wait, until nothing is left to send."""
-    for _ in range(limit):
-        wait = uplink.step()
-        if uplink.journal.acked_seq >= uplink.journal.last_seq() and wait > 0:
-            return
-        clock.advance(wait)
-    raise AssertionError(f"not idle after {limit} steps: {uplink.status()}")
 
 
 # -- pushing -----------------------------------------------------------------------------------
@@ -228,6 +174,7 @@ def test_uplink_lost_reply_is_resent_and_the_409_moves_the_cursor_forward(
     assert uplink.status()["state"] == "backing_off"
     assert "without a reply" in uplink.status()["last_error"]
     assert server.stored_seqs() == list(range(1, 51))
+    assert journal.get_state(STATE_SENT) == "50"  # recorded before the request went out
     clock.advance(wait)
     uplink.step()  # 409 acked_seq 50
     assert journal.acked_seq == 50
@@ -502,19 +449,72 @@ def test_uplink_garbage_reply_is_a_server_fault(make_uplink, journal, server, cl
     assert server.stored_seqs() == [1, 2, 3, 4, 5]
 
 
-def test_uplink_ack_beyond_what_was_sent_is_a_server_fault(
+def test_uplink_200_acking_more_than_was_sent_is_a_conflict_that_loses_nothing(
     make_uplink, journal, server, clock, alerts
 ):
     append(journal, 5)
-    server.inject("overack", endpoint="events")
+    server.inject("overack", endpoint="events")  # stores 1..5, answers acked_seq 12
     uplink = make_uplink()
-    wait = uplink.step()
+    uplink.step()
     assert journal.acked_seq == 0  # never beyond what was sent
-    assert "acked_seq 12" in uplink.status()["last_error"]
-    clock.advance(wait)
+    status = uplink.status()
+    assert status["state"] == "conflict"
+    assert "acked_seq 12" in status["last_error"]
+    assert status["conflict"] == {"server_acked": 12, "sent_seq": 5}
+    assert [(code, d["server_acked"], d["sent_seq"]) for code, d in alerts] == [("conflict", 12, 5)]
+    # pushing stops: no batch for the next half hour, however often it runs or is nudged
+    before = len(pushes(server))
+    append(journal, 3)
+    for _ in range(30):
+        uplink.nudge()
+        clock.advance(60)
+        uplink.step()
+    assert len(pushes(server)) == before
+    assert uplink.status()["unsent"] == 8
+    # maintenance asks the server again: it says 5 now (409), which this gate did send
+    assert uplink.release_quarantine() == 12
     run_until_idle(uplink, clock)
-    assert journal.acked_seq == 5
-    assert server.stored_seqs() == [1, 2, 3, 4, 5]
+    assert journal.acked_seq == 8
+    assert server.stored_seqs() == list(range(1, 9))
+    assert uplink.status()["state"] == "ok" and uplink.status()["conflict"] is None
+
+
+def test_uplink_409_acking_more_than_was_sent_stops_pushing_and_keeps_everything(
+    make_uplink, journal, server, clock, alerts, tmp_path
+):
+    # two gates configured with one gate_id: the server holds 700 of the other one's
+    append(journal, 700)
+    server.inject("overclaim", endpoint="events", n=200)  # batch 1..500 -> 409 acked 700
+    uplink = make_uplink(heartbeat_s=1e6, roster_s=1e6)
+    uplink.step()
+    assert pushes(server)[0].status == 409
+    assert journal.acked_seq == 0
+    status = uplink.status()
+    assert (status["sent_seq"], status["unsent"]) == (500, 700)
+    assert status["conflict"] == {"server_acked": 700, "sent_seq": 500}
+    assert alerts[-1][0] == "conflict"
+    assert "700" in alerts[-1][1]["message"] and "500" in alerts[-1][1]["message"]
+    # the conflict survives a restart (state in the journal) and retention keeps the events
+    again = make_uplink(heartbeat_s=1e6, roster_s=1e6)
+    assert again.status()["state"] == "conflict"
+    assert len(journal.events_after(0, 1000)) == 700
+    # an hour later the gate asks again with one event; the server is sane again now
+    clock.advance(QUARANTINE_RETRY_S)
+    run_until_idle(again, clock)
+    assert journal.acked_seq == 700
+    assert server.stored_seqs() == list(range(1, 701))
+
+
+def test_uplink_409_within_what_was_sent_moves_the_cursor_forward(
+    make_uplink, journal, server, clock
+):
+    append(journal, 10)
+    server.inject("drop", endpoint="events")
+    uplink = make_uplink()
+    clock.advance(uplink.step())
+    uplink.step()  # 409 acked 10: all of it was sent before the reply was lost
+    assert journal.acked_seq == 10
+    assert uplink.status()["conflict"] is None
 
 
 def test_uplink_400_without_bad_seq_backs_off_instead_of_looping(
@@ -607,7 +607,7 @@ def test_uplink_roster_is_stored_then_not_modified(make_uplink, journal, server,
     stored, received = journal.load_roster()
     assert stored == sample_roster()
     assert received is not None
-    assert rosters == [sample_roster()]
+    assert [json.loads(contract.encode(r)) for r in rosters] == [sample_roster()]
     clock.advance(300)
     uplink.step()
     request = server.requests_to("roster")[-1]
@@ -620,7 +620,7 @@ def test_uplink_roster_is_stored_then_not_modified(make_uplink, journal, server,
     clock.advance(300)
     uplink.step()
     assert journal.load_roster()[0] == newer
-    assert rosters[-1] == newer
+    assert json.loads(contract.encode(rosters[-1])) == newer
 
 
 @pytest.mark.parametrize("kind", ["bad_roster", "garbage"])
@@ -755,25 +755,43 @@ def test_uplink_http_refusal_says_why():
         check_url("http://committee.example.org/api/v1")
 
 
-def test_uplink_from_settings_reads_the_config_section(journal, clock, server, tmp_path):
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN)
-    token_file.chmod(0o600)
-    settings = types.SimpleNamespace(
-        url=server.url,
-        token_file=str(token_file),
-        ca_file="",
-        interval_s=5,
-        heartbeat_s=30,
-        roster_s=120,
-        timeout_s=3,
+def gate_config(tmp_path, **uplink):
+    (tmp_path / "token").write_text(TOKEN)
+    (tmp_path / "token").chmod(0o600)
+    raw = {
+        "gate": {"gate_id": GATE, "site": "xdm-jinwaitan", "data_dir": str(tmp_path / "data")},
+        "uplink": {"token_file": "token", **uplink},
+    }
+    return config.from_dict(raw, tmp_path / "kiosk.toml")
+
+
+def test_uplink_from_config_reads_the_config_section(journal, clock, server, tmp_path):
+    cfg = gate_config(
+        tmp_path, url=server.url, interval_s=5, heartbeat_s=30, roster_s=120, timeout_s=3
     )
-    uplink = Uplink.from_settings(journal, clock, settings, gate_id=GATE)
+    uplink = Uplink.from_config(cfg, journal, clock)
     assert (uplink.interval_s, uplink.heartbeat_s, uplink.roster_s) == (5, 30, 120)
+    assert (uplink.gate_id, uplink.site, uplink.timeout_s) == (GATE, "xdm-jinwaitan", 3)
     append(journal, 1)
     uplink.step()
     uplink.close()
     assert server.stored_seqs() == [1]
+
+
+def test_uplink_from_config_resolves_the_ca_file_and_names_the_section(
+    journal, clock, tls_server, tls_files, tmp_path
+):
+    (tmp_path / "ca.pem").write_bytes((tls_files / "ca.pem").read_bytes())
+    cfg = gate_config(tmp_path, url=tls_server.url, ca_file="ca.pem")  # relative to the file
+    uplink = Uplink.from_config(cfg, journal, clock)
+    append(journal, 2)
+    uplink.step()
+    uplink.close()
+    assert tls_server.stored_seqs() == [1, 2]
+    with pytest.raises(ConfigError, match=r"kiosk\.toml: \[uplink\] uplink ca_file"):
+        Uplink.from_config(
+            gate_config(tmp_path, url=tls_server.url, ca_file="no.pem"), journal, clock
+        )
 
 
 def test_uplink_status_tells_maintenance_what_is_going_on(make_uplink, journal, server, clock):
@@ -822,6 +840,7 @@ def test_uplink_upload_once_drains_everything_ignoring_timers(make_uplink, journ
         "state": "ok",
         "error": None,
         "quarantined_seq": None,
+        "conflict": None,
     }
     assert server.stored_seqs() == list(range(1, 1235))
 
@@ -848,18 +867,13 @@ def test_uplink_thread_wakes_on_nudge_and_stops_in_time(tmp_path, server):
     journal.add_listener(uplink.journal_listener)
     uplink.start()
     try:
-        deadline = time.monotonic() + 5
-        while len(server.heartbeats) < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert server.wait_for(lambda s: len(s.heartbeats) >= 1)
         journal.append("alert.fever", {"temperature_c": 38.5}, lane="main")
-        while server.stored_seqs() != [1] and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert server.stored_seqs() == [1]
+        assert server.wait_for(lambda s: s.stored_seqs() == [1])
     finally:
-        started = time.monotonic()
-        uplink.stop(5)
-        assert time.monotonic() - started < 2
+        uplink.stop(2)  # raises StopTimeout if a thread outlives 2 s
         journal.close()
+    assert not any(thread.alive for thread in uplink._threads)
 
 
 # -- TLS -------------------------------------------------------------------------------------
@@ -983,7 +997,9 @@ def test_committee_fake_refuses_what_the_contract_forbids(journal, server):
     assert post(server, batch, encoding="broken-gzip")[0] == 400
     assert post(server, {"gate_id": GATE, "events": events[1:]}) == (409, {"acked_seq": 0})
     gap = {"gate_id": GATE, "events": [events[0], events[2]]}
-    assert post(server, gap) == (400, {"error": "seq is not contiguous in the batch", "bad_seq": 3})
+    status, body = post(server, gap)
+    assert (status, body["bad_seq"]) == (400, 3)
+    assert "events[1].seq: 3 does not follow 1" in body["error"]
     bad = dict(events[0], ts="yesterday")
     assert post(server, {"gate_id": GATE, "events": [bad]})[1]["bad_seq"] == 1
     assert server.stored_seqs() == []

@@ -1,5 +1,5 @@
 // Maintenance page: live thermometer and camera figures, calibration wizard, emissivity,
-// relay test pulse. No inline script (the CSP forbids it); CSRF token from the meta tag.
+// relay test pulse, the committee upload (a refused record and a conflict). No inline script (the CSP forbids it); CSRF token from the meta tag.
 "use strict";
 (function () {
   const words = JSON.parse(document.getElementById("words").textContent);
@@ -65,6 +65,33 @@
     $("u-success").textContent = u.last_success || "—";
     $("u-error").textContent = u.last_error || "—";
     $("u-next").textContent = u.next_attempt_s == null ? "—" : num(u.next_attempt_s, 0) + " s";
+    renderHeld(u);
+  }
+
+  function renderHeld(u) {
+    const conflict = u.conflict || null;
+    $("u-conflict").hidden = !conflict;
+    if (conflict) {
+      $("u-server-acked").textContent = conflict.server_acked;
+      $("u-sent").textContent = conflict.sent_seq;
+    }
+    const held = u.held_event || null;
+    $("u-held").hidden = !held;
+    $("u-retry").hidden = !held && !conflict;
+    if (!held) {
+      $("u-confirm").hidden = true;
+      return;
+    }
+    const e = held.event || {};
+    $("u-held").dataset.seq = held.seq;
+    $("u-held-seq").textContent = held.seq;
+    $("u-held-type").textContent = e.type || "—";
+    const locale = document.documentElement.lang === "en" ? "en-GB" : "zh-CN";
+    $("u-held-ts").textContent = e.ts ? new Date(e.ts).toLocaleString(locale) : "—";
+    $("u-held-lane").textContent = e.lane || "—";
+    $("u-held-reason").textContent = held.reason || "—";
+    $("u-held-data").textContent = e.data ? JSON.stringify(e.data, null, 1) : "";
+    $("u-send-refused").hidden = !held.replaceable;
   }
 
   function poll() {
@@ -112,6 +139,27 @@
 
   $("pulse").addEventListener("click", () => {
     post("/pulse").then(({ ok, data }) => show("pulse-result", ok ? w("maint.pulsed") : refusal(data), ok));
+  });
+
+  // A refused record: a first tap asks, the second sends kiosk.event_refused in its place.
+  $("u-send-refused").addEventListener("click", () => {
+    $("u-confirm").hidden = false;
+  });
+
+  $("u-confirm").addEventListener("click", () => {
+    const seq = Number($("u-held").dataset.seq);
+    post("/uplink/send-refused", { seq }).then(({ ok, data }) => {
+      $("u-confirm").hidden = true;
+      show("u-result", ok ? w("maint.uplink.sent_refused") + " (" + data.seq + ")" : refusal(data), ok);
+      poll();
+    });
+  });
+
+  $("u-retry").addEventListener("click", () => {
+    post("/uplink/retry").then(({ ok, data }) => {
+      show("u-result", ok ? w("maint.uplink.retried") : refusal(data), ok);
+      poll();
+    });
   });
 
   $("camera").addEventListener("error", () => { $("camera").alt = w("maint.no_frame"); });
