@@ -62,9 +62,9 @@ class _Rig:
     """A running kiosk with hooks that time the first frame with a pass and the relay."""
 
     def __init__(self, folder: Path, voice: dict | None = None) -> None:
-        from kiosk.daemon import Kiosk
+        from kiosk.sim.hardware import simulated_kiosk
 
-        self.kiosk = Kiosk(_config(folder, voice))
+        self.kiosk = simulated_kiosk(_config(folder, voice))
         self.unit = self.kiosk.units["main"]
         self.world = self.kiosk.world.lanes["main"]
         self.key = demo.committee_key(self.kiosk.config.keys_dir)

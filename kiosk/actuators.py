@@ -10,12 +10,11 @@ pull-down resistor on the relay input (see README, wiring) keeps the relay off.
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from gpiozero import OutputDevice
 
-log = logging.getLogger(__name__)
+from kiosk.threads import Worker
 
 
 class Relay:
@@ -40,8 +39,8 @@ class Relay:
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
         )
         self._pin = self._device.pin
-        self._thread: threading.Thread | None = None
-        self.stopping = threading.Event()
+        #: The timer thread that ends pulses and enforces ``max_open_s`` (see :meth:`start`).
+        self.timer = Worker("relay-timer", 0.01, step=self.tick)
 
     @property
     def pin(self):
@@ -65,7 +64,7 @@ class Relay:
     @property
     def alive(self) -> bool:
         """True while the timer thread that enforces ``max_open_s`` runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self.timer.alive
 
     def pulse(self, seconds: float) -> float:
         """Energise the relay for *seconds* (clamped to ``max_open_s``); returns the duration.
@@ -110,31 +109,22 @@ class Relay:
     # -- the timer thread (outside the lane thread) ----------------------------------------
 
     def start(self, interval: float = 0.01) -> None:
-        """Start the thread that ends pulses and enforces ``max_open_s``."""
-        self.stopping.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(interval,), name="relay-timer", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, interval: float) -> None:
-        while not self.stopping.wait(interval):
-            try:
-                self.tick()
-            except Exception:  # pragma: no cover - keep enforcing whatever happens
-                log.exception("relay timer")
+        """Start the thread that ends pulses and enforces ``max_open_s``, every *interval*
+        seconds."""
+        self.timer.interval = interval
+        self.timer.start()
 
     def close(self) -> None:
-        """Turn the relay off, stop the timer and release the pin. Safe to call twice."""
-        self.stopping.set()
+        """Turn the relay off, stop the timer and release the pin. Safe to call twice.
+
+        :raises StopTimeout: the timer did not stop within a second (the relay is off
+            and its pin released all the same).
+        """
+        self.timer.stopping.set()
         with self._lock:
             self._off_locked()
             self._device.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(1.0)
-            if self._thread.is_alive():  # pragma: no cover
-                log.error("relay timer thread did not stop")
-            self._thread = None
+        self.timer.stop(1.0)
 
 
 class Indicator:
@@ -146,6 +136,11 @@ class Indicator:
             if pin is None
             else OutputDevice(pin, active_high=True, initial_value=False, pin_factory=pin_factory)
         )
+
+    @property
+    def is_on(self) -> bool:
+        """True while the lamp or buzzer is on (never without a pin)."""
+        return self._device is not None and not self._device.closed and bool(self._device.value)
 
     def set(self, on: bool) -> None:
         if self._device is not None and not self._device.closed:

@@ -10,9 +10,10 @@ Formats, chosen by the file suffix:
     Everything, Chinese included; the viewer or printer supplies a CJK font (the text asks
     for Noto Sans CJK SC, then any sans-serif).
 ``.pdf``
-    Everything; Chinese is set in STSong-Light, one of the standard CJK fonts every PDF
-    reader provides without embedding (Acrobat, pdf.js, poppler with poppler-data,
-    Ghostscript). Latin text is Helvetica.
+    Everything; written with reportlab (the optional ``print`` extra: the gate itself never
+    prints). Chinese is set in STSong-Light, one of the standard CJK fonts every PDF reader
+    provides without embedding (Acrobat, pdf.js, PDFium, poppler with poppler-data,
+    Ghostscript); Latin text is Helvetica; every run is measured by its font.
 ``.png``
     1240 x 1748 pixels, A6 at 300 dpi, for printing or showing on a phone. The QR code is
     exact; the words are English only, because OpenCV can draw only ASCII and Pillow (with a
@@ -26,7 +27,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -197,26 +197,37 @@ def _png(layout: _Layout) -> np.ndarray:
     return image
 
 
-# --- PDF -----------------------------------------------------------------------------------
+# --- PDF (reportlab, the "print" extra) ---------------------------------------------------
+
+#: The standard CJK font every PDF reader provides without embedding.
+PDF_CJK_FONT = "STSong-Light"
+PDF_LATIN_FONT = "Helvetica"
 
 
-def _pdf_text(line: _Text, left_mm: float, top_mm: float, page_h_mm: float) -> str:
-    size = line.size * _PT_PER_MM
-    if line.x is None:  # centred lines are all CJK: one em a character
-        x_mm = left_mm + (CARD_W_MM - len(line.text) * line.size) / 2
-    else:
-        x_mm = left_mm + line.x
-    y_pt = (page_h_mm - top_mm - line.y) * _PT_PER_MM
-    ops = [f"BT {x_mm * _PT_PER_MM:.2f} {y_pt:.2f} Td"]
-    for ascii_run, run in _split_ascii(line.text):
-        if ascii_run:
-            escaped = run.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            ops.append(f"/F1 {size:.2f} Tf ({escaped}) Tj")
-        else:
-            units = "".join(f"{ord(ch):04X}" if ord(ch) < 0x10000 else "FFFD" for ch in run)
-            ops.append(f"/F2 {size:.2f} Tf <{units}> Tj")
-    ops.append("ET")
-    return " ".join(ops)
+def _reportlab():
+    """reportlab's font registry, CID font and canvas.
+
+    :raises PassError: reportlab is not installed (the gate itself never prints).
+    """
+    try:
+        from reportlab.pdfbase import pdfmetrics
+        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+        from reportlab.pdfgen.canvas import Canvas
+    except ImportError:
+        raise PassError(
+            "PDF cards need reportlab, kiosk's 'print' extra: pip install 'kiosk[print]'"
+        ) from None
+    return pdfmetrics, UnicodeCIDFont, Canvas
+
+
+def _pdf_canvas(path: Path, page_w_mm: float, page_h_mm: float):
+    """A reportlab canvas for *path* with the CJK font registered."""
+    pdfmetrics, UnicodeCIDFont, Canvas = _reportlab()
+    if PDF_CJK_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(PDF_CJK_FONT))
+    pdf = Canvas(str(path), pagesize=(page_w_mm * _PT_PER_MM, page_h_mm * _PT_PER_MM))
+    pdf.setTitle(path.stem)
+    return pdf
 
 
 def _split_ascii(text: str) -> Iterator[tuple[bool, str]]:
@@ -227,65 +238,36 @@ def _split_ascii(text: str) -> Iterator[tuple[bool, str]]:
             start = index
 
 
-def _pdf_card(layout: _Layout, left_mm: float, top_mm: float, page_h_mm: float) -> list[str]:
-    ops = [_pdf_text(line, left_mm, top_mm, page_h_mm) for line in layout.texts]
+def _pdf_text(pdf, line: _Text, left_mm: float, top_mm: float, page_h_mm: float) -> None:
+    """Set *line*, Latin runs in Helvetica and the rest in the CJK font, each run measured."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    size = line.size * _PT_PER_MM
+    runs = [
+        (PDF_LATIN_FONT if ascii_run else PDF_CJK_FONT, run)
+        for ascii_run, run in _split_ascii(line.text)
+    ]
+    width = sum(stringWidth(run, font, size) for font, run in runs)
+    if line.x is None:
+        x = (left_mm + CARD_W_MM / 2) * _PT_PER_MM - width / 2
+    else:
+        x = (left_mm + line.x) * _PT_PER_MM
+    y = (page_h_mm - top_mm - line.y) * _PT_PER_MM
+    for font, run in runs:
+        pdf.setFont(font, size)
+        pdf.drawString(x, y, run)
+        x += stringWidth(run, font, size)
+
+
+def _pdf_card(pdf, layout: _Layout, left_mm: float, top_mm: float, page_h_mm: float) -> None:
+    pdf.setFillGray(0)
+    for line in layout.texts:
+        _pdf_text(pdf, line, left_mm, top_mm, page_h_mm)
     module = QR_MM / layout.modules.shape[0] * _PT_PER_MM
     x0 = (left_mm + layout.qr_x) * _PT_PER_MM
     y0 = (page_h_mm - top_mm - layout.qr_y) * _PT_PER_MM
-    rects = [
-        f"{x0 + c * module:.3f} {y0 - (r + 1) * module:.3f} {n * module:.3f} {module:.3f} re"
-        for r, c, n in _runs(layout.modules)
-    ]
-    ops.append("0 g " + " ".join(rects) + " f")
-    return ops
-
-
-def _pdf(pages: Sequence[Sequence[str]], page_w_mm: float, page_h_mm: float) -> bytes:
-    """A PDF with one content stream a page; fonts F1 Helvetica, F2 STSong-Light (GB)."""
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"",  # pages, filled in below
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light-UniGB-UCS2-H"
-        b" /Encoding /UniGB-UCS2-H /DescendantFonts [5 0 R] >>",
-        b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light"
-        b" /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >>"
-        b" /FontDescriptor 6 0 R /DW 1000 >>",
-        b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6"
-        b" /FontBBox [-25 -254 1000 880] /ItalicAngle 0 /Ascent 880 /Descent -120"
-        b" /CapHeight 880 /StemV 93 >>",
-    ]
-    width, height = page_w_mm * _PT_PER_MM, page_h_mm * _PT_PER_MM
-    page_ids = []
-    for ops in pages:
-        stream = zlib.compress("\n".join(ops).encode("ascii"))
-        objects.append(
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream)
-            + stream
-            + b"\nendstream"
-        )
-        content_id = len(objects)
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f]"
-            b" /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents %d 0 R >>"
-            % (width, height, content_id)
-        )
-        page_ids.append(len(objects))
-    kids = " ".join(f"{i} 0 R" for i in page_ids).encode("ascii")
-    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    for r, c, n in _runs(layout.modules):
+        pdf.rect(x0 + c * module, y0 - (r + 1) * module, n * module, module, stroke=0, fill=1)
 
 
 # --- cards ---------------------------------------------------------------------------------
@@ -326,7 +308,9 @@ def _write_layout(layout: _Layout, path: Path) -> None:
     if suffix == ".svg":
         path.write_text(_svg(layout), encoding="utf-8")
     elif suffix == ".pdf":
-        path.write_bytes(_pdf([_pdf_card(layout, 0, 0, CARD_H_MM)], CARD_W_MM, CARD_H_MM))
+        pdf = _pdf_canvas(path, CARD_W_MM, CARD_H_MM)
+        _pdf_card(pdf, layout, 0, 0, CARD_H_MM)
+        pdf.save()
     else:
         ok, encoded = cv2.imencode(".png", _png(layout))
         if not ok:
@@ -350,21 +334,19 @@ def write_sheet(
 
 
 def _write_sheet(layouts: Sequence[_Layout], path: Path) -> None:
+    pdf = _pdf_canvas(path, _A4_W_MM, _A4_H_MM)
     half_w, half_h = _A4_W_MM / 2 * _PT_PER_MM, _A4_H_MM / 2 * _PT_PER_MM
-    cut_lines = [
-        "0.75 G 0.3 w",
-        f"{half_w:.2f} 0 m {half_w:.2f} {2 * half_h:.2f} l S",
-        f"0 {half_h:.2f} m {2 * half_w:.2f} {half_h:.2f} l S",
-    ]
-    pages = []
-    for first in range(0, len(layouts), 4):
-        ops = list(cut_lines)
+    for first in range(0, max(len(layouts), 1), 4):
+        pdf.setStrokeGray(0.75)
+        pdf.setLineWidth(0.3)
+        pdf.line(half_w, 0, half_w, 2 * half_h)  # cut lines
+        pdf.line(0, half_h, 2 * half_w, half_h)
         for slot, layout in enumerate(layouts[first : first + 4]):
             left = (slot % 2) * _A4_W_MM / 2
             top = (slot // 2) * _A4_H_MM / 2 + (_A4_H_MM / 2 - CARD_H_MM) / 2
-            ops += _pdf_card(layout, left, top, _A4_H_MM)
-        pages.append(ops)
-    path.write_bytes(_pdf(pages or [cut_lines], _A4_W_MM, _A4_H_MM))
+            _pdf_card(pdf, layout, left, top, _A4_H_MM)
+        pdf.showPage()
+    pdf.save()
 
 
 # --- batches -------------------------------------------------------------------------------
@@ -415,9 +397,11 @@ def issue_batch(
 
     :param private_key: the committee's key; *kid* is its key id.
     :raises PassError: the file is unreadable, not UTF-8, lacks a ``household`` column or has
-        an unknown one; *card_format* is not png, svg or pdf; *days* is not positive.
+        an unknown one; *card_format* is not png, svg or pdf; *days* is not positive;
+        reportlab (the ``print`` extra) is not installed.
     """
     csv_path = Path(csv_path)
+    _reportlab()  # the sheet is a PDF: say so before any card is written
     if card_format not in ("png", "svg", "pdf"):
         raise PassError(f"card format must be png, svg or pdf, not {card_format!r}")
     if not days > 0:

@@ -8,22 +8,39 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from kiosk import __version__
 from kiosk import config as config_mod
+from kiosk.cli_passes import keys, pass_group
+from kiosk.cli_voice import voice
 from kiosk.errors import ConfigError, ContractError, KioskError, ScenarioError
 
-CONFIG_HELP = "Configuration file (default: /etc/kiosk/kiosk.toml; demo: config/demo.toml)."
+CONFIG_HELP = config_mod.CONFIG_HELP
+_load_config = config_mod.load_or_default  # --config, or the system's (demo's) file
 
 
-def _load_config(path: str | None, *, demo: bool = False) -> config_mod.Config:
-    if path is None:
-        path = config_mod.DEMO_CONFIG if demo else config_mod.SYSTEM_CONFIG
-    return config_mod.load(path)
+def _hardware(cfg: config_mod.Config, clock):
+    """The one place the hardware is chosen: the Raspberry Pi's, or for ``[gate] hardware =
+    "sim"`` the simulated world, handed in to whatever the command builds."""
+    if cfg.gate.hardware == "sim":
+        from kiosk.sim.hardware import SimHardware
+
+        return SimHardware(clock, cfg.lanes)
+    from kiosk.hardware import PiHardware
+
+    return PiHardware()
+
+
+def _build_kiosk(cfg: config_mod.Config):
+    """The daemon on the hardware *cfg* names, on the system clock."""
+    from kiosk.clock import SystemClock
+    from kiosk.daemon import Kiosk
+
+    clock = SystemClock()
+    return Kiosk(cfg, _hardware(cfg, clock), clock=clock)
 
 
 class KioskGroup(click.Group):
@@ -51,16 +68,20 @@ def main(verbose: bool) -> None:
     )
 
 
+main.add_command(keys)
+main.add_command(pass_group)
+main.add_command(voice)
+
+
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def run(config_path: str | None) -> None:
     """Run the kiosk daemon (until SIGTERM or Ctrl-C)."""
-    from kiosk.daemon import Kiosk
     from kiosk.service import configure_logging, serve_forever
 
     configure_logging(verbose=logging.getLogger().level == logging.DEBUG)
     cfg = _load_config(config_path)
-    kiosk = Kiosk(cfg)
+    kiosk = _build_kiosk(cfg)
     serve_forever(kiosk, cfg.ui.host, cfg.ui.port)
 
 
@@ -76,7 +97,6 @@ def run(config_path: str | None) -> None:
 )
 def demo(config_path: str | None, port: int | None, host: str | None, with_committee) -> None:
     """Run the kiosk on simulated hardware with a demo compound."""
-    from kiosk.daemon import Kiosk
     from kiosk.service import Service
     from kiosk.sim import demo as demo_kit
 
@@ -88,7 +108,7 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
     if not cfg.uplink.url and with_committee:
         committee, cfg = demo_kit.start_committee(cfg)
     try:
-        kiosk = Kiosk(cfg)
+        kiosk = _build_kiosk(cfg)
         try:
             passes, folder = demo_kit.seed(
                 kiosk, user=cfg.ui.demo_user, password=cfg.ui.demo_password
@@ -167,203 +187,6 @@ def simulate(scenario: str, as_json: bool, as_prompts: bool) -> None:
             click.echo(f"{event.seq:5d} {event.ts} {event.lane or '-':6} {event.type:22} {extra}")
 
 
-# -- keys and passes -------------------------------------------------------------------------
-
-
-@main.group()
-def keys() -> None:
-    """Key pairs: the committee's (signs resident passes) and the gate's (temporary passes)."""
-
-
-@keys.command("init")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Key folder.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-def keys_init(directory: str | None, config_path: str | None) -> None:
-    """Create the committee and gate key pairs (refuses to overwrite)."""
-    from kiosk.keys import init_keys
-
-    folder = Path(directory) if directory else _load_config(config_path).keys_dir
-    for path in init_keys(folder):
-        click.echo(str(path))
-
-
-@main.group("pass")
-def pass_group() -> None:
-    """Issue and verify passes."""
-
-
-@pass_group.command("issue")
-@click.option("--household", help="Household, e.g. 7-1201.")
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Issue one pass per row of this households CSV into the --out folder.",
-)
-@click.option("--pass-id", help="Pass id (default: derived from the household).")
-@click.option("--days", type=click.FloatRange(min=0.01), default=90.0, show_default=True)
-@click.option("--kind", type=click.Choice(["resident", "temporary"]), default="resident")
-@click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Private key file.")
-@click.option("--site", help="Site id (default: from the configuration).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-@click.option("--out", type=click.Path(), help="Write a PNG/SVG/PDF card (with --csv: a folder).")
-def pass_issue(household, csv_path, pass_id, days, kind, key_path, site, config_path, out) -> None:
-    """Issue a pass and print its token; with --csv, a batch of cards and a printable sheet."""
-    if (household is None) == (csv_path is None):
-        raise click.UsageError("give --household or --csv")
-    if csv_path and (not out or kind != "resident" or pass_id):
-        raise click.UsageError("--csv needs --out FOLDER, and no --pass-id or --kind temporary")
-    from kiosk.keys import issue_pass, load_private_key
-    from kiosk.passes import PassKind, qr_version
-
-    cfg = None
-    if key_path is None or site is None:
-        cfg = _load_config(config_path)
-    if key_path is None:
-        key_path = cfg.keys_dir / ("committee.key" if kind == "resident" else "gate.key")
-    site = site or cfg.gate.site
-    key = load_private_key(key_path)
-    if key.readable_by_others:
-        click.echo(f"warning: {key_path} is readable by others; chmod 600 it", err=True)
-    if csv_path:
-        _issue_batch(csv_path, out, key, site, days)
-        return
-    if pass_id is None:
-        digits = "".join(c for c in household if c.isdigit())
-        pass_id = ("P" if kind == "resident" else "T") + digits.rjust(8, "0") + "01"
-    token, claims = issue_pass(
-        key,
-        kind=PassKind[kind.upper()],
-        pass_id=pass_id,
-        household=household,
-        site=site,
-        now=datetime.now(UTC).astimezone(),
-        days=days,
-    )
-    if out:
-        _write_pass_image(token, claims, Path(out))
-        click.echo(f"wrote {out}", err=True)
-    click.echo(token)
-    click.echo(f"pass {claims.pass_id}, QR version {qr_version(token)}-M", err=True)
-
-
-def _issue_batch(csv_path, out, key, site, days) -> None:
-    from kiosk.cards import SHEET_NAME, issue_batch
-
-    rows = issue_batch(csv_path, out, key.key, key.kid, site, days, datetime.now(UTC).astimezone())
-    good = [row for row in rows if row.ok]
-    for row in rows:
-        if not row.ok:
-            click.echo(f"skipped: {row.error}", err=True)
-    click.echo(f"{len(good)} cards in {out}, sheet {Path(out) / SHEET_NAME}")
-    if len(good) != len(rows):
-        sys.exit(1)
-
-
-def _write_pass_image(token, claims, path: Path) -> None:
-    try:
-        from kiosk.cards import write_card
-    except ImportError:
-        from kiosk.passes import qr_for
-
-        qr_for(token).save(path, scale=8, border=4)
-        return
-    write_card(token, claims, path)
-
-
-@pass_group.command("verify")
-@click.argument("token")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-@click.option("--json", "as_json", is_flag=True)
-def pass_verify(token: str, config_path: str | None, as_json: bool) -> None:
-    """Check TOKEN (the text of a QR code) against this gate's keys and site."""
-    from kiosk.keys import load_public_keys
-    from kiosk.passes import describe, verify
-
-    cfg = _load_config(config_path)
-    keyring = load_public_keys(cfg.keys_dir)
-    check = verify(token, keyring, site=cfg.gate.site, now=datetime.now(UTC))
-    info = describe(check)
-    if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False))
-    else:
-        for key, value in info.items():
-            click.echo(f"{key:>14}: {value}")
-
-
-# -- spoken prompts --------------------------------------------------------------------------
-
-
-@main.group()
-def voice() -> None:
-    """The spoken prompts: make the default audio, list it, play one."""
-
-
-def _voice_library(config_path, demo: bool):
-    from kiosk.voice.clips import Library
-
-    cfg = _load_config(config_path, demo=demo)
-    return cfg, Library(cfg.voice_dir, english=cfg.voice.english)
-
-
-DEMO_HELP = "Use the demo configuration (default: /etc/kiosk/kiosk.toml)."
-
-
-@voice.command("build")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-@click.option("--demo", is_flag=True, help=DEMO_HELP)
-def voice_build(config_path: str | None, demo: bool) -> None:
-    """Make the default audio of every prompt with espeak-ng (Mandarin and English), offline.
-
-    Only missing files and those whose words changed are made; recorded files of the same
-    names in the voice folder are never touched and always win."""
-    from kiosk.voice.clips import build_defaults
-
-    _, library = _voice_library(config_path, demo)
-    made = build_defaults(library.folder, english=True)
-    click.echo(f"{len(made)} files made in {library.defaults}")
-    missing = library.missing()
-    if missing:
-        raise KioskError(f"prompts still without audio: {', '.join(missing)}")
-
-
-@voice.command("list")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-@click.option("--demo", is_flag=True, help=DEMO_HELP)
-def voice_list(config_path: str | None, demo: bool) -> None:
-    """Every prompt: name, kind, where its audio comes from (recorded, default, missing), words."""
-    _, library = _voice_library(config_path, demo)
-    for row in library.listing():
-        seconds = f"{row['seconds']:.1f} s" if row["seconds"] else ""
-        click.echo(
-            f"{row['name']:20} {row['kind']:7} {row['source']:17} {seconds:>6}  {row['text']}"
-        )
-
-
-@voice.command("play")
-@click.argument("name")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-@click.option("--demo", is_flag=True, help=DEMO_HELP)
-def voice_play(name: str, config_path: str | None, demo: bool) -> None:
-    """Play prompt NAME on the configured ALSA device, at the volume of this hour."""
-    from kiosk.clock import SystemClock
-    from kiosk.voice.prompts import CATALOGUE
-    from kiosk.voice.speaker import AlsaOutput, volume_at
-
-    cfg, library = _voice_library(config_path, demo)
-    if name not in CATALOGUE:
-        hint = config_mod.did_you_mean(name, CATALOGUE)
-        raise ConfigError(f"no prompt named {name!r}{hint} (kiosk voice list shows them)")
-    output = AlsaOutput(cfg.voice.device, library.defaults / "at-volume")
-    volume = volume_at(cfg.voice, SystemClock().now())
-    playback = output.play(library.clip(name), max(volume, 0.05))
-    playback.process.wait()
-    playback.done()
-    if playback.error:
-        raise KioskError(playback.error)
-    click.echo(f"played {name} at volume {volume:g} on {cfg.voice.device}")
-
-
 # -- accounts --------------------------------------------------------------------------------
 
 
@@ -422,133 +245,7 @@ def user_list(config_path) -> None:
         click.echo("no accounts: add one with `kiosk user add NAME`", err=True)
 
 
-# -- thermometer calibration ---------------------------------------------------------------
-#
-# `kiosk calibrate` opens the sensor itself and is meant for when the daemon is stopped (for
-# example on the bench, or right after installing a sensor). A running daemon owns the lane's
-# calibration in memory and would not see a file changed under it until its next start, so
-# the command refuses when the daemon answers on its port: the maintenance page calibrates a
-# running kiosk and applies it at once. Talking to the daemon over HTTP instead would need a
-# maintenance login from the shell, which the page already gives.
-
-
-def _parse_point(text: str) -> tuple[float, float]:
-    raw, sep, ref = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return float(raw), float(ref)
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: expected RAW:REF in °C, e.g. 35.2:35.0") from None
-
-
-def _daemon_url(cfg) -> str | None:
-    """The guard screen's address if a kiosk daemon answers there, else None."""
-    import urllib.error
-    import urllib.request
-
-    host = cfg.ui.host if cfg.ui.host not in ("0.0.0.0", "", "::") else "127.0.0.1"
-    url = f"http://{host}:{cfg.ui.port}/healthz"
-    try:
-        with urllib.request.urlopen(url, timeout=0.5) as response:
-            body = response.read(65536)
-    except urllib.error.HTTPError as exc:
-        body = exc.read(65536)
-    except (OSError, ValueError):
-        return None
-    try:
-        return url if "lanes" in json.loads(body) else None
-    except (ValueError, TypeError):
-        return None
-
-
-def _open_thermometer(cfg, lane: str):
-    """The lane's MLX90614 driver: the real bus on a Pi, the emulated sensor in 'sim'."""
-    from kiosk.errors import SensorError
-    from kiosk.sensors.mlx90614 import MLX90614
-
-    tcfg = cfg.lanes[lane].thermometer
-    if cfg.gate.hardware == "sim":
-        from kiosk.clock import SystemClock
-        from kiosk.sim.world import SimWorld
-
-        world = SimWorld(SystemClock(), cfg.lanes)
-        return MLX90614(world.bus(tcfg.bus), tcfg.address), world, None
-    try:
-        from smbus2 import SMBus
-
-        bus = SMBus(tcfg.bus)
-    except OSError as exc:
-        raise SensorError(f"cannot open I2C bus {tcfg.bus}: {exc.strerror or exc}") from None
-    return MLX90614(bus, tcfg.address), None, bus
-
-
-def _take_raw(sensor, samples: int, pause_s: float = 0.1, spread_c: float = 0.3) -> float:
-    """The median of the first *samples* consecutive raw object reads that agree within
-    *spread_c* °C (or of the last ones, with a warning, when they never do), echoing each."""
-    import statistics
-    import time
-
-    from kiosk.errors import SensorError
-
-    values: list[float] = []
-    last_error = ""
-    good = 0
-    for _ in range(samples * 4):
-        try:
-            reading = sensor.read()
-        except SensorError as exc:
-            last_error = str(exc)
-        else:
-            good += 1
-            values = (
-                [*values[-(samples - 1) :], reading.object_c] if samples > 1 else [reading.object_c]
-            )
-            click.echo(
-                f"  raw object {reading.object_c:6.2f} °C   ambient {reading.ambient_c:6.2f} °C"
-            )
-            if len(values) == samples and max(values) - min(values) <= spread_c:
-                break
-        time.sleep(pause_s)
-    if len(values) < samples:
-        raise SensorError(f"the sensor does not answer: {last_error}")
-    spread = max(values) - min(values)
-    median = statistics.median(values)
-    click.echo(f"  -> raw {median:.2f} °C (median of {samples}, spread {spread:.2f} °C)")
-    if spread > spread_c:
-        click.echo("  warning: the readings are not steady; hold the sensor still", err=True)
-    return round(median, 2)
-
-
-def _watch_live(sensor) -> None:
-    """Show live raw readings on one line until Enter is pressed (terminals only)."""
-    import select
-
-    from kiosk.errors import SensorError
-
-    click.echo("  live readings; press Enter when they are steady")
-    while True:
-        try:
-            r = sensor.read()
-            line = f"  raw object {r.object_c:6.2f} °C   ambient {r.ambient_c:6.2f} °C   "
-        except SensorError as exc:
-            line = f"  sensor: {exc}"[:78]
-        click.echo("\r" + line, nl=False)
-        ready, _, _ = select.select([sys.stdin], [], [], 0.3)
-        if ready:
-            sys.stdin.readline()
-            click.echo()
-            return
-
-
-def _describe_calibration(cal) -> str:
-    if cal.is_identity and not cal.points:
-        return "none (raw readings used as they are)"
-    return (
-        f"gain {cal.gain:.4f}, offset {cal.offset_c:+.2f} °C, "
-        f"moves 36.5 °C by {cal.correction_at():+.2f} °C"
-        + (f" ({cal.at}, {cal.by})" if cal.at else "")
-    )
+# -- thermometer calibration (the session: kiosk/calibrate.py) ----------------------------
 
 
 @main.command()
@@ -589,10 +286,8 @@ def calibrate(config_path, lane, points, raws, references, by, samples, yes, sim
     Run it with the daemon stopped; on a running kiosk use the maintenance page, which applies
     the calibration at once. The calibration is saved, and journaled as calibration.changed.
     """
+    from kiosk import calibrate as session
     from kiosk.clock import SystemClock
-    from kiosk.errors import CalibrationError
-    from kiosk.journal import Journal
-    from kiosk.sensors import calibration as cal_mod
 
     cfg = _load_config(config_path)
     lane = lane or next(iter(cfg.lanes))
@@ -602,76 +297,19 @@ def calibrate(config_path, lane, points, raws, references, by, samples, yes, sim
         )
     if len(raws) != len(references):
         raise click.UsageError("give as many --raw as --reference values")
-    pairs = [_parse_point(p) for p in points] + list(zip(raws, references, strict=True))
+    pairs = [session.parse_point(p) for p in points] + list(zip(raws, references, strict=True))
     if len(pairs) > 2:
         raise click.UsageError("give one point (offset) or two points (two-point)")
-    running = _daemon_url(cfg)
-    if running:
-        raise KioskError(
-            f"the kiosk daemon is running ({running}); calibrate on its maintenance page, "
-            "which applies the calibration at once, or stop the daemon first"
-        )
-    tcfg = cfg.lanes[lane].thermometer
-    store = cal_mod.CalibrationStore(cfg.data_dir / f"calibration-{lane}.json")
-    try:
-        current = store.load()
-    except CalibrationError as exc:
-        click.echo(f"warning: {exc}; it will be replaced", err=True)
-        current = cal_mod.Calibration()
-    click.echo(f"Lane {lane}, thermometer at 0x{tcfg.address:02X} on I2C bus {tcfg.bus}")
-    click.echo(f"Current calibration: {_describe_calibration(current)}")
-    interactive = not pairs
-    if interactive:
-        sensor, world, bus = _open_thermometer(cfg, lane)
-        try:
-            while True:
-                n = len(pairs) + 1
-                if world is not None:
-                    target = sim_target_c[min(n, len(sim_target_c)) - 1]
-                    world.lane(lane).set_forehead(target)
-                    click.echo(f"  (simulated black body at {target:.2f} °C)")
-                click.echo(f"Point {n}: aim the sensor at the reference, 3-5 cm away.")
-                if sys.stdin.isatty():
-                    _watch_live(sensor)
-                raw = _take_raw(sensor, samples)
-                ref = click.prompt(f"Reference temperature for point {n} (°C)", type=float)
-                pairs.append((raw, ref))
-                if n == 2 or not click.confirm(
-                    "Add a second point for a two-point calibration (gain and offset)?",
-                    default=False,
-                ):
-                    break
-        finally:
-            if bus is not None:
-                bus.close()
-    if not by:
-        by = click.prompt("Your name (recorded in the journal)")
-    try:
-        preview = cal_mod.fit(pairs, max_correction_c=tcfg.max_correction_c)
-    except CalibrationError as exc:
-        raise KioskError(f"calibration refused: {exc}") from None
-    click.echo(f"New calibration:     {_describe_calibration(preview)}")
-    if interactive and not yes and not click.confirm("Save it?", default=True):
-        click.echo("nothing changed")
-        return
-    clock = SystemClock()
-    journal = Journal(cfg.data_dir / "journal.db", clock)
-    try:
-        cal_mod.change(
-            store,
-            journal,
-            lane,
-            pairs,
-            by=by,
-            now=clock.now(),
-            max_correction_c=tcfg.max_correction_c,
-        )
-    except CalibrationError as exc:
-        raise KioskError(f"calibration refused: {exc}") from None
-    finally:
-        journal.close()
-    click.echo(f"saved to {store.path}; journaled as calibration.changed")
-    click.echo("The daemon uses it from its next start.")
+    session.run(
+        cfg,
+        lane,
+        pairs,
+        by=by,
+        samples=samples,
+        yes=yes,
+        sim_target_c=sim_target_c,
+        hardware=lambda: _hardware(cfg, SystemClock()),
+    )
 
 
 # -- camera and scanning ---------------------------------------------------------------------
@@ -886,9 +524,20 @@ def selftest(config_path: str | None, sim_faults: tuple[str, ...]) -> None:
     any check fails.
     """
     from kiosk import selftest as st
+    from kiosk.clock import SystemClock
 
     cfg = _load_config(config_path)
-    checks = st.run(cfg, sim_faults=sim_faults)
+    clock = SystemClock()
+    hardware = _hardware(cfg, clock)
+    try:
+        if sim_faults:
+            if not hardware.simulated:
+                raise ConfigError("--sim-fault: only with hardware = 'sim'")
+            hardware.switch_faults(sim_faults)
+    except BaseException:
+        hardware.close()
+        raise
+    checks = st.run(cfg, hardware, clock=clock)
     click.echo(st.table(checks))
     if st.failed(checks):
         click.echo("kiosk: self-test FAILED", err=True)

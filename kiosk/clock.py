@@ -56,3 +56,16 @@ class FakeClock:
     def set(self, t: float) -> None:
         """Move to monotonic time *t* (not before the current time)."""
         self.advance(t - self.monotonic())
+
+
+def aware_time(value: str | datetime | None) -> datetime | None:
+    """*value* (ISO 8601 text such as an event's ``ts``, or a datetime) as a timezone-aware
+    datetime; ``None`` when it is not one (no offset, not a time). Never raises."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        return None
+    return value

@@ -1,30 +1,41 @@
-"""Configuration: one TOML file loaded into frozen dataclasses.
+"""Configuration: one TOML file loaded into frozen dataclasses, the schema of every key.
 
 Every section is a frozen dataclass whose field names are the TOML keys and whose defaults
-are the documented defaults (``config/kiosk.toml`` shows each key with a comment). Errors
-name the file and the key, and an unknown key gets a "did you mean" suggestion.
+are the documented defaults (``config/kiosk.toml`` shows each key with a comment); a choice is
+a ``Literal``. :func:`load` reports every problem of a file at once, each naming the file and
+the key, with a "did you mean" for an unknown key (the machinery is :mod:`kiosk.schema`).
+Importing this module loads no hardware library.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import tomllib
-import types
-import typing
+import math
 from dataclasses import dataclass, field
+from datetime import time, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from kiosk.camera.capture import CameraSettings
+from kiosk import schema
 from kiosk.errors import ConfigError
-from kiosk.sensors.inputs import DoorSettings
-from kiosk.sensors.thermometer import ThermometerSettings
+from kiosk.policy import BODY_RANGE_C, parse_clock_time, parse_hours
+from kiosk.schema import check
 
 #: The configuration shipped for simulated hardware: what `kiosk demo` uses by default.
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 #: Where a real kiosk keeps its configuration.
 SYSTEM_CONFIG = Path("/etc/kiosk/kiosk.toml")
+#: What each command's ``--config`` option says.
+CONFIG_HELP = "Configuration file (default: /etc/kiosk/kiosk.toml; demo: config/demo.toml)."
+#: A person counts as gone only when object - ambient falls this far below the presence
+#: margin (°C), so a reading hovering at the margin does not flicker.
+PRESENCE_HYSTERESIS_C = 0.5
+_PIN = "is not a BCM GPIO number (0..27)"
+
+
+def _pin_ok(pin: int | None) -> bool:
+    return pin is None or 0 <= pin <= 27
 
 
 @dataclass(frozen=True)
@@ -38,17 +49,17 @@ class GateSettings:
     #: Folder for the journal database, keys and calibration; relative to the config file.
     data_dir: str = "/var/lib/kiosk"
     #: ``"sim"`` (gpiozero mock pins, emulated MLX90614, rendered camera) or ``"pi"``.
-    hardware: str = "pi"
+    hardware: Literal["sim", "pi"] = "pi"
     #: Folder with public keys (``*.pub``) and the gate's own private key; relative to data_dir.
     keys_dir: str = "keys"
 
     def __post_init__(self) -> None:
-        if self.hardware not in ("sim", "pi"):
-            raise ValueError(f"hardware: must be 'sim' or 'pi', not {self.hardware!r}")
-        if not self.gate_id.strip():
-            raise ValueError("gate_id: must not be empty")
-        if not self.site.strip():
-            raise ValueError("site: must not be empty")
+        check(
+            self,
+            "gate",
+            (bool(self.gate_id.strip()), "gate_id", "must not be empty"),
+            (bool(self.site.strip()), "site", "must not be empty"),
+        )
 
 
 @dataclass(frozen=True)
@@ -65,10 +76,13 @@ class ScreeningSettings:
     accept_without_roster: bool = True
 
     def __post_init__(self) -> None:
-        if not 35.0 <= self.threshold_c <= 40.0:
-            raise ValueError("threshold_c: must be between 35.0 and 40.0 °C")
-        if self.measure_timeout_s <= 0 or self.reading_max_age_s <= 0:
-            raise ValueError("measure_timeout_s and reading_max_age_s must be positive")
+        check(
+            self,
+            "screening",
+            (35.0 <= self.threshold_c <= 40.0, "threshold_c", "must be between 35.0 and 40.0 °C"),
+            (self.measure_timeout_s > 0, "measure_timeout_s", "must be positive"),
+            (self.reading_max_age_s > 0, "reading_max_age_s", "must be positive"),
+        )
 
 
 @dataclass(frozen=True)
@@ -85,12 +99,216 @@ class RelaySettings:
     max_open_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.pin <= 27:
-            raise ValueError(f"pin: {self.pin} is not a BCM GPIO number (0..27)")
-        if not 0 < self.open_s <= self.max_open_s:
-            raise ValueError("open_s: must be > 0 and <= max_open_s")
-        if self.max_open_s > 60:
-            raise ValueError("max_open_s: at most 60 s")
+        check(
+            self,
+            "relay",
+            (_pin_ok(self.pin), "pin", f"{self.pin} {_PIN}"),
+            (0 < self.open_s <= self.max_open_s, "open_s", "must be > 0 and <= max_open_s"),
+            (self.max_open_s <= 60, "max_open_s", "at most 60 s"),
+        )
+
+
+@dataclass(frozen=True)
+class ThermometerSettings:
+    """Settings of one lane's thermometer; the ``[lanes.<name>.thermometer]`` config table.
+
+    :param bus: I2C bus number (``/dev/i2c-<bus>``); 1 on a Raspberry Pi.
+    :param address: 7-bit SMBus address of the MLX90614; 0x5A from the factory.
+    :param sample_hz: samples per second. 10 Hz gives a reading in about half a second
+        with the default window and is far below what a 100 kHz bus allows (two word reads
+        take under 1 ms).
+    :param presence_margin_c: a person is present when the object reads at least this many
+        °C above the sensor's ambient. 2.0 °C: forehead skin is 32-36 °C, so even at a warm
+        30 °C ambient a face clears it, while the sensor noise (about 0.05 °C) and a shaded
+        backdrop at ambient never do. Above about 33 °C ambient the sensor cannot tell a
+        face from the background; the lane's presence input must do it then.
+    :param window: how many consecutive samples must agree before a reading is taken. 5
+        samples at 10 Hz is 0.5 s: long enough that a head moving in or out of the field of
+        view is caught by the spread test, short enough for a 2 s pass-through.
+    :param spread_c: the window agrees when its highest and lowest samples differ by at most
+        this, in °C. 0.3 °C is six times the sensor's noise and below the 0.5 °C that
+        separates a normal reading from the 37.3 °C threshold's neighbours.
+    :param stable_timeout_s: seconds of presence without agreement before the reading is
+        ``"unstable"`` (the resident is asked to hold still). 3.0 s: six windows' worth.
+    :param skin_offset_c: °C added to the calibrated forehead temperature to estimate body
+        (core) temperature. 1.0 °C: at 20-25 °C ambient, non-contact forehead readings sit
+        about 1 °C below axillary and oral temperature (Chen et al., Int. J. Environ. Res.
+        Public Health 2022, 19(23):15883, 14-32 °C ambient); the gap widens in the cold
+        (see *ambient_low_c*). A fixed offset is a first approximation only (Foster et al.,
+        Temperature 2021, 8(4):306); the daily-median drift watch in
+        :mod:`kiosk.sensors.calibration` shows when it is off.
+    :param plausible_min_c: body temperatures below this (°C) are ``"implausible"``: the
+        sensor saw hair, a hat, a cold face or not a face.
+    :param plausible_max_c: body temperatures above this (°C) are ``"implausible"``: a hot
+        drink, a phone, sunlit skin, not a fever.
+    :param ambient_low_c: below this sensor ambient (°C) the forehead is cooled by the air and
+        reads low; the snapshot warns "ambient low: measure the wrist". 10.0 °C: the bottom
+        of the operating range typical of clinical non-contact thermometers.
+    :param fault_after: consecutive failed samples (each already retried by the driver)
+        before a sensor fault is raised. 5, i.e. half a second at 10 Hz: one bad sample is
+        noise, five are a fault the guard must see.
+    :param max_correction_c: a calibration that moves a 36.5 °C reading by more than this (°C)
+        is refused: the sensor, its window or the reference is faulty. 3.0 °C.
+    :param check_days: days after the last calibration when maintenance is reminded to
+        check the thermometer against the reference. 30: monthly, as for a clinical
+        non-contact thermometer in daily use.
+    :param drift_low_c: the day's median screened body temperature (°C) below which
+        maintenance is told "calibration check due". 36.0 °C.
+    :param drift_high_c: ... and above which. 37.2 °C. A healthy population's median sits
+        around 36.5-36.9 °C; a whole population does not run a fever.
+    :param drift_min_count: fewer readings in a day than this say nothing about drift. 20.
+    """
+
+    bus: int = 1
+    address: int = 0x5A
+    sample_hz: float = 10.0
+    presence_margin_c: float = 2.0
+    window: int = 5
+    spread_c: float = 0.3
+    stable_timeout_s: float = 3.0
+    skin_offset_c: float = 1.0
+    plausible_min_c: float = BODY_RANGE_C[0]
+    plausible_max_c: float = BODY_RANGE_C[1]
+    ambient_low_c: float = 10.0
+    fault_after: int = 5
+    max_correction_c: float = 3.0
+    check_days: float = 30.0
+    drift_low_c: float = 36.0
+    drift_high_c: float = 37.2
+    drift_min_count: int = 20
+
+    def __post_init__(self) -> None:
+        numbers = [
+            (f.name, getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), bool)
+            or not isinstance(getattr(self, f.name), int | float)
+            or not math.isfinite(getattr(self, f.name))
+        ]
+        if numbers:  # the checks below compare numbers
+            check(
+                self,
+                "thermometer",
+                *((False, k, f"a finite number, not {v!r}") for k, v in numbers),
+            )
+        check(
+            self,
+            "thermometer",
+            (isinstance(self.bus, int) and self.bus >= 0, "bus", "a bus number >= 0"),
+            (
+                isinstance(self.address, int) and 0x01 <= self.address <= 0x7F,
+                "address",
+                "a 7-bit address (0x01..0x7F)",
+            ),
+            (0 < self.sample_hz <= 50, "sample_hz", "in (0, 50]"),
+            (self.presence_margin_c > PRESENCE_HYSTERESIS_C, "presence_margin_c", "> 0.5"),
+            (isinstance(self.window, int) and self.window >= 2, "window", "an integer >= 2"),
+            (self.spread_c > 0, "spread_c", "> 0"),
+            (
+                self.stable_timeout_s * self.sample_hz >= self.window,
+                "stable_timeout_s",
+                "at least window / sample_hz seconds",
+            ),
+            (-1.0 <= self.skin_offset_c <= 5.0, "skin_offset_c", "in -1.0..5.0"),
+            (self.plausible_min_c < self.plausible_max_c, "plausible_min_c", "< plausible_max_c"),
+            (
+                isinstance(self.fault_after, int) and self.fault_after >= 1,
+                "fault_after",
+                "an integer >= 1",
+            ),
+            (0 < self.max_correction_c <= 5.0, "max_correction_c", "in (0, 5]"),
+            (self.check_days > 0, "check_days", "> 0"),
+            (self.drift_low_c < self.drift_high_c, "drift_low_c", "< drift_high_c"),
+            (
+                isinstance(self.drift_min_count, int) and self.drift_min_count >= 1,
+                "drift_min_count",
+                "an integer >= 1",
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """The camera of one lane: config table ``[lanes.<name>.camera]``.
+
+    :param source: a V4L2 device index (``"0"``) or path (``"/dev/video0"``,
+        ``"/dev/v4l/by-id/..."``), ``"picamera2"`` (a Raspberry Pi camera module through the
+        picamera2 library), the path of a video file or a folder of images (maintenance and
+        benchmarks), or ``"sim"`` (the simulated camera, on simulated hardware only).
+        Required on a Pi (``[gate] hardware = "pi"``); unset on simulated hardware is
+        ``"sim"``.
+    :param width: frame width in pixels requested from the camera.
+    :param height: frame height in pixels requested from the camera.
+    :param fps: frames per second requested from the camera.
+    :param fourcc: V4L2 pixel format as four characters (``"MJPG"`` lets most USB cameras
+        deliver 1280x720 at full rate; ``"YUYV"`` is uncompressed); empty keeps the camera's
+        default.
+    :param debounce_s: the same pass text is reported at most once per this many seconds.
+    :param backend: QR decoder, ``"zxing"`` (default: reads more, faster, and dark-mode
+        codes) or ``"pyzbar"``.
+    :param no_frame_fault_s: raise a camera fault after this many seconds without a frame,
+        in seconds; at most 5.
+    :param reconnect_max_s: longest wait between attempts to reopen a failed camera, in
+        seconds; attempts start at 0.5 s and double up to this.
+    """
+
+    source: str = "sim"
+    width: int = 640
+    height: int = 480
+    fps: float = 15.0
+    fourcc: str = ""
+    debounce_s: float = 3.0
+    backend: Literal["zxing", "pyzbar"] = "zxing"
+    no_frame_fault_s: float = 3.0
+    reconnect_max_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        check(
+            self,
+            "camera",
+            (bool(self.source), "source", "must not be empty"),
+            (self.width > 0 and self.height > 0, "width/height", "must be positive"),
+            (self.fps > 0, "fps", "must be positive"),
+            (not self.fourcc or len(self.fourcc) == 4, "fourcc", "must be four characters"),
+            (self.debounce_s >= 0, "debounce_s", "must not be negative"),
+            (
+                0 < self.no_frame_fault_s <= 5,
+                "no_frame_fault_s",
+                "must be more than 0 and at most 5 seconds",
+            ),
+            (self.reconnect_max_s >= 0.5, "reconnect_max_s", "must be at least 0.5 seconds"),
+        )
+
+
+@dataclass(frozen=True)
+class DoorSettings:
+    """``[lanes.<name>.door]``: the door contact and the exit button (pins unset = not fitted)."""
+
+    #: BCM GPIO of the door contact (closed while the door is shut); unset = no contact.
+    contact_pin: int | None = None
+    #: BCM GPIO of the exit button (request to exit); unset = no button.
+    exit_pin: int | None = None
+    #: Seconds the door may stay open before ``door.held_open`` alarms.
+    held_open_s: float = 30.0
+    #: Seconds after a grant (or the relay closing) during which an opening is not forced.
+    grant_grace_s: float = 5.0
+    #: Debounce of both inputs, seconds.
+    bounce_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        check(
+            self,
+            "door",
+            *((_pin_ok(getattr(self, k)), k, _PIN) for k in ("contact_pin", "exit_pin")),
+            (
+                self.contact_pin is None or self.contact_pin != self.exit_pin,
+                "exit_pin",
+                "must differ from contact_pin",
+            ),
+            (1.0 <= self.held_open_s <= 3600, "held_open_s", "from 1 to 3600 seconds"),
+            (0 <= self.grant_grace_s <= 60, "grant_grace_s", "from 0 to 60 seconds"),
+            (0 <= self.bounce_s <= 1, "bounce_s", "from 0 to 1 second"),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,7 +316,7 @@ class LaneSettings:
     """``[lanes.<name>]``: one lane: a camera, a thermometer and a relay."""
 
     #: ``"in"`` (entering the compound) or ``"out"`` (leaving).
-    direction: str = "in"
+    direction: Literal["in", "out"] = "in"
     #: How long (s) the result stays on screen before the lane is idle again.
     result_hold_s: float = 3.0
     #: BCM GPIO of a buzzer that sounds while a fever alarm is not acknowledged (none: unset).
@@ -109,10 +327,7 @@ class LaneSettings:
     door: DoorSettings = field(default_factory=DoorSettings)
 
     def __post_init__(self) -> None:
-        if self.direction not in ("in", "out"):
-            raise ValueError(f"direction: must be 'in' or 'out', not {self.direction!r}")
-        if self.buzzer_pin is not None and not 0 <= self.buzzer_pin <= 27:
-            raise ValueError(f"buzzer_pin: {self.buzzer_pin} is not a BCM GPIO number (0..27)")
+        check(self, "lane", (_pin_ok(self.buzzer_pin), "buzzer_pin", f"{self.buzzer_pin} {_PIN}"))
 
 
 @dataclass(frozen=True)
@@ -131,16 +346,14 @@ class UISettings:
     demo_password: str = ""
     #: Where the camera is as the person in front of the resident screen sees it:
     #: ``"below"``, ``"above"``, ``"left"`` or ``"right"`` (the idle screen points there).
-    resident_camera: str = "below"
+    resident_camera: Literal["below", "above", "left", "right"] = "below"
 
     def __post_init__(self) -> None:
-        if not 1 <= self.port <= 65535:
-            raise ValueError(f"port: {self.port} is not a TCP port")
-        if self.resident_camera not in ("below", "above", "left", "right"):
-            raise ValueError(
-                "resident_camera: one of 'below', 'above', 'left', 'right', "
-                f"not {self.resident_camera!r}"
-            )
+        check(
+            self,
+            "ui",
+            (1 <= self.port <= 65535, "port", f"{self.port} is not a TCP port"),
+        )
 
 
 @dataclass(frozen=True)
@@ -150,7 +363,7 @@ class VoiceSettings:
     #: ``"auto"``: the ALSA output on a Pi, the simulated speaker (records only) on simulated
     #: hardware; ``"alsa"``: the ALSA output (simulated hardware records and plays); ``"sim"``:
     #: record only; ``"off"``: no voice.
-    output: str = "auto"
+    output: Literal["auto", "alsa", "sim", "off"] = "auto"
     #: ALSA PCM device the prompts play on (``aplay -L`` lists them).
     device: str = "default"
     #: Volume from 0 to 1 outside the quiet hours.
@@ -166,19 +379,24 @@ class VoiceSettings:
     folder: str = "voice"
 
     def __post_init__(self) -> None:
-        from kiosk.policy import parse_hours
-
-        if self.output not in ("auto", "alsa", "sim", "off"):
-            raise ValueError(f"output: one of 'auto', 'alsa', 'sim', 'off', not {self.output!r}")
-        if not self.device.strip():
-            raise ValueError("device: an ALSA device name, e.g. 'default'")
-        for name in ("volume", "quiet_volume"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: from 0 to 1")
         try:
             parse_hours(self.quiet_hours)
+            hours = ""
         except ValueError as exc:
-            raise ValueError(f"quiet_hours: {exc}") from None
+            hours = str(exc)
+        check(
+            self,
+            "voice",
+            (bool(self.device.strip()), "device", "an ALSA device name, e.g. 'default'"),
+            (0.0 <= self.volume <= 1.0, "volume", "from 0 to 1"),
+            (0.0 <= self.quiet_volume <= 1.0, "quiet_volume", "from 0 to 1"),
+            (not hours, "quiet_hours", hours),
+        )
+
+    @cached_property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """``quiet_hours`` as ``(start, end)`` local time, ``None`` for none; parsed once."""
+        return parse_hours(self.quiet_hours)
 
 
 @dataclass(frozen=True)
@@ -191,10 +409,12 @@ class ParcelSettings:
     takeaway_late_min: int = 30
 
     def __post_init__(self) -> None:
-        if not 1 <= self.overdue_days <= 60:
-            raise ValueError("overdue_days: from 1 to 60")
-        if not 1 <= self.takeaway_late_min <= 24 * 60:
-            raise ValueError("takeaway_late_min: from 1 to 1440")
+        check(
+            self,
+            "parcels",
+            (1 <= self.overdue_days <= 60, "overdue_days", "from 1 to 60"),
+            (1 <= self.takeaway_late_min <= 24 * 60, "takeaway_late_min", "from 1 to 1440"),
+        )
 
 
 @dataclass(frozen=True)
@@ -232,19 +452,17 @@ class JournalSettings:
     buffer_events: int = 20000
     #: While nothing can be written: "decide" (the gate keeps deciding by the rules; events
     #: wait in memory) or "deny" (the gate refuses every grant; the guard opens by hand).
-    when_unwritable: str = "decide"
+    when_unwritable: Literal["decide", "deny"] = "decide"
 
     def __post_init__(self) -> None:
-        if self.retention_days < 1:
-            raise ValueError("retention_days: at least 1")
-        if self.max_size_mb < 16 or self.min_free_mb < 0:
-            raise ValueError("max_size_mb: at least 16; min_free_mb: at least 0")
-        if not 100 <= self.buffer_events <= 1_000_000:
-            raise ValueError("buffer_events: from 100 to 1000000")
-        if self.when_unwritable not in ("decide", "deny"):
-            raise ValueError(
-                f"when_unwritable: must be 'decide' or 'deny', not {self.when_unwritable!r}"
-            )
+        check(
+            self,
+            "journal",
+            (self.retention_days >= 1, "retention_days", "at least 1"),
+            (self.max_size_mb >= 16, "max_size_mb", "at least 16"),
+            (self.min_free_mb >= 0, "min_free_mb", "at least 0"),
+            (100 <= self.buffer_events <= 1_000_000, "buffer_events", "from 100 to 1000000"),
+        )
 
 
 @dataclass(frozen=True)
@@ -257,13 +475,20 @@ class HoursSettings:
     worker: str = ""
 
     def __post_init__(self) -> None:
-        from kiosk.policy import parse_hours
-
+        problems = []
         for name in ("resident", "temporary", "worker"):
             try:
                 parse_hours(getattr(self, name))
             except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
+                problems.append((False, name, str(exc)))
+        check(self, "hours", *problems)
+
+    @cached_property
+    def windows(self) -> dict[str, tuple[time, time] | None]:
+        """Pass kind -> ``(start, end)`` local time, ``None`` all day; parsed once."""
+        return {
+            name: parse_hours(getattr(self, name)) for name in ("resident", "temporary", "worker")
+        }
 
 
 @dataclass(frozen=True)
@@ -272,14 +497,14 @@ class RulesSettings:
 
     #: ``"deny"``: a household under home observation cannot pass out (amber alert with the
     #: end date); ``"warn"``: let them out and warn the guard; ``"off"``.
-    home_observation: str = "deny"
+    home_observation: Literal["deny", "warn", "off"] = "deny"
     #: ``"off"``; ``"soft"``: a pass used twice the same way is let through and the guard is
     #: warned; ``"hard"``: it is denied (ANTI_PASSBACK).
-    anti_passback: str = "soft"
+    anti_passback: Literal["off", "soft", "hard"] = "soft"
     #: ``"direction"``: a pass that went in cannot go in again until it went out (and the
     #: other way round); ``"window"``: not the same way twice within ``anti_passback_window_s``;
     #: ``"auto"``: direction when the gate has an ``out`` lane, else window.
-    anti_passback_by: str = "auto"
+    anti_passback_by: Literal["auto", "direction", "window"] = "auto"
     #: Window mode: seconds within which the same pass cannot pass the same way again.
     anti_passback_window_s: float = 300.0
     #: Direction mode: hours after which a passage no longer counts (someone let out by hand
@@ -297,49 +522,40 @@ class RulesSettings:
     temporary_max_h: float = 24.0
     #: How the clock's synchronisation is checked: ``"adjtimex"`` (the kernel's flag, as
     #: ``timedatectl`` shows it), ``"timedatectl"``, or ``"off"`` (always trusted).
-    clock_check: str = "adjtimex"
+    clock_check: Literal["adjtimex", "timedatectl", "off"] = "adjtimex"
     #: Seconds between clock checks.
     clock_check_s: float = 60.0
     #: With an unsynchronised clock: ``"warn"`` (trust it, warn the guard, record it in each
     #: decision); ``"ignore_validity"`` (also let expired / not-yet-valid passes through as a
     #: warning); ``"deny"`` (deny every pass: the guard opens by hand).
-    untrusted_clock: str = "warn"
+    untrusted_clock: Literal["warn", "ignore_validity", "deny"] = "warn"
     hours: HoursSettings = field(default_factory=HoursSettings)
 
     def __post_init__(self) -> None:
-        from kiosk.policy import parse_clock_time
-
-        choices = {
-            "home_observation": ("deny", "warn", "off"),
-            "anti_passback": ("off", "soft", "hard"),
-            "anti_passback_by": ("auto", "direction", "window"),
-            "clock_check": ("adjtimex", "timedatectl", "off"),
-            "untrusted_clock": ("warn", "ignore_validity", "deny"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                options = ", ".join(repr(a) for a in allowed)
-                raise ValueError(f"{name}: one of {options}, not {getattr(self, name)!r}")
-        if self.anti_passback_window_s <= 0 or self.anti_passback_reset_h <= 0:
-            raise ValueError("anti_passback_window_s and anti_passback_reset_h must be positive")
-        if not 0 <= self.exit_quota <= 100:
-            raise ValueError("exit_quota: 0 (no quota) to 100 outings")
-        if not 1 <= self.exit_quota_days <= 14:
-            raise ValueError("exit_quota_days: 1 to 14 days")
-        if not 0 < self.temporary_max_h <= 24 * 14:
-            raise ValueError("temporary_max_h: more than 0, at most 336 hours")
-        if self.clock_check_s <= 0:
-            raise ValueError("clock_check_s: must be positive")
         try:
             parse_clock_time(self.temporary_until)
+            until = ""
         except ValueError as exc:
-            raise ValueError(f"temporary_until: {exc}") from None
+            until = str(exc)
+        check(
+            self,
+            "rules",
+            (self.anti_passback_window_s > 0, "anti_passback_window_s", "must be positive"),
+            (self.anti_passback_reset_h > 0, "anti_passback_reset_h", "must be positive"),
+            (0 <= self.exit_quota <= 100, "exit_quota", "0 (no quota) to 100 outings"),
+            (1 <= self.exit_quota_days <= 14, "exit_quota_days", "1 to 14 days"),
+            (
+                0 < self.temporary_max_h <= 24 * 14,
+                "temporary_max_h",
+                "more than 0, at most 336 hours",
+            ),
+            (self.clock_check_s > 0, "clock_check_s", "must be positive"),
+            (not until, "temporary_until", until),
+        )
 
     @property
-    def keep(self):
-        """How long the rules need to remember passages (a timedelta)."""
-        from datetime import timedelta
-
+    def keep(self) -> timedelta:
+        """How long the rules need to remember passages."""
         return timedelta(
             days=max(self.exit_quota_days, 1) + 1,
             hours=max(self.anti_passback_reset_h, self.temporary_max_h),
@@ -383,129 +599,66 @@ class Config:
         return self.resolve(self.voice.folder, self.data_dir)
 
 
+def load_or_default(path: str | Path | None, *, demo: bool = False) -> Config:
+    """:func:`load` *path*, or when ``None`` the system's (*demo*: the demo's) file."""
+    return load(path if path is not None else DEMO_CONFIG if demo else SYSTEM_CONFIG)
+
+
 def load(path: str | Path) -> Config:
     """Load and check *path*.
 
-    :raises ConfigError: the file is missing, not TOML, or a key or value is wrong; the
-        message names the file and the key.
+    :raises ConfigError: the file is missing or not TOML, or keys or values are wrong; the
+        message has one line per problem, each naming the file and the key.
     """
     path = Path(path)
-    return from_dict(read_toml(path, ConfigError, "configuration"), path)
-
-
-def read_toml(path: Path, error: type[Exception], what: str) -> dict[str, Any]:
-    """Parse the TOML file *path*; any problem raises *error* naming the file."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(f"{path}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: not valid TOML: {exc}") from None
-
-
-def did_you_mean(key: str, names) -> str:
-    """``"; did you mean 'x'?"`` for the known name closest to *key*, or ``""``."""
-    hint = difflib.get_close_matches(key, list(names), n=1)
-    return f"; did you mean {hint[0]!r}?" if hint else ""
+    return from_dict(schema.read_toml(path, ConfigError, "configuration"), path)
 
 
 def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
-    """Build a :class:`Config` from parsed TOML; *path* is used in messages and paths."""
+    """Build a :class:`Config` from parsed TOML; *path* is used in messages and paths.
+
+    :raises ConfigError: every problem at once, one line each.
+    """
     where = str(path) if path else "<config>"
+    problems: list[str] = []
     raw = dict(raw)
-    lanes = raw.pop("lanes", None)
-    cfg = _build(Config, raw, "", where, skip={"lanes", "path"})
-    if lanes is not None:
-        if not isinstance(lanes, dict) or not lanes:
-            raise ConfigError(f"{where}: [lanes] must have at least one [lanes.<name>] table")
-        built = {}
-        for name, table in lanes.items():
+    lanes_raw = raw.pop("lanes", None)
+    cfg = schema.build(Config, raw, "", where, problems, skip={"lanes", "path"})
+    lanes = {}
+    if lanes_raw is not None:
+        if not isinstance(lanes_raw, dict) or not lanes_raw:
+            problems.append(f"{where}: [lanes] must have at least one [lanes.<name>] table")
+            lanes_raw = {}
+        for name, table in lanes_raw.items():
             if not name.isidentifier() or len(name) > 32:
-                raise ConfigError(f"{where}: [lanes.{name}]: a lane name is a short identifier")
-            built[name] = _convert(LaneSettings, table, f"lanes.{name}", where)
-        cfg = dataclasses.replace(cfg, lanes=built)
+                problems.append(f"{where}: [lanes.{name}]: a lane name is a short identifier")
+                continue
+            lanes[name] = schema.build(LaneSettings, table, f"lanes.{name}", where, problems)
+    if cfg is not schema.FAILED and schema.FAILED not in lanes.values():
+        if lanes_raw is not None:
+            cfg = dataclasses.replace(cfg, lanes=lanes)
+        problems += _lane_problems(cfg, lanes_raw or {}, where)
+    if problems:
+        raise ConfigError("\n".join(problems))
     return dataclasses.replace(cfg, path=path.resolve() if path else None)
 
 
-def _build(cls: type, data: Any, key: str, where: str, skip: frozenset | set = frozenset()):
-    section = f"[{key}]" if key else "top level"
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: {key}: expected a table, got {_kind(data)}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
-    for k in data:
-        if k not in names:
-            more = did_you_mean(k, names) or f"; known keys: {', '.join(names)}"
-            raise ConfigError(f"{where}: {section}: unknown key {k!r}{more}")
-    kwargs = {}
-    for name in names:
-        if name in data:
-            full = f"{key}.{name}" if key else name
-            kwargs[name] = _convert(hints[name], data[name], full, where)
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where}: {section}: {exc}") from None
-
-
-def _convert(tp: Any, value: Any, key: str, where: str):
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key, where)
-    if origin in (types.UnionType, typing.Union):
-        options = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None and len(options) < len(typing.get_args(tp)):
-            return None
-        errors = []
-        for option in options:
-            try:
-                return _convert(option, value, key, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0])
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: {key}: expected a list, got {_kind(value)}")
-        args = typing.get_args(tp)
-        item = args[0] if args else Any
-        return tuple(_convert(item, v, f"{key}[{i}]", where) for i, v in enumerate(value))
-    if origin is typing.Literal:
-        if value not in typing.get_args(tp):
-            allowed = ", ".join(repr(a) for a in typing.get_args(tp))
-            raise ConfigError(f"{where}: {key}: must be one of {allowed}, not {value!r}")
-        return value
-    if tp is Any:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: {key}: expected true or false, got {_kind(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: {key}: expected a whole number, got {_kind(value)}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: {key}: expected a number, got {_kind(value)}")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{where}: {key}: expected a finite number")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: {key}: expected a string, got {_kind(value)}")
-        return value
-    raise ConfigError(f"{where}: {key}: unsupported setting type {tp!r}")
-
-
-def _kind(value: Any) -> str:
-    names = {
-        bool: "true/false",
-        int: "a whole number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a table",
-    }
-    return f"{names.get(type(value), type(value).__name__)} ({value!r:.40})"
+def _lane_problems(cfg: Config, lanes_raw: dict, where: str) -> list[str]:
+    """What no single table can see: a Pi lane without its camera named, and two lanes on
+    one thermometer."""
+    problems, taken = [], {}
+    for name, lane in cfg.lanes.items():
+        given = (lanes_raw.get(name) or {}).get("camera") or {}
+        if cfg.gate.hardware == "pi" and "source" not in given:
+            problems.append(
+                f"{where}: [lanes.{name}.camera] source: required on a Pi (hardware = 'pi'), "
+                'e.g. "/dev/video0" or "picamera2"'
+            )
+        t = lane.thermometer
+        other = taken.setdefault((t.bus, t.address), name)
+        if other != name:
+            problems.append(
+                f"{where}: [lanes.{name}.thermometer] address: bus {t.bus} address "
+                f"{t.address:#04x} is already used by lane {other!r}"
+            )
+    return problems

@@ -10,32 +10,32 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class PassPresented:
-    """The camera read *text* from a QR code. The scanner never interprets it."""
+class LaneInput:
+    """What every input names: its *lane*, and when it happened (*t*, monotonic seconds)."""
 
     lane: str
     t: float
+
+
+@dataclass(frozen=True)
+class PassPresented(LaneInput):
+    """The camera read *text* from a QR code. The scanner never interprets it."""
+
     text: str
 
 
 @dataclass(frozen=True)
-class PersonPresent:
+class PersonPresent(LaneInput):
     """The thermometer sees someone step in front of it."""
 
-    lane: str
-    t: float
-
 
 @dataclass(frozen=True)
-class PersonLeft:
+class PersonLeft(LaneInput):
     """The thermometer no longer sees anyone in front of it."""
 
-    lane: str
-    t: float
-
 
 @dataclass(frozen=True)
-class TemperatureRead:
+class TemperatureRead(LaneInput):
     """A screening reading, or the reason there is none.
 
     :param status: ``"ok"`` (a stable, plausible reading), ``"unstable"`` (samples never
@@ -49,8 +49,6 @@ class TemperatureRead:
     :param samples: how many samples the reading is the median of.
     """
 
-    lane: str
-    t: float
     status: str
     body_c: float | None
     forehead_c: float | None = None
@@ -61,48 +59,35 @@ class TemperatureRead:
 
 
 @dataclass(frozen=True)
-class SensorStatus:
+class SensorStatus(LaneInput):
     """A source changed health: *ok* False raises a fault, True clears it.
 
     :param source: ``"thermometer"``, ``"camera"``, ``"relay"`` or ``"door"``.
     """
 
-    lane: str
-    t: float
     source: str
     ok: bool
     message: str = ""
 
 
 @dataclass(frozen=True)
-class ManualOpen:
+class ManualOpen(LaneInput):
     """The guard opens the gate by hand, with a reason; *guard* is the account name."""
 
-    lane: str
-    t: float
     reason: str
     guard: str
 
 
 @dataclass(frozen=True)
-class DoorOpened:
+class DoorOpened(LaneInput):
     """The door contact opened (door open, or its wire cut)."""
 
-    lane: str
-    t: float
-
 
 @dataclass(frozen=True)
-class DoorClosed:
+class DoorClosed(LaneInput):
     """The door contact closed again (door shut)."""
 
-    lane: str
-    t: float
-
 
 @dataclass(frozen=True)
-class ExitRequested:
+class ExitRequested(LaneInput):
     """Someone pressed the exit button (request to exit) on the inside."""
-
-    lane: str
-    t: float

@@ -20,11 +20,7 @@ the process dies are lost; they were never reported as written. When the queue o
 the oldest waiting events are dropped and counted, and ``alert.journal_overflow`` records
 how many once the disk takes writes again.
 
-Retention: :meth:`Journal.purge_personal` strips personal fields from events that the
-committee acknowledged and that are older than ``retention_days``; hooks
-(:meth:`Journal.add_retention_hook`) do the same for other tables in the same transaction.
-:meth:`Journal.enforce_size` keeps the database under its cap by deleting the oldest events
-that are both uploaded and purged.
+Retention (personal data purged once uploaded, the size cap) is :mod:`kiosk.retention`.
 """
 
 from __future__ import annotations
@@ -38,7 +34,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,27 +43,6 @@ from kiosk.errors import JournalError
 log = logging.getLogger(__name__)
 
 
-#: Event data fields that identify or describe a person; removed after retention_days.
-PERSONAL_FIELDS = frozenset(
-    {
-        "pass_id",
-        "household",
-        "temperature_c",
-        "forehead_c",
-        "raw_object_c",
-        "token_sha256",
-        "guard",
-        "by",
-        "name",
-        "phone",
-        "id_number",
-        "address",
-        "detail",
-        "user",
-    }
-)
-#: Event types whose whole data is personal (the health information form).
-PERSONAL_TYPES = ("registration.",)
 #: Errors that mean "the disk cannot take writes now" (full, read-only, I/O, locked).
 _UNWRITABLE = (sqlite3.OperationalError, sqlite3.DatabaseError)
 _NOT_UNWRITABLE = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
@@ -202,7 +177,6 @@ class Journal:
         #: Fault hook for tests and the simulation: when set, every write fails with
         #: ``sqlite3.OperationalError(fail_writes)`` as if the disk said so.
         self.fail_writes: str | None = None
-        self._retention_hooks: list[Callable] = [_purge_registrations]
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._listeners: list[Callable[[Event], None]] = []
@@ -253,9 +227,8 @@ class Journal:
             for number in range(version, len(_MIGRATIONS)):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _MIGRATIONS[number].split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    for statement in sql_statements(_MIGRATIONS[number]):
+                        conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {number + 1}")
                     conn.execute("COMMIT")
                 except BaseException:
@@ -418,86 +391,12 @@ class Journal:
         size = conn.execute("PRAGMA page_size").fetchone()[0]
         return (pages - free) * size
 
-    def add_retention_hook(self, hook: Callable) -> None:
-        """Call ``hook(conn, cutoff, purged_seq) -> int`` inside each purge's transaction;
-        *purged_seq* is the highest seq whose event is purged; the hook returns rows changed."""
-        self._retention_hooks.append(hook)
-
-    def purge_personal(self, retention_days: int, *, batch: int = 1000) -> int:
-        """Remove personal data from events older than *retention_days* that the committee
-        acknowledged; returns how many events were purged (and runs the hooks)."""
-        cutoff = self.clock.now() - timedelta(days=retention_days)
-        purged = 0
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection with the write lock held (for retention, which writes in
+        its own transactions)."""
         with self._write_lock:
-            conn = self._conn()
-            done = int(self.get_state("retention.purged_seq", "0") or 0)
-            acked = self.acked_seq
-            while done < acked:
-                rows = conn.execute(
-                    "SELECT seq, ts, type, data FROM events WHERE seq > ? AND seq <= ? "
-                    "ORDER BY seq LIMIT ?",
-                    (done, acked, batch),
-                ).fetchall()
-                if not rows:
-                    break
-                updates, last, newer = [], done, False
-                for seq, ts, type_, body in rows:
-                    if datetime.fromisoformat(ts) >= cutoff:
-                        newer = True
-                        break
-                    last = seq
-                    data = json.loads(body)
-                    if type_.startswith(PERSONAL_TYPES):
-                        kept = {"purged": True}
-                    else:
-                        kept = {k: v for k, v in data.items() if k not in PERSONAL_FIELDS}
-                        if len(kept) != len(data):
-                            kept["purged"] = True
-                    if kept != data:
-                        updates.append((json.dumps(kept, ensure_ascii=False), seq))
-                if last == done:
-                    break
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.executemany("UPDATE events SET data = ? WHERE seq = ?", updates)
-                    for hook in self._retention_hooks:
-                        hook(conn, cutoff, last)
-                    conn.execute(
-                        "INSERT INTO state (key, value) VALUES ('retention.purged_seq', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        (str(last),),
-                    )
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                    raise JournalError(f"{self.path}: retention failed: {exc}") from None
-                purged += len(updates)
-                done = last
-                if newer:
-                    break
-        if purged:
-            log.info("retention: personal data removed from %d events up to seq %d", purged, done)
-        return purged
-
-    def enforce_size(self, max_bytes: int, *, batch: int = 5000) -> bool:
-        """Delete the oldest uploaded and purged events while the database uses more than
-        *max_bytes*; returns True when it is (now) under the cap. Unsent events are never
-        deleted: if they alone exceed the cap, this returns False (the guard is alerted)."""
-        with self._write_lock:
-            conn = self._conn()
-            limit = min(self.acked_seq, int(self.get_state("retention.purged_seq", "0") or 0))
-            while self.used_bytes() > max_bytes:
-                first = conn.execute("SELECT MIN(seq) FROM events").fetchone()[0]
-                if first is None or first > limit:
-                    return False
-                upto = min(limit, first + batch - 1)
-                try:
-                    conn.execute("DELETE FROM events WHERE seq <= ?", (upto,))
-                except sqlite3.Error as exc:
-                    raise JournalError(f"{self.path}: cannot trim: {exc}") from None
-                log.warning("journal over its size cap: deleted uploaded events up to %d", upto)
-        return True
+            yield self._conn()
 
     def events_after(self, seq: int, limit: int = 500) -> list[Event]:
         """Events with ``seq > seq`` in order, at most *limit*."""
@@ -525,26 +424,20 @@ class Journal:
         :param since: only events with ``ts >= since`` (e.g. ``"2020-02-04"``).
         :param until: only events with ``ts < until`` (e.g. the next day, ``"2020-02-05"``).
         """
+        filters = (
+            ("seq < ?", before),
+            (f"type IN ({','.join('?' * len(types))})", list(types) or None),
+            ("lane = ?", lane or None),
+            ("json_extract(data, '$.household') = ?", household or None),
+            ("ts >= ?", since or None),
+            ("ts < ?", until or None),
+        )
         sql = "SELECT seq, id, ts, mono, lane, type, data FROM events WHERE 1=1"
         args: list[Any] = []
-        if before is not None:
-            sql += " AND seq < ?"
-            args.append(before)
-        if types:
-            sql += f" AND type IN ({','.join('?' * len(types))})"
-            args.extend(types)
-        if lane:
-            sql += " AND lane = ?"
-            args.append(lane)
-        if household:
-            sql += " AND json_extract(data, '$.household') = ?"
-            args.append(household)
-        if since:
-            sql += " AND ts >= ?"
-            args.append(since)
-        if until:
-            sql += " AND ts < ?"
-            args.append(until)
+        for condition, value in filters:
+            if value is not None:
+                sql += f" AND {condition}"
+                args.extend(value if isinstance(value, list) else [value])
         sql += " ORDER BY seq DESC LIMIT ?"
         args.append(limit)
         return [_row_event(r) for r in self._conn().execute(sql, args)]
@@ -562,12 +455,15 @@ class Journal:
         row = self._conn().execute("SELECT MAX(seq) FROM events").fetchone()
         return row[0] or 0
 
-    def count_since(self, ts_prefix: str) -> dict[str, int]:
-        """Counts of event types whose ``ts`` starts at or after *ts_prefix* (e.g. a date)."""
+    def count_by_lane(self, types: tuple[str, ...], *, since: str) -> list[tuple[str, str, int]]:
+        """How many events of each of *types* each lane has since *since* (a ``ts`` prefix such
+        as a date): ``(type, lane, count)`` rows, lane ``None`` for gate-wide events."""
         rows = self._conn().execute(
-            "SELECT type, COUNT(*) FROM events WHERE ts >= ? GROUP BY type", (ts_prefix,)
+            f"SELECT type, lane, COUNT(*) FROM events WHERE ts >= ? "
+            f"AND type IN ({','.join('?' * len(types))}) GROUP BY type, lane",
+            (since, *types),
         )
-        return dict(rows.fetchall())
+        return rows.fetchall()
 
     # -- key/value state -------------------------------------------------------------------
 
@@ -686,21 +582,21 @@ def _writing(path: Path):
         raise JournalError(f"{path}: cannot write: {exc}") from None
 
 
-def _purge_registrations(conn: sqlite3.Connection, cutoff: datetime, purged_seq: int) -> int:
-    """Retention hook for the ``registrations`` table (journal migration 2, when present).
+def sql_statements(script: str) -> Iterator[str]:
+    """The statements of an SQL *script*, each whole: a statement ends where SQLite says it is
+    complete (:func:`sqlite3.complete_statement`), so a trigger's body keeps its semicolons.
 
-    Assumes each row names the ``registration.created`` event it was reported in, in a column
-    ``seq`` or ``event_seq``: a registration goes when that event is uploaded and past
-    retention. Without such a column nothing is deleted and a warning is logged.
+    :raises JournalError: the script ends inside a statement.
     """
-    columns = [row[1] for row in conn.execute("PRAGMA table_info(registrations)")]
-    if not columns:
-        return 0
-    column = next((c for c in ("seq", "event_seq") if c in columns), None)
-    if column is None:
-        log.warning("retention: registrations has no seq/event_seq column; nothing deleted")
-        return 0
-    return conn.execute(f"DELETE FROM registrations WHERE {column} <= ?", (purged_seq,)).rowcount
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                yield statement.strip()
+            statement = ""
+    if statement.strip():
+        raise JournalError(f"an SQL statement is not complete: {statement.strip()[:60]!r}")
 
 
 def _row_event(row) -> Event:

@@ -273,39 +273,41 @@ def load_public_keys(directory: str | os.PathLike[str]) -> Keyring:
     return ring
 
 
-def issue_pass(
-    key: LoadedKey,
-    *,
-    kind: PassKind,
-    pass_id: str,
-    household: str,
-    site: str,
-    now: datetime,
-    days: float,
-    single_reentry: bool = False,
-    registration_id: str | None = None,
+def sign_pass(
+    key: LoadedKey, *, kind: PassKind, valid_from: datetime, valid_until: datetime, **fields
 ) -> tuple[str, PassClaims]:
-    """Issue a pass valid from *now* for *days* days, signed with *key*.
+    """A pass of *kind* valid from *valid_from* until *valid_until*, signed with *key*:
+    ``(token, claims)``. *fields* are the rest of :func:`kiosk.passes.make_claims`
+    (``pass_id``, ``household``, ``site``, ``single_reentry``, ``registration_id``).
 
     :raises PassError: *key* may not sign this kind (a gate key cannot sign a resident
-        pass, nor the committee key a temporary one), *days* is not positive, or a field is
+        pass, nor the committee key a temporary one), or a field is refused.
+    """
+    _may_sign(key, kind)
+    claims = make_claims(
+        kind=kind, kid=key.kid, valid_from=valid_from, valid_until=valid_until, **fields
+    )
+    return issue_token(claims, key.key), claims
+
+
+def issue_pass(
+    key: LoadedKey, *, kind: PassKind, now: datetime, days: float, **fields
+) -> tuple[str, PassClaims]:
+    """Issue a pass valid from *now* for *days* days, signed with *key* (:func:`sign_pass`;
+    *fields*: ``pass_id``, ``household``, ``site``, ``single_reentry``, ``registration_id``).
+
+    :raises PassError: *key* may not sign this kind, *days* is not positive, or a field is
         refused.
     """
+    _may_sign(key, kind)
+    if not days > 0:
+        raise PassError(f"days must be positive, not {days!r}")
+    until = now + timedelta(days=days)
+    return sign_pass(key, kind=kind, valid_from=now, valid_until=until, **fields)
+
+
+def _may_sign(key: LoadedKey, kind: PassKind) -> None:
     if KEY_USE_FOR_KIND[kind] is not key.use:
         raise PassError(
             f"key {key.kid} ({key.path.name}) signs {key.use.value} passes, not {kind.name.lower()}"
         )
-    if not days > 0:
-        raise PassError(f"days must be positive, not {days!r}")
-    claims = make_claims(
-        kind=kind,
-        kid=key.kid,
-        pass_id=pass_id,
-        household=household,
-        site=site,
-        valid_from=now,
-        valid_until=now + timedelta(days=days),
-        single_reentry=single_reentry,
-        registration_id=registration_id,
-    )
-    return issue_token(claims, key.key), claims

@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from kiosk import policy
 from kiosk.errors import JournalError
@@ -32,6 +31,7 @@ from kiosk.events import (
 )
 from kiosk.reasons import Reason, message
 from kiosk.roster import Roster
+from kiosk.threads import Worker
 
 log = logging.getLogger(__name__)
 
@@ -77,29 +77,8 @@ class LaneSnapshot:
     version: int = 0
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "direction": self.direction,
-            "state": self.state,
-            "reason": self.reason,
-            "message_zh": self.message_zh,
-            "message_en": self.message_en,
-            "household": self.household,
-            "pass_id": self.pass_id,
-            "temperature_c": self.temperature_c,
-            "ambient_c": self.ambient_c,
-            "ambient_low": self.ambient_low,
-            "present": self.present,
-            "relay_open": self.relay_open,
-            "hold_s": round(self.hold_s, 1),
-            "faults": dict(self.faults),
-            "manual_temperature": self.manual_temperature,
-            "warnings": list(self.warnings),
-            "observation_until": self.observation_until,
-            "result_no": self.result_no,
-            "parcels": self.parcels,
-            "version": self.version,
-        }
+        """The snapshot as plain data (the guard screen's JSON), ``hold_s`` to 0.1 s."""
+        return {**asdict(self), "hold_s": round(self.hold_s, 1), "warnings": list(self.warnings)}
 
 
 class Lane:
@@ -396,10 +375,6 @@ class Lane:
             return None
         return reading
 
-    def _fresh_temperature(self) -> float | None:
-        reading = self._fresh_reading()
-        return reading.body_c if reading else None
-
     def _rule_inputs(self) -> dict:
         return {
             "direction": self.settings.direction,
@@ -444,7 +419,7 @@ class Lane:
         if decision.granted and getattr(self.journal, "refuse_grants", False):
             # [journal] when_unwritable = "deny": nothing can be recorded, so nobody passes
             decision = replace(
-                decision, granted=False, reason=Reason.SENSOR_FAULT, detail="journal"
+                decision, granted=False, reason=Reason.JOURNAL_UNWRITABLE, detail="journal"
             )
         data = decision.data(self.settings.direction)
         if decision.granted:
@@ -491,7 +466,7 @@ class Lane:
     def _show(self, state, reason, decision, household, pass_id, hold_s: float) -> None:
         self.state = state
         self._deadline = self.clock.monotonic() + hold_s
-        zh, en = message(reason)
+        zh, en = message(reason, self.settings.direction)
         until = None
         if reason == Reason.HOME_OBSERVATION and decision is not None and decision.detail:
             until = decision.detail.removeprefix("until ").strip()
@@ -592,20 +567,22 @@ def load_history(journal, now, keep) -> policy.History:
     return policy.History.of(passages, keep)
 
 
-class LaneThread:
-    """Runs one :class:`Lane` from its input queue, in the project's thread shape.
+class LaneThread(Worker):
+    """Runs one :class:`Lane` from its input queue, in the project's thread shape: each turn
+    waits for an input (at most *interval* seconds), hands it to the lane, and lets time pass
+    (:meth:`Lane.tick`).
 
     Any error in the lane turns the relay off, is journaled as ``alert.lane_error``, and the
-    loop goes on with the next input.
+    loop goes on with the next input. :attr:`heartbeat` is the monotonic time of the last
+    turn, for the watchdog.
     """
 
     def __init__(self, lane: Lane, *, interval: float = 0.02) -> None:
+        super().__init__(f"lane-{lane.name}", interval)
         self.lane = lane
         self.inputs: queue.SimpleQueue = queue.SimpleQueue()
-        self.interval = interval
-        self.stopping = threading.Event()
-        self.heartbeat = 0.0  # monotonic time of the last loop, for the watchdog
-        self._thread: threading.Thread | None = None
+        self.heartbeat = 0.0
+        self._event = None
 
     def put(self, event) -> None:
         """Queue an input for the lane (thread-safe, never blocks)."""
@@ -613,34 +590,26 @@ class LaneThread:
 
     def start(self) -> None:
         self.heartbeat = self.lane.clock.monotonic()
-        self._thread = threading.Thread(
-            target=self._run, name=f"lane-{self.lane.name}", daemon=True
-        )
-        self._thread.start()
+        super().start()
 
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                event = self.inputs.get(timeout=self.interval)
-            except queue.Empty:
-                event = None
-            try:
-                if event is not None:
-                    self.lane.handle(event)
-                self.lane.tick()
-            except Exception as exc:
-                log.exception("lane %s: error; relay turned off", self.lane.name)
-                self.lane.fail_shut()
-                self.lane._record("alert.lane_error", {"error": f"{type(exc).__name__}: {exc}"})
+    def wait(self) -> bool:
+        """Wait for the next input, at most one interval; True when stopping."""
+        try:
+            self._event = self.inputs.get(timeout=self.interval)
+        except queue.Empty:
+            self._event = None
+        return self.stopping.is_set()
+
+    def step(self) -> None:
+        event, self._event = self._event, None
+        try:
+            if event is not None:
+                self.lane.handle(event)
+            self.lane.tick()
+        finally:
             self.heartbeat = self.lane.clock.monotonic()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.error("lane %s thread did not stop within %.1f s", self.lane.name, timeout)
+    def failed(self, exc: Exception) -> None:
+        log.error("lane %s: error; relay turned off", self.lane.name, exc_info=exc)
+        self.lane.fail_shut()
+        self.lane._record("alert.lane_error", {"error": f"{type(exc).__name__}: {exc}"})

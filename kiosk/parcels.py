@@ -190,7 +190,6 @@ class ParcelStore:
             parcel = Parcel(*row[:6], datetime.fromisoformat(row[6]), row[7])
             self._waiting[parcel.id] = parcel
         journal.add_listener(self._on_event)
-        journal.add_retention_hook(_purge_collected)
 
     # -- the events are the record; the table follows them ---------------------------------
 
@@ -347,12 +346,3 @@ class ParcelStore:
 
     def waiting_items(self) -> int:
         return waiting_items(self.waiting())
-
-
-def _purge_collected(conn, cutoff, purged_seq: int) -> int:
-    """Retention hook: collected parcels go once their ``parcel.collected`` event is purged.
-    Waiting ones stay, whatever their age: the parcel is still on the shelf."""
-    return conn.execute(
-        "DELETE FROM parcels WHERE collected_seq IS NOT NULL AND collected_seq <= ?",
-        (purged_seq,),
-    ).rowcount

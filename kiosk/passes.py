@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ SITE_TAG_BYTES = 3
 SIGNATURE_BYTES = 64
 #: Texts longer than this are refused before any decoding (a real token is under 200).
 MAX_TOKEN_CHARS = 512
+#: Characters of the random part of an id made at the gate (no 0/O, 1/I look-alikes).
+ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 FLAG_SINGLE_REENTRY = 0x01
 FLAG_REGISTRATION = 0x02
@@ -198,6 +201,13 @@ class PassClaims:
             _text_field("registration id", self.registration_id, REGISTRATION_ID_MAX)
             if self.kind is not PassKind.TEMPORARY:
                 raise PassError("only a temporary pass carries a registration id")
+
+
+def short_id(prefix: str, now: datetime) -> str:
+    """An id made at the gate: *prefix*, month and day of *now*, six random characters of
+    :data:`ID_ALPHABET` (``"T0204K7QX2M"``, 11 characters): it fits in a pass as a pass id or
+    a registration id, and one day's ids differ with near certainty (32**6 of them)."""
+    return prefix + now.strftime("%m%d") + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
 
 
 def make_claims(

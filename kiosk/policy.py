@@ -20,12 +20,14 @@ then the temperature (the 37.3 rule). ``rules=None`` checks only the pass and th
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from kiosk.clock import aware_time
 from kiosk.events import TemperatureRead
 from kiosk.reasons import Reason, message
 from kiosk.roster import Roster
@@ -34,6 +36,14 @@ from kiosk.roster import Roster
 VALIDITY_REASONS = (Reason.PASS_EXPIRED, Reason.PASS_NOT_YET_VALID)
 #: Pass kinds the household exit quota counts (staff come and go for work).
 QUOTA_KINDS = ("resident", "temporary")
+#: Body temperatures (°C) a person can have: a reading outside is "measure again" (never FEVER
+#: or GRANTED), and a value typed by the guard outside is refused.
+BODY_RANGE_C = (34.0, 43.0)
+
+
+def plausible_body_c(value: float) -> bool:
+    """True for a finite body temperature (°C) within :data:`BODY_RANGE_C`."""
+    return math.isfinite(value) and BODY_RANGE_C[0] <= value <= BODY_RANGE_C[1]
 
 
 def parse_hours(text: str) -> tuple[time, time] | None:
@@ -108,11 +118,8 @@ class Passage:
         pass_id, direction = data.get("pass_id"), data.get("direction")
         if not isinstance(pass_id, str) or direction not in ("in", "out"):
             return None
-        try:
-            at = datetime.fromisoformat(ts)
-        except ValueError:
-            return None
-        if at.tzinfo is None:
+        at = aware_time(ts)
+        if at is None:
             return None
         household = data.get("household")
         kind = data.get("kind")
@@ -300,9 +307,9 @@ def screen_pass(
     if clock_synchronised is False:
         warnings.append(str(Reason.CLOCK_UNTRUSTED))
 
-    def deny(reason: Reason, detail: str = "") -> Decision:
+    def decision(granted: bool, reason: Reason, detail: str = "") -> Decision:
         return Decision(
-            False,
+            granted,
             reason,
             pass_id,
             household,
@@ -313,6 +320,9 @@ def screen_pass(
             clock_synchronised,
             single,
         )
+
+    def deny(reason: Reason, detail: str = "") -> Decision:
+        return decision(False, reason, detail)
 
     untrusted = clock_synchronised is False and rules is not None
     if untrusted and rules.untrusted_clock == "deny":
@@ -344,25 +354,10 @@ def screen_pass(
     if status not in (None, "active"):
         return deny(Reason.PASS_SUSPENDED, f"roster status {status!r}")
     if rules is None:
-        return _home_observation(roster, now, direction, household, deny, "deny") or Decision(
-            True,
-            Reason.GRANTED,
-            pass_id,
-            household,
-            kind,
-            None,
-            "",
-            tuple(warnings),
-            clock_synchronised,
-            single,
-        )
-    hours = getattr(rules.hours, kind or "", "") if getattr(rules, "hours", None) else ""
-    try:
-        window = parse_hours(hours) if isinstance(hours, str) else None
-    except ValueError:
-        window = None  # config checks the hours at start; never fail a person on them
-    if not within_hours(window, now.time()):
-        return deny(Reason.OUTSIDE_HOURS, f"{kind} passes open {hours}")
+        observed = _home_observation(roster, now, direction, household, deny, "deny")
+        return observed or decision(True, Reason.GRANTED)
+    if not within_hours(rules.hours.windows.get(kind), now.time()):
+        return deny(Reason.OUTSIDE_HOURS, f"{kind} passes open {getattr(rules.hours, kind)}")
     observed = _home_observation(roster, now, direction, household, deny, rules.home_observation)
     if observed is not None:
         return observed
@@ -386,18 +381,7 @@ def screen_pass(
             return deny(Reason.ANTI_PASSBACK, passback)
         if passback:
             warnings.append(str(Reason.ANTI_PASSBACK))
-    return Decision(
-        True,
-        Reason.GRANTED,
-        pass_id,
-        household,
-        kind,
-        None,
-        "",
-        tuple(warnings),
-        clock_synchronised,
-        single,
-    )
+    return decision(True, Reason.GRANTED)
 
 
 def _home_observation(roster, now, direction, household, deny, mode) -> Decision | None:
@@ -482,30 +466,16 @@ def decide(
     reading: TemperatureRead | None,
     roster: Roster,
     *,
-    now: datetime,
-    direction: str,
     threshold_c: float,
-    accept_without_roster: bool = True,
-    rules=None,
-    history: History | None = None,
-    has_out_lane: bool = False,
-    clock_synchronised: bool | None = None,
+    **pass_rules: Any,
 ) -> Decision:
     """The whole decision for one person: pass rules first, then the temperature.
 
-    Arguments as for :func:`screen_pass`, plus the reading and the threshold in °C.
+    :param pass_rules: the keyword arguments of :func:`screen_pass` (``now``, ``direction``,
+        ``rules``, ``history``, ...).
+    :param threshold_c: the screening threshold in °C.
     """
-    verdict = screen_pass(
-        check,
-        roster,
-        now=now,
-        direction=direction,
-        accept_without_roster=accept_without_roster,
-        rules=rules,
-        history=history,
-        has_out_lane=has_out_lane,
-        clock_synchronised=clock_synchronised,
-    )
+    verdict = screen_pass(check, roster, **pass_rules)
     temperature = reading.body_c if reading is not None else None
     if not verdict.granted:
         return replace(verdict, temperature_c=temperature)

@@ -32,6 +32,7 @@ class Reason(StrEnum):
     OUTSIDE_HOURS = "OUTSIDE_HOURS"
     CLOCK_UNTRUSTED = "CLOCK_UNTRUSTED"
     SENSOR_FAULT = "SENSOR_FAULT"
+    JOURNAL_UNWRITABLE = "JOURNAL_UNWRITABLE"
 
 
 #: (Chinese, English) words shown to the guard and the resident for each reason.
@@ -54,17 +55,25 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.PASS_WRONG_SITE: ("非本小区通行证", "Pass of another compound"),
     Reason.PASS_USED: ("临时通行证已使用", "Temporary pass already used"),
     Reason.HOME_OBSERVATION: ("居家观察期间，请勿外出", "Home observation: please stay in"),
-    Reason.ANTI_PASSBACK: ("该通行证已进入，请勿重复使用", "Pass already used to enter"),
+    Reason.ANTI_PASSBACK: ("该通行证已使用，请勿重复使用", "Pass already used this way"),
     Reason.QUOTA_EXCEEDED: ("今日外出次数已用完", "No outings left for this household"),
     Reason.OUTSIDE_HOURS: ("当前时段不可通行", "Not allowed at this hour"),
     Reason.CLOCK_UNTRUSTED: ("系统时间未校准，请找门卫", "Clock not synchronised: see the guard"),
     Reason.SENSOR_FAULT: ("测温设备故障，请找门卫", "Thermometer fault: please see the guard"),
+    Reason.JOURNAL_UNWRITABLE: ("系统无法记录，请找门卫", "Cannot record: please see the guard"),
+}
+#: Words that depend on the lane's direction: ``(reason, direction) -> (Chinese, English)``.
+DIRECTED: dict[tuple[Reason, str], tuple[str, str]] = {
+    (Reason.ANTI_PASSBACK, "in"): ("该通行证已进入，请勿重复使用", "Pass already used to enter"),
+    (Reason.ANTI_PASSBACK, "out"): ("该通行证已外出，请勿重复使用", "Pass already used to go out"),
 }
 
 
-def message(reason: Reason | str) -> tuple[str, str]:
-    """Return the (Chinese, English) words for *reason*; unknown codes get a generic text."""
+def message(reason: Reason | str, direction: str | None = None) -> tuple[str, str]:
+    """Return the (Chinese, English) words for *reason*, on a lane of *direction* (``"in"``
+    or ``"out"``) where the words differ; unknown codes get a generic text."""
     try:
-        return MESSAGES[Reason(reason)]
+        code = Reason(reason)
     except ValueError:
         return ("不予通行", "Not allowed")
+    return DIRECTED.get((code, direction or ""), MESSAGES[code])

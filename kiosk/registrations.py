@@ -20,11 +20,13 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from kiosk.passes import short_id
+from kiosk.policy import plausible_body_c
 
 KINDS = ("returning", "visitor", "tenant", "worker", "courier")
 OUTCOMES = ("admitted", "observation", "refused", "courier")
@@ -35,7 +37,6 @@ OBSERVATION_DAYS = 14
 MAX_ARRIVAL_AGE_DAYS = 365
 #: A typed temperature differing from the sensor's by at least this (°C) needs a reason.
 TEMPERATURE_EDIT_C = 0.05
-TEMPERATURE_RANGE_C = (34.0, 43.0)
 
 _PHONE = re.compile(r"^(1\d{10}|\+?\d{7,15})$")
 _ID18 = re.compile(r"^\d{17}[\dX]$")
@@ -194,7 +195,7 @@ def validate(
     source = "manual"
     if temperature is None:
         errors["temperature_c"] = "temperature_required"
-    elif not TEMPERATURE_RANGE_C[0] <= temperature <= TEMPERATURE_RANGE_C[1]:
+    elif not plausible_body_c(temperature):
         errors["temperature_c"] = "temperature_range"
     else:
         temperature = round(temperature, 1)
@@ -262,15 +263,19 @@ class RegistrationStore:
 
     def __init__(self, journal) -> None:
         self.journal = journal
+        journal.add_listener(self._on_event)
 
     def add(self, registration: Registration, *, by: str, lane: str | None = None):
-        """Journal ``registration.created`` and keep the form; returns the event.
+        """Journal ``registration.created`` and keep the form; returns the event, whose data
+        carries the ``registration_id`` (:func:`kiosk.passes.short_id`, ``"R0204K7QX2M"``:
+        the same id in the event, the row and a temporary pass issued for it).
 
         The event is written first: it is the record the committee receives. The row is the
         gate's working copy and carries the event's ``seq`` so that retention can tell when
-        it was uploaded.
+        it was uploaded; while the disk refuses writes the event waits in memory without a
+        ``seq``, and the row gets it when the event is written.
         """
-        registration_id = str(uuid.uuid4())
+        registration_id = short_id("R", self.journal.clock.now())
         data = registration.event_data(registration_id=registration_id, by=by, lane=lane)
         event = self.journal.append("registration.created", data, lane=lane)
         row = dict(data, id_number=registration.id_number)
@@ -287,6 +292,15 @@ class RegistrationStore:
             ),
         )
         return event
+
+    def _on_event(self, event) -> None:
+        """A ``registration.created`` written after its row (it waited in memory): give the
+        row its ``seq``."""
+        if event.type == "registration.created" and event.seq is not None:
+            self.journal.write(
+                "UPDATE registrations SET event_seq = ? WHERE id = ? AND event_seq IS NULL",
+                (event.seq, event.data.get("registration_id")),
+            )
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest registrations, newest first, ID number masked."""

@@ -3,12 +3,13 @@
 Checks, per lane where it applies: the MLX90614 answers on I2C with a valid PEC and a valid
 temperature; the camera opens and delivers frames; the relay pin can be claimed (and is left
 off); the door contact and exit button can be read; then the data folder's free space and
-that it takes writes, the system clock's synchronisation, and the committee server with the
-gate's token (through :mod:`kiosk.uplink`; skipped when no ``url`` is configured).
+that it takes writes, the system clock's synchronisation (the check ``[rules] clock_check``
+names, as the daemon asks it), and the committee server with the gate's token (through
+:mod:`kiosk.uplink`; skipped when no ``url`` is configured).
 
-On a real Pi run it with the daemon stopped, since the daemon holds the pins. On simulated
-hardware (``hardware = "sim"``) the same code runs against the simulated world; faults can be
-switched on with ``--sim-fault LANE:FAULT`` (the emulated MLX90614's switches, e.g.
+On a real Pi run it with the daemon stopped, since the daemon holds the pins. The checks run
+on the hardware provider they are handed (:mod:`kiosk.hardware`); on the simulated world the
+command line can switch on emulated MLX90614 faults first (``--sim-fault LANE:FAULT``, e.g.
 ``main:bad_pec``), which is how the tests show a failing self-test names its fault.
 """
 
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.clock import SystemClock
-from kiosk.errors import ConfigError, KioskError
+from kiosk.errors import KioskError
+from kiosk.timesync import PROBES
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 #: Frames the camera must deliver, and how many reads it gets to do so.
@@ -38,70 +38,33 @@ class Check:
     detail: str = ""
 
 
-def parse_faults(specs: Iterable[str], lanes: Iterable[str]) -> list[tuple[str, str]]:
-    """``["main:bad_pec"]`` -> ``[("main", "bad_pec")]``; a bad spec is a ConfigError."""
-    from kiosk.sim.mlx90614 import EmulatedMLX90614
-
-    known, out = list(lanes), []
-    for spec in specs:
-        lane, _, fault = spec.partition(":")
-        if lane not in known or fault not in EmulatedMLX90614.FAULTS:
-            raise ConfigError(
-                f"--sim-fault {spec!r}: use LANE:FAULT with LANE one of {', '.join(known)} and "
-                f"FAULT one of {', '.join(EmulatedMLX90614.FAULTS)}"
-            )
-        out.append((lane, fault))
-    return out
-
-
-def run(cfg, *, sim_faults: Iterable[str] = (), pin_factory=None) -> list[Check]:
-    """Run every check against *cfg*; never raises for a failing part."""
-    clock = SystemClock()
-    world = None
-    buses: dict[int, object] = {}
-    if cfg.gate.hardware == "sim":
-        from gpiozero.pins.mock import MockFactory
-
-        from kiosk.sim.world import SimWorld
-
-        pin_factory = pin_factory or MockFactory()
-        world = SimWorld(clock, cfg.lanes, pin_factory=pin_factory)
-        for lane, fault in parse_faults(sim_faults, cfg.lanes):
-            setattr(world.lanes[lane].sensor, fault, 0.5 if fault == "oserror_rate" else True)
-    elif sim_faults:
-        raise ConfigError("--sim-fault: only with hardware = 'sim'")
+def run(cfg, hardware, *, clock=None) -> list[Check]:
+    """Run every check against *cfg* on *hardware* (a provider, see :mod:`kiosk.hardware`),
+    which is closed afterwards; never raises for a failing part."""
+    clock = clock or SystemClock()
     checks: list[Check] = []
     try:
         for name, lane in cfg.lanes.items():
-            checks.append(_thermometer(name, lane, world, buses))
-            checks.append(_camera(name, lane, world))
-            checks.append(_relay(name, lane, clock, pin_factory))
-            checks.append(_inputs(name, lane, clock, pin_factory, world))
+            checks.append(_thermometer(name, lane, hardware))
+            checks.append(_camera(name, lane, hardware))
+            checks.append(_relay(name, lane, clock, hardware))
+            checks.append(_inputs(name, lane, clock, hardware))
         checks.extend(_disk(cfg))
-        checks.append(_clock(cfg))
+        checks.append(_clock(cfg, hardware))
         checks.append(_committee(cfg, clock))
     finally:
-        for bus in buses.values():
-            with contextlib.suppress(OSError):
-                bus.close()
+        hardware.close()
     return checks
 
 
-def _thermometer(name, lane, world, buses) -> Check:
+def _thermometer(name, lane, hardware) -> Check:
     from kiosk.sensors.mlx90614 import MLX90614
 
     t = lane.thermometer
     what = f"bus {t.bus} address {t.address:#04x}"
     try:
-        if world is not None:
-            bus = world.bus(t.bus)
-        else:
-            if t.bus not in buses:
-                from smbus2 import SMBus
-
-                buses[t.bus] = SMBus(t.bus)
-            bus = buses[t.bus]
-        reading = MLX90614(bus, t.address, retries=1).read()
+        bus, lock = hardware.i2c(t.bus)
+        reading = MLX90614(bus, t.address, retries=1, lock=lock).read()
     except (KioskError, OSError) as exc:
         hint = ""
         if "Errno 121" in str(exc) or "Remote I/O" in str(exc):
@@ -111,11 +74,9 @@ def _thermometer(name, lane, world, buses) -> Check:
     return Check("thermometer (I2C, PEC)", name, OK, detail)
 
 
-def _camera(name, lane, world) -> Check:
-    from kiosk.camera.capture import open_source
-
+def _camera(name, lane, hardware) -> Check:
     try:
-        source = open_source(lane.camera, sim_camera=world.lanes[name].camera if world else None)
+        source = hardware.camera(name, lane.camera)
     except KioskError as exc:
         return Check("camera", name, FAIL, str(exc))
     frames, shape = 0, None
@@ -129,15 +90,14 @@ def _camera(name, lane, world) -> Check:
     except (KioskError, OSError) as exc:
         return Check("camera", name, FAIL, f"{lane.camera.source}: {exc}")
     finally:
-        if world is None:
-            with contextlib.suppress(Exception):
-                source.close()
+        with contextlib.suppress(Exception):
+            source.close()
     if frames < FRAMES:
         return Check("camera", name, FAIL, f"{lane.camera.source}: {frames} frames delivered")
     return Check("camera", name, OK, f"{lane.camera.source}: {frames} frames {shape[1]}x{shape[0]}")
 
 
-def _relay(name, lane, clock, pin_factory) -> Check:
+def _relay(name, lane, clock, hardware) -> Check:
     from kiosk.actuators import Relay
 
     r = lane.relay
@@ -147,7 +107,7 @@ def _relay(name, lane, clock, pin_factory) -> Check:
             active_high=r.active_high,
             max_open_s=r.max_open_s,
             clock=clock,
-            pin_factory=pin_factory,
+            pin_factory=hardware.pin_factory,
         )
     except Exception as exc:  # gpiozero: pin in use (the daemon runs?), no such pin, ...
         return Check("relay pin", name, FAIL, f"GPIO{r.pin}: {type(exc).__name__}: {exc}")
@@ -158,19 +118,20 @@ def _relay(name, lane, clock, pin_factory) -> Check:
     return Check("relay pin", name, OK if off else FAIL, f"GPIO{r.pin} claimed, left off")
 
 
-def _inputs(name, lane, clock, pin_factory, world) -> Check:
+def _inputs(name, lane, clock, hardware) -> Check:
     from kiosk.sensors.inputs import DoorInputs
 
     door = lane.door
     if door.contact_pin is None and door.exit_pin is None:
         return Check("door inputs", name, SKIP, "no door contact or exit button fitted")
     try:
-        inputs = DoorInputs(name, door, clock=clock, sink=lambda e: None, pin_factory=pin_factory)
+        inputs = DoorInputs(
+            name, door, clock=clock, sink=lambda e: None, pin_factory=hardware.pin_factory
+        )
     except Exception as exc:
         return Check("door inputs", name, FAIL, f"{type(exc).__name__}: {exc}")
     try:
-        if world is not None:
-            world.lanes[name].wire_inputs()
+        hardware.inputs_claimed(name)
         state = inputs.door_open()
         parts = []
         if door.contact_pin is not None:
@@ -202,23 +163,20 @@ def _disk(cfg) -> list[Check]:
     ]
 
 
-def _clock(cfg) -> Check:
-    if cfg.gate.hardware == "sim":
-        return Check("clock synchronised", "-", SKIP, "simulated hardware")
-    if Path("/run/systemd/timesync/synchronized").exists():
-        return Check("clock synchronised", "-", OK, "systemd-timesyncd")
-    try:
-        out = subprocess.run(
-            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return Check("clock synchronised", "-", FAIL, f"cannot ask timedatectl: {exc}")
-    if out == "yes":
-        return Check("clock synchronised", "-", OK, "NTP")
-    return Check("clock synchronised", "-", FAIL, "not synchronised (timedatectl)")
+def _clock(cfg, hardware) -> Check:
+    """The clock check ``[rules] clock_check`` names, as the running daemon asks it."""
+    name = "clock synchronised"
+    if hardware.clock_trusted:
+        return Check(name, "-", SKIP, "simulated hardware")
+    check = cfg.rules.clock_check
+    if check == "off":
+        return Check(name, "-", SKIP, "[rules] clock_check = 'off'")
+    answer = PROBES[check]()
+    if answer is None:
+        return Check(name, "-", FAIL, f"cannot ask ({check})")
+    if answer:
+        return Check(name, "-", OK, check)
+    return Check(name, "-", FAIL, f"not synchronised ({check})")
 
 
 def _committee(cfg, clock) -> Check:

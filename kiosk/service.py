@@ -97,7 +97,7 @@ def load_secret(path: Path) -> bytes:
 def build_app(kiosk, extras: dict | None = None):
     cfg = kiosk.config
     app = create_app(
-        kiosk,
+        kiosk.facade,
         secret_key=load_secret(cfg.resolve(cfg.ui.secret_file, cfg.data_dir)),
         session_idle_min=cfg.ui.session_idle_min,
     )

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiosk import config as config_mod  # noqa: E402
-from kiosk.daemon import Kiosk  # noqa: E402
 from kiosk.service import build_app  # noqa: E402
 from kiosk.sim import demo as demo_kit  # noqa: E402
+from kiosk.sim.hardware import simulated_kiosk  # noqa: E402
 from kiosk.ui import serve  # noqa: E402
 
 CHROMIUM_ARGS = [
@@ -60,7 +60,7 @@ def start_demo(data_dir: Path):
     )
     demo_kit.ensure_keys(cfg.keys_dir)
     committee, cfg = demo_kit.start_committee(cfg)
-    kiosk = Kiosk(cfg)
+    kiosk = simulated_kiosk(cfg)
     passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
     port = free_port()
@@ -190,15 +190,15 @@ def shoot_resident(url: str, kiosk, passes, out: Path, chromium: str) -> list[Pa
             person(NORMAL_FOREHEAD_C, token, "green", "granted", page, size)
             kiosk.parcels.collect_household(household, by="screenshots")
             person(FEVER_FOREHEAD_C, token, "red", "fever", page, size)
-            for fever in kiosk.fevers():
-                kiosk.acknowledge_fever(fever["seq"], "clinic", "screenshots")
+            for fever in kiosk.facade.fevers():
+                kiosk.facade.acknowledge_fever(fever["seq"], "clinic", "screenshots")
             person(NORMAL_FOREHEAD_C, revoked, "red", "refused", page, size)
             lane.sensor.unplugged = True
             page.wait_for_selector('body[data-colour="amber"]', timeout=15000)
             lane.present(token)
             page.wait_for_selector("#r-title:has-text('手动测温')", timeout=15000)
             written.append(_save(page, out / f"resident-thermometer-fault-{size}.png"))
-            kiosk.manual_temperature("main", 36.5, "screenshots")
+            kiosk.facade.manual_temperature("main", 36.5, "screenshots")
             page.wait_for_selector('body[data-colour="green"]', timeout=15000)
             lane.leave()
             lane.sensor.unplugged = False

@@ -1,4 +1,4 @@
-"""Frame sources for the gate camera, and the camera settings of a lane.
+"""Frame sources for the gate camera (its settings are :class:`kiosk.config.CameraSettings`).
 
 Every source has the same small shape (:class:`FrameSource`):
 
@@ -16,28 +16,24 @@ Every source has the same small shape (:class:`FrameSource`):
 ``name``
     A short human-readable name for logs and the maintenance page.
 
-Only the daemon builds real sources (:func:`open_source`); tests pass a
-:class:`~kiosk.sim.camera.SimCamera` or a :class:`FileSource`.
+Only a hardware provider builds sources (:func:`open_source`, through
+:meth:`kiosk.hardware.PiHardware.camera`); the simulated world has its own camera
+(``kiosk/sim/camera.py``), and tests pass that or a :class:`FileSource`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
 from kiosk.errors import CameraError, ConfigError
 
-if TYPE_CHECKING:
-    from kiosk.sim.camera import SimCamera
-
 __all__ = [
     "IMAGE_SUFFIXES",
-    "CameraSettings",
     "FileSource",
     "FrameSource",
     "OpenCVSource",
@@ -62,63 +58,33 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class CameraSettings:
-    """The camera of one lane: config table ``[lanes.<name>.camera]``.
+class _Camera:
+    """What a real camera source shares: open on first use, release, reopen, close."""
 
-    :param source: ``"sim"`` (the simulated camera), a V4L2 device index (``"0"``) or path
-        (``"/dev/video0"``, ``"/dev/v4l/by-id/..."``), ``"picamera2"`` (a Raspberry Pi camera
-        module through the picamera2 library), or the path of a video file or a folder of
-        images (maintenance and benchmarks).
-    :param width: frame width in pixels requested from the camera.
-    :param height: frame height in pixels requested from the camera.
-    :param fps: frames per second requested from the camera.
-    :param fourcc: V4L2 pixel format as four characters (``"MJPG"`` lets most USB cameras
-        deliver 1280x720 at full rate; ``"YUYV"`` is uncompressed); empty keeps the camera's
-        default.
-    :param debounce_s: the same pass text is reported at most once per this many seconds.
-    :param backend: QR decoder, ``"zxing"`` (default: reads more, faster, and dark-mode
-        codes) or ``"pyzbar"``.
-    :param no_frame_fault_s: raise a camera fault after this many seconds without a frame,
-        in seconds; at most 5.
-    :param reconnect_max_s: longest wait between attempts to reopen a failed camera, in
-        seconds; attempts start at 0.5 s and double up to this.
-    """
+    _closed = False
 
-    source: str = "sim"
-    width: int = 640
-    height: int = 480
-    fps: float = 15.0
-    fourcc: str = ""
-    debounce_s: float = 3.0
-    backend: str = "zxing"
-    no_frame_fault_s: float = 3.0
-    reconnect_max_s: float = 5.0
+    def _open(self) -> None:
+        raise NotImplementedError
 
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.source:
-            problems.append(("source", "must not be empty"))
-        if self.width <= 0 or self.height <= 0:
-            problems.append(("width/height", "must be positive"))
-        if self.fps <= 0:
-            problems.append(("fps", "must be positive"))
-        if self.fourcc and len(self.fourcc) != 4:
-            problems.append(("fourcc", f"must be four characters, got {self.fourcc!r}"))
-        if self.debounce_s < 0:
-            problems.append(("debounce_s", "must not be negative"))
-        if self.backend not in ("zxing", "pyzbar"):
-            problems.append(("backend", f"must be 'zxing' or 'pyzbar', got {self.backend!r}"))
-        if not 0 < self.no_frame_fault_s <= 5:
-            problems.append(("no_frame_fault_s", "must be more than 0 and at most 5 seconds"))
-        if self.reconnect_max_s < 0.5:
-            problems.append(("reconnect_max_s", "must be at least 0.5 seconds"))
-        if problems:
-            key, why = problems[0]
-            raise ConfigError(f"camera {key} {why}")
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def reopen(self) -> None:
+        """Release the device and open it again.
+
+        :raises CameraError: if it cannot be opened.
+        """
+        self._release()
+        self._closed = False
+        self._open()
+
+    def close(self) -> None:
+        """Release the camera; safe to call twice."""
+        self._closed = True
+        self._release()
 
 
-class OpenCVSource:
+class OpenCVSource(_Camera):
     """A V4L2 camera through OpenCV (``cv2.VideoCapture(device, cv2.CAP_V4L2)``).
 
     The device is opened on the first :meth:`read`, not in the constructor, so a camera
@@ -190,27 +156,13 @@ class OpenCVSource:
             raise CameraError(f"camera {self.device} delivered no frame (unplugged?)")
         return frame
 
-    def reopen(self) -> None:
-        """Release the device and open it again.
-
-        :raises CameraError: if it cannot be opened.
-        """
-        self._release()
-        self._closed = False
-        self._open()
-
     def _release(self) -> None:
         cap, self._cap = self._cap, None
         if cap is not None:
             cap.release()
 
-    def close(self) -> None:
-        """Release the camera; safe to call twice."""
-        self._closed = True
-        self._release()
 
-
-class Picamera2Source:
+class Picamera2Source(_Camera):
     """A Raspberry Pi camera module through the picamera2 library.
 
     picamera2 is not a dependency of kiosk (it comes with Raspberry Pi OS as
@@ -266,15 +218,6 @@ class Picamera2Source:
             self._release()
             raise CameraError(f"Pi camera failed: {exc}") from exc
 
-    def reopen(self) -> None:
-        """Stop and start the camera again.
-
-        :raises CameraError: if it cannot be opened.
-        """
-        self._release()
-        self._closed = False
-        self._open()
-
     def _release(self) -> None:
         camera, self._camera = self._camera, None
         if camera is not None:
@@ -283,11 +226,6 @@ class Picamera2Source:
                 camera.close()
             except Exception:  # closing a failed camera must not fail the caller
                 pass
-
-    def close(self) -> None:
-        """Stop the camera; safe to call twice."""
-        self._closed = True
-        self._release()
 
 
 class FileSource:
@@ -377,20 +315,21 @@ class FileSource:
 _V4L2_PATH = re.compile(r"^/dev/(video\d+|v4l/.+)$")
 
 
-def open_source(settings: CameraSettings, sim_camera: SimCamera | None = None) -> FrameSource:
-    """Build the frame source *settings* ask for. Nothing is opened yet for cameras.
+def open_source(settings, lane: str = "") -> FrameSource:
+    """Build the frame source *settings* (``[lanes.<lane>.camera]``) ask for. Nothing is
+    opened yet for cameras.
 
-    :param sim_camera: the simulated camera to use for ``source = "sim"``; a new one of the
-        configured size when ``None``.
+    :raises ConfigError: ``source = "sim"``: the simulated camera belongs to the simulated
+        world (:class:`kiosk.sim.hardware.SimHardware`), not to a Pi.
     :raises CameraError: for a source that names neither a camera nor an existing file.
     """
     source = settings.source.strip()
     if source == "sim":
-        if sim_camera is None:
-            from kiosk.sim.camera import SimCamera
-
-            sim_camera = SimCamera(settings.width, settings.height)
-        return sim_camera
+        where = f"lanes.{lane}.camera" if lane else "camera"
+        raise ConfigError(
+            f"{where}: source 'sim' needs [gate] hardware = 'sim'; on a Pi name the camera "
+            '(e.g. "/dev/video0" or "picamera2")'
+        )
     if source == "picamera2":
         return Picamera2Source(settings.width, settings.height, settings.fps)
     if source.isdigit():

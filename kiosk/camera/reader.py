@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kiosk.camera.capture import CameraSettings, FrameSource
+from kiosk.camera.capture import FrameSource
 from kiosk.camera.scanner import ChangeGate, Debouncer, Detection, Scanner, focus_measure, to_gray
+from kiosk.config import CameraSettings
 from kiosk.errors import CameraError
 from kiosk.events import PassPresented, SensorStatus
 

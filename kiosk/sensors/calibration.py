@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kiosk.clock import aware_time
 from kiosk.errors import CalibrationError
 
 #: The body temperature in °C at which the size of a correction is judged.
@@ -303,16 +304,8 @@ def check_due(last_check_at: datetime | str | None, now: datetime, days: float) 
     :param now: the current wall-clock time, timezone-aware.
     :param days: the interval between checks in days.
     """
-    if last_check_at is None:
-        return True
-    if isinstance(last_check_at, str):
-        try:
-            last_check_at = datetime.fromisoformat(last_check_at)
-        except ValueError:
-            return True
-    if last_check_at.tzinfo is None:
-        return True
-    return now - last_check_at >= timedelta(days=days)
+    last = aware_time(last_check_at)
+    return last is None or now - last >= timedelta(days=days)
 
 
 def fit(

@@ -13,41 +13,11 @@ queue), which never blocks. The lane decides what an opening means (forced or no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from gpiozero import Button
 
+from kiosk.config import DoorSettings
 from kiosk.events import DoorClosed, DoorOpened, ExitRequested
-
-
-@dataclass(frozen=True)
-class DoorSettings:
-    """``[lanes.<name>.door]``: the door contact and the exit button (pins unset = not fitted)."""
-
-    #: BCM GPIO of the door contact (closed while the door is shut); unset = no contact.
-    contact_pin: int | None = None
-    #: BCM GPIO of the exit button (request to exit); unset = no button.
-    exit_pin: int | None = None
-    #: Seconds the door may stay open before ``door.held_open`` alarms.
-    held_open_s: float = 30.0
-    #: Seconds after a grant (or the relay closing) during which an opening is not forced.
-    grant_grace_s: float = 5.0
-    #: Debounce of both inputs, seconds.
-    bounce_s: float = 0.05
-
-    def __post_init__(self) -> None:
-        for name in ("contact_pin", "exit_pin"):
-            pin = getattr(self, name)
-            if pin is not None and not 0 <= pin <= 27:
-                raise ValueError(f"{name}: {pin} is not a BCM GPIO number (0..27)")
-        if self.contact_pin is not None and self.contact_pin == self.exit_pin:
-            raise ValueError("exit_pin: must differ from contact_pin")
-        if not 1.0 <= self.held_open_s <= 3600:
-            raise ValueError("held_open_s: from 1 to 3600 seconds")
-        if not 0 <= self.grant_grace_s <= 60:
-            raise ValueError("grant_grace_s: from 0 to 60 seconds")
-        if not 0 <= self.bounce_s <= 1:
-            raise ValueError("bounce_s: from 0 to 1 second")
 
 
 class DoorInputs:
@@ -73,26 +43,22 @@ class DoorInputs:
         self.settings = settings
         self.clock = clock
         self.sink = sink
-        bounce = settings.bounce_s or None
         self.contact: Button | None = None
         self.exit_button: Button | None = None
+
+        def switch(pin: int | None) -> Button | None:  # to GND, on the Pi's pull-up
+            if pin is None:
+                return None
+            bounce = settings.bounce_s or None
+            return Button(pin, pull_up=True, bounce_time=bounce, pin_factory=pin_factory)
+
         try:
-            if settings.contact_pin is not None:
-                self.contact = Button(
-                    settings.contact_pin,
-                    pull_up=True,
-                    bounce_time=bounce,
-                    pin_factory=pin_factory,
-                )
+            self.contact = switch(settings.contact_pin)
+            if self.contact is not None:
                 self.contact.when_released = self._opened
                 self.contact.when_pressed = self._closed
-            if settings.exit_pin is not None:
-                self.exit_button = Button(
-                    settings.exit_pin,
-                    pull_up=True,
-                    bounce_time=bounce,
-                    pin_factory=pin_factory,
-                )
+            self.exit_button = switch(settings.exit_pin)
+            if self.exit_button is not None:
                 self.exit_button.when_pressed = self._exit
         except BaseException:
             self.close()

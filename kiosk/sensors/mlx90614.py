@@ -1,7 +1,7 @@
 """Driver for the Melexis MLX90614 infrared thermometer on SMBus (I2C).
 
 The driver never opens a bus: it takes an smbus2 :class:`~smbus2.SMBus` (or anything with
-the same ``i2c_rdwr`` method, such as :class:`kiosk.sim.mlx90614.FakeSMBus`) so the daemon
+the same ``i2c_rdwr`` method, such as :class:`kiosk.sim.smbus.FakeSMBus`) so the daemon
 can share one bus between devices and tests can run it against the emulated sensor.
 
 Gotchas, all from the datasheet (Melexis 3901090614) unless noted:

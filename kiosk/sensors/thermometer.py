@@ -18,16 +18,13 @@ import statistics
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kiosk.errors import ConfigError
+from kiosk.config import PRESENCE_HYSTERESIS_C, ThermometerSettings
 from kiosk.events import PersonLeft, PersonPresent, SensorStatus, TemperatureRead
 from kiosk.sensors.calibration import Calibration
 
-#: A person counts as gone only when object - ambient falls this far below the presence
-#: margin (°C), so a reading hovering at the margin does not flicker.
-PRESENCE_HYSTERESIS_C = 0.5
 #: ... and stays there for this many consecutive samples (a head turning away briefly is
 #: not leaving).
 LEAVE_AFTER_SAMPLES = 3
@@ -35,119 +32,6 @@ LEAVE_AFTER_SAMPLES = 3
 _RATE_SAMPLES = 20
 
 AMBIENT_LOW_WARNING = "ambient low: measure the wrist"
-
-
-@dataclass(frozen=True)
-class ThermometerSettings:
-    """Settings of one lane's thermometer; the ``[lanes.<name>.thermometer]`` config table.
-
-    :param bus: I2C bus number (``/dev/i2c-<bus>``); 1 on a Raspberry Pi.
-    :param address: 7-bit SMBus address of the MLX90614; 0x5A from the factory.
-    :param sample_hz: samples per second. 10 Hz gives a reading in about half a second
-        with the default window and is far below what a 100 kHz bus allows (two word reads
-        take under 1 ms).
-    :param presence_margin_c: a person is present when the object reads at least this many
-        °C above the sensor's ambient. 2.0 °C: forehead skin is 32-36 °C, so even at a warm
-        30 °C ambient a face clears it, while the sensor noise (about 0.05 °C) and a shaded
-        backdrop at ambient never do. Above about 33 °C ambient the sensor cannot tell a
-        face from the background; the lane's presence input must do it then.
-    :param window: how many consecutive samples must agree before a reading is taken. 5
-        samples at 10 Hz is 0.5 s: long enough that a head moving in or out of the field of
-        view is caught by the spread test, short enough for a 2 s pass-through.
-    :param spread_c: the window agrees when its highest and lowest samples differ by at most
-        this, in °C. 0.3 °C is six times the sensor's noise and below the 0.5 °C that
-        separates a normal reading from the 37.3 °C threshold's neighbours.
-    :param stable_timeout_s: seconds of presence without agreement before the reading is
-        ``"unstable"`` (the resident is asked to hold still). 3.0 s: six windows' worth.
-    :param skin_offset_c: °C added to the calibrated forehead temperature to estimate body
-        (core) temperature. 1.0 °C: at 20-25 °C ambient, non-contact forehead readings sit
-        about 1 °C below axillary and oral temperature (Chen et al., Int. J. Environ. Res.
-        Public Health 2022, 19(23):15883, 14-32 °C ambient); the gap widens in the cold
-        (see *ambient_low_c*). A fixed offset is a first approximation only (Foster et al.,
-        Temperature 2021, 8(4):306); the daily-median drift watch in
-        :mod:`kiosk.sensors.calibration` shows when it is off.
-    :param plausible_min_c: body temperatures below this (°C) are ``"implausible"``: the
-        sensor saw hair, a hat, a cold face or not a face.
-    :param plausible_max_c: body temperatures above this (°C) are ``"implausible"``: a hot
-        drink, a phone, sunlit skin, not a fever.
-    :param ambient_low_c: below this sensor ambient (°C) the forehead is cooled by the air and
-        reads low; the snapshot warns "ambient low: measure the wrist". 10.0 °C: the bottom
-        of the operating range typical of clinical non-contact thermometers.
-    :param fault_after: consecutive failed samples (each already retried by the driver)
-        before a sensor fault is raised. 5, i.e. half a second at 10 Hz: one bad sample is
-        noise, five are a fault the guard must see.
-    :param max_correction_c: a calibration that moves a 36.5 °C reading by more than this (°C)
-        is refused: the sensor, its window or the reference is faulty. 3.0 °C.
-    :param check_days: days after the last calibration when maintenance is reminded to
-        check the thermometer against the reference. 30: monthly, as for a clinical
-        non-contact thermometer in daily use.
-    :param drift_low_c: the day's median screened body temperature (°C) below which
-        maintenance is told "calibration check due". 36.0 °C.
-    :param drift_high_c: ... and above which. 37.2 °C. A healthy population's median sits
-        around 36.5-36.9 °C; a whole population does not run a fever.
-    :param drift_min_count: fewer readings in a day than this say nothing about drift. 20.
-    """
-
-    bus: int = 1
-    address: int = 0x5A
-    sample_hz: float = 10.0
-    presence_margin_c: float = 2.0
-    window: int = 5
-    spread_c: float = 0.3
-    stable_timeout_s: float = 3.0
-    skin_offset_c: float = 1.0
-    plausible_min_c: float = 34.0
-    plausible_max_c: float = 43.0
-    ambient_low_c: float = 10.0
-    fault_after: int = 5
-    max_correction_c: float = 3.0
-    check_days: float = 30.0
-    drift_low_c: float = 36.0
-    drift_high_c: float = 37.2
-    drift_min_count: int = 20
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"thermometer.{f.name} must be a number, not {value!r}")
-            if not math.isfinite(value):
-                raise ConfigError(f"thermometer.{f.name} must be finite, not {value!r}")
-        checks = [
-            (self.bus >= 0 and isinstance(self.bus, int), "bus", "a bus number >= 0"),
-            (
-                isinstance(self.address, int) and 0x01 <= self.address <= 0x7F,
-                "address",
-                "a 7-bit address (0x01..0x7F)",
-            ),
-            (0 < self.sample_hz <= 50, "sample_hz", "in (0, 50]"),
-            (self.presence_margin_c > PRESENCE_HYSTERESIS_C, "presence_margin_c", "> 0.5"),
-            (isinstance(self.window, int) and self.window >= 2, "window", "an integer >= 2"),
-            (self.spread_c > 0, "spread_c", "> 0"),
-            (
-                self.stable_timeout_s * self.sample_hz >= self.window,
-                "stable_timeout_s",
-                "at least window / sample_hz seconds",
-            ),
-            (-1.0 <= self.skin_offset_c <= 5.0, "skin_offset_c", "in -1.0..5.0"),
-            (self.plausible_min_c < self.plausible_max_c, "plausible_min_c", "< plausible_max_c"),
-            (
-                isinstance(self.fault_after, int) and self.fault_after >= 1,
-                "fault_after",
-                "an integer >= 1",
-            ),
-            (0 < self.max_correction_c <= 5.0, "max_correction_c", "in (0, 5]"),
-            (self.check_days > 0, "check_days", "> 0"),
-            (self.drift_low_c < self.drift_high_c, "drift_low_c", "< drift_high_c"),
-            (
-                isinstance(self.drift_min_count, int) and self.drift_min_count >= 1,
-                "drift_min_count",
-                "an integer >= 1",
-            ),
-        ]
-        for ok, key, what in checks:
-            if not ok:
-                raise ConfigError(f"thermometer.{key} must be {what}, not {getattr(self, key)!r}")
 
 
 # -- pure rules ------------------------------------------------------------------------

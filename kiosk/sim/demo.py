@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from kiosk.keys import init_keys, issue_pass, load_private_key
-from kiosk.passes import PassKind, issue_token, make_claims
+from kiosk.keys import init_keys, issue_pass, load_private_key, sign_pass
+from kiosk.passes import PassKind
 
 log = logging.getLogger(__name__)
 
@@ -65,32 +65,12 @@ def roster(site: str, today, version: str = "demo#1") -> dict:
     }
 
 
-def mint(
-    key,
-    *,
-    pass_id: str,
-    household: str,
-    site: str,
-    valid_from: datetime,
-    valid_until: datetime,
-    kind: PassKind = PassKind.RESIDENT,
-    single_reentry: bool = False,
-    registration_id: str | None = None,
-) -> str:
-    """A pass signed with *key* (for scenarios): by default a resident pass, which needs the
-    demo committee key; a temporary pass needs the gate key."""
-    claims = make_claims(
-        kind=kind,
-        single_reentry=single_reentry,
-        registration_id=registration_id,
-        kid=key.kid,
-        pass_id=pass_id,
-        household=household,
-        site=site,
-        valid_from=valid_from,
-        valid_until=valid_until,
-    )
-    return issue_token(claims, key.key)
+def mint(key, *, kind: PassKind = PassKind.RESIDENT, **fields) -> str:
+    """A pass token signed with *key* (for scenarios and tests): by default a resident pass,
+    which needs the demo committee key; a temporary pass needs the gate key. *fields*:
+    ``pass_id``, ``household``, ``site``, ``valid_from``, ``valid_until`` and optionally
+    ``single_reentry``, ``registration_id`` (:func:`kiosk.keys.sign_pass`)."""
+    return sign_pass(key, kind=kind, **fields)[0]
 
 
 def demo_passes(keys_dir: Path, site: str, now: datetime) -> list[DemoPass]:
@@ -176,8 +156,8 @@ def seed(kiosk, *, user: str, password: str) -> tuple[list[DemoPass], Path]:
 
     cfg = kiosk.config
     now = kiosk.clock.now()
-    if not kiosk.roster().loaded:
-        kiosk.replace_roster(roster(cfg.gate.site, now.date()))
+    if not kiosk.rosters.current().loaded:
+        kiosk.rosters.replace(roster(cfg.gate.site, now.date()))
     if user:
         Accounts(kiosk.journal).add(user, password, "guard")
     passes = demo_passes(cfg.keys_dir, cfg.gate.site, now)

@@ -1,9 +1,5 @@
-"""An emulated MLX90614 on a fake SMBus, so the real driver runs without hardware.
-
-:class:`FakeSMBus` offers the smbus2 ``SMBus`` methods the kiosk uses and routes each
-transaction to the device attached at its address; an address nobody answers gives
-``OSError(EREMOTEIO)``, as Linux i2c-dev does on a Raspberry Pi when a device does not
-acknowledge.
+"""An emulated MLX90614 for the fake SMBus (:mod:`kiosk.sim.smbus`), so the real driver runs
+without hardware.
 
 :class:`EmulatedMLX90614` behaves like the datasheet (Melexis 3901090614) says the sensor
 does: RAM and EEPROM maps, PEC on every read, PEC required on every write, EEPROM cells that
@@ -13,7 +9,7 @@ switched on and off while it runs, and everything it did is recorded.
 
 Example::
 
-    bus = FakeSMBus()
+    bus = FakeSMBus()               # kiosk.sim.smbus
     sensor = EmulatedMLX90614(clock=clock, seed=1)
     bus.attach(sensor)
     sensor.object_c = 35.6          # someone steps in front of it
@@ -24,15 +20,11 @@ from __future__ import annotations
 
 import errno
 import math
-import os
 import random
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from smbus2 import i2c_msg
+from typing import Any
 
 from kiosk.clock import SystemClock
 from kiosk.sensors.mlx90614 import (
@@ -60,9 +52,7 @@ from kiosk.sensors.mlx90614 import (
     pec,
     word_to_celsius,
 )
-
-#: ``i2c_msg.flags`` bit for a read message (``I2C_M_RD`` in ``linux/i2c.h``).
-I2C_M_RD = 0x0001
+from kiosk.sim.smbus import bus_error
 
 #: Seconds an EEPROM erase or write keeps the cell busy (datasheet: 5 ms).
 EEPROM_BUSY_S = 0.005
@@ -92,168 +82,6 @@ DEFAULT_CONFIG1 = 0x9FB4
 IIR_3DB_HZ = (0.77, 0.31, 0.20, 0.15, 7.23, 1.53, 1.10, 0.86)
 
 
-def _oserror(code: int) -> OSError:
-    return OSError(code, os.strerror(code))
-
-
-class SMBusDevice(Protocol):
-    """What :class:`FakeSMBus` needs from an attached device."""
-
-    @property
-    def address(self) -> int: ...
-
-    def smbus_read(self, command: int | None, length: int) -> bytes:
-        """Write *command*, repeated start, read *length* bytes; ``OSError`` on a NACK."""
-        ...
-
-    def smbus_write(self, data: bytes) -> None:
-        """One write transaction of *data* (command first); ``OSError`` on a NACK."""
-        ...
-
-
-@dataclass(frozen=True)
-class Transaction:
-    """One transaction as the fake bus saw it.
-
-    :param addr: 7-bit address.
-    :param write: bytes the master wrote (the command first).
-    :param read: bytes the master read, or ``None`` for a write-only transaction.
-    :param error: the ``OSError`` text when the transaction failed, else ``None``.
-    """
-
-    addr: int
-    write: bytes
-    read: bytes | None
-    error: str | None = None
-
-
-class FakeSMBus:
-    """A stand-in for ``smbus2.SMBus`` that routes transactions to emulated devices.
-
-    Thread-safe: one transaction at a time, as on a real bus.
-
-    :param bus: the bus number, for messages only.
-    :param log_size: how many transactions :attr:`log` keeps.
-    """
-
-    def __init__(self, bus: int = 1, *, log_size: int = 1000) -> None:
-        self.bus = bus
-        self._devices: list[Any] = []
-        self._lock = threading.RLock()
-        self._closed = False
-        #: The last *log_size* transactions, oldest first.
-        self.log: deque[Transaction] = deque(maxlen=log_size)
-
-    # -- devices ------------------------------------------------------------------------
-
-    def attach(self, device: SMBusDevice) -> SMBusDevice:
-        """Connect *device*; it answers at its ``address``. Returns *device*."""
-        with self._lock:
-            if any(d.address == device.address for d in self._devices):
-                raise ValueError(f"address 0x{device.address:02X} is already taken")
-            self._devices.append(device)
-        return device
-
-    def detach(self, device: SMBusDevice) -> None:
-        """Disconnect *device*; its address stops answering."""
-        with self._lock:
-            self._devices.remove(device)
-
-    def _device(self, addr: int) -> Any:
-        if self._closed:
-            raise _oserror(errno.EBADF)
-        for device in self._devices:
-            if device.address == addr:
-                return device
-        raise _oserror(errno.EREMOTEIO)
-
-    # -- smbus2 methods -----------------------------------------------------------------
-
-    def i2c_rdwr(self, *msgs: i2c_msg) -> None:
-        """Run *msgs* as one combined transaction; read messages get their buffers filled.
-
-        A write followed by a read of the same address is a read with a repeated start (the
-        write carries the command); a write on its own is a write transaction.
-        """
-        with self._lock:
-            pending: i2c_msg | None = None
-            for msg in msgs:
-                if msg.flags & I2C_M_RD:
-                    command = None
-                    written = b""
-                    if pending is not None and pending.addr == msg.addr and len(pending):
-                        written = bytes(pending)
-                        command = written[0]
-                    elif pending is not None:
-                        self._write(pending.addr, bytes(pending))
-                    pending = None
-                    data = self._read(msg.addr, command, msg.len, written)
-                    for i, value in enumerate(data):
-                        msg.buf[i] = bytes([value])
-                else:
-                    if pending is not None:
-                        self._write(pending.addr, bytes(pending))
-                    pending = msg
-            if pending is not None:
-                self._write(pending.addr, bytes(pending))
-
-    def read_word_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:
-        """Read a word (LSB first) from *register*; the device's PEC byte is not read."""
-        with self._lock:
-            lsb, msb = self._read(i2c_addr, register, 2, bytes([register]))
-        return lsb | (msb << 8)
-
-    def read_i2c_block_data(
-        self, i2c_addr: int, register: int, length: int, force: bool | None = None
-    ) -> list[int]:
-        """Read *length* bytes from *register* with a repeated start."""
-        with self._lock:
-            return list(self._read(i2c_addr, register, length, bytes([register])))
-
-    def write_word_data(
-        self, i2c_addr: int, register: int, value: int, force: bool | None = None
-    ) -> None:
-        """Write a word (LSB first) to *register*, without a PEC byte."""
-        with self._lock:
-            self._write(i2c_addr, bytes([register, value & 0xFF, (value >> 8) & 0xFF]))
-
-    def write_i2c_block_data(
-        self, i2c_addr: int, register: int, data: Iterable[int], force: bool | None = None
-    ) -> None:
-        """Write *register* then *data* in one transaction."""
-        with self._lock:
-            self._write(i2c_addr, bytes([register, *data]))
-
-    def close(self) -> None:
-        """Close the bus; later transactions fail with ``EBADF``. Closing twice is fine."""
-        self._closed = True
-
-    def __enter__(self) -> FakeSMBus:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing -----------------------------------------------------------------------
-
-    def _read(self, addr: int, command: int | None, length: int, written: bytes) -> bytes:
-        try:
-            data = bytes(self._device(addr).smbus_read(command, length))
-        except OSError as exc:
-            self.log.append(Transaction(addr, written, None, str(exc)))
-            raise
-        self.log.append(Transaction(addr, written, data))
-        return data
-
-    def _write(self, addr: int, data: bytes) -> None:
-        try:
-            self._device(addr).smbus_write(data)
-        except OSError as exc:
-            self.log.append(Transaction(addr, data, None, str(exc)))
-            raise
-        self.log.append(Transaction(addr, data, None))
-
-
 @dataclass(frozen=True)
 class Record:
     """One thing the emulated sensor did.
@@ -272,6 +100,27 @@ class Record:
     command: int | None = None
     value: int | None = None
     fault: str | None = None
+
+
+def _time_constant_s(config1: int) -> float:
+    """The object filter's time constant in seconds for config register 1's IIR bits."""
+    return 1.0 / (2.0 * math.pi * IIR_3DB_HZ[config1 & 0x7])
+
+
+class _Scene:
+    """A scene value of the emulated sensor (a float attribute): setting it first brings the
+    IR filter up to the clock's time, so the filter settles from the old value."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.attr = "_" + name
+
+    def __get__(self, sensor, owner=None):
+        return self if sensor is None else getattr(sensor, self.attr)
+
+    def __set__(self, sensor, value: float) -> None:
+        with sensor._lock:
+            sensor._update_signal()
+            setattr(sensor, self.attr, float(value))
 
 
 class EmulatedMLX90614:
@@ -384,45 +233,18 @@ class EmulatedMLX90614:
         """The 7-bit address the sensor answers at."""
         return self._address
 
-    @property
-    def object_c(self) -> float:
-        """Scene: the object temperature in °C (as a black body would read)."""
-        return self._object_c
-
-    @object_c.setter
-    def object_c(self, value: float) -> None:
-        with self._lock:
-            self._update_signal()
-            self._object_c = float(value)
-
-    @property
-    def ambient_c(self) -> float:
-        """Scene: the sensor's ambient (die) temperature in °C."""
-        return self._ambient_c
-
-    @ambient_c.setter
-    def ambient_c(self, value: float) -> None:
-        with self._lock:
-            self._update_signal()
-            self._ambient_c = float(value)
-
-    @property
-    def object_emissivity(self) -> float:
-        """Scene: the target's own emissivity (human skin is about 0.98)."""
-        return self._object_emissivity
-
-    @object_emissivity.setter
-    def object_emissivity(self, value: float) -> None:
-        with self._lock:
-            self._update_signal()
-            self._object_emissivity = float(value)
+    #: Scene: the object temperature in °C (as a black body would read).
+    object_c = _Scene()
+    #: Scene: the sensor's ambient (die) temperature in °C.
+    ambient_c = _Scene()
+    #: Scene: the target's own emissivity (human skin is about 0.98).
+    object_emissivity = _Scene()
 
     @property
     def time_constant_s(self) -> float:
         """The object filter's time constant in seconds, from config register 1."""
         with self._lock:
-            iir = self._committed(EEPROM_CONFIG1) & 0x7
-        return 1.0 / (2.0 * math.pi * IIR_3DB_HZ[iir])
+            return _time_constant_s(self._committed(EEPROM_CONFIG1))
 
     def clear_faults(self) -> None:
         """Switch every injected fault off."""
@@ -463,7 +285,7 @@ class EmulatedMLX90614:
             self._serve_bus_faults(now, command)
             if command is None:
                 self._record(now, "read_no_command")
-                raise _oserror(errno.EREMOTEIO)
+                raise bus_error(errno.EREMOTEIO)
             word = self._word(command, now)
             lsb, msb = word & 0xFF, word >> 8
             addr = self._address
@@ -529,7 +351,7 @@ class EmulatedMLX90614:
         if fault is not None:
             self.counts[f"fault:{fault}"] += 1
             self._record(now, "fault", command, None, fault)
-            raise _oserror(errno.EREMOTEIO)
+            raise bus_error(errno.EREMOTEIO)
 
     def _settle_eeprom(self, now: float) -> None:
         if self._busy_cell is not None and now >= self._busy_until:
@@ -601,8 +423,7 @@ class EmulatedMLX90614:
             self._signal = target
         else:
             dt = max(0.0, now - self._signal_t)
-            iir = self._eeprom[EEPROM_CONFIG1] & 0x7
-            tau = 1.0 / (2.0 * math.pi * IIR_3DB_HZ[iir])
+            tau = _time_constant_s(self._eeprom[EEPROM_CONFIG1])
             self._signal = target + (self._signal - target) * math.exp(-dt / tau)
         self._signal_t = now
 

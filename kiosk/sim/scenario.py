@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import config as config_mod
-from kiosk import contract
+from kiosk import contract, schema
 from kiosk.clock import FakeClock
 from kiosk.errors import ConfigError, ContractError, PassError, ScenarioError
 from kiosk.journal import Event
@@ -97,7 +97,7 @@ def load(path: str | Path) -> Scenario:
     :raises ConfigError: the configuration it names is wrong.
     """
     path = Path(path)
-    raw = config_mod.read_toml(path, ScenarioError, "scenario")
+    raw = schema.read_toml(path, ScenarioError, "scenario")
     _known(raw, TOP_KEYS, f"{path}: top level")
     start = _time(raw.get("start", "2020-02-04T07:30:00+08:00"), f"{path}: start")
     if "config" in raw:
@@ -140,7 +140,7 @@ def _with_rules(cfg, table: Any, path: Path):
     hours = {**current.pop("hours"), **table.get("hours", {})}
     merged = {**current, **{k: v for k, v in table.items() if k != "hours"}, "hours": hours}
     try:
-        rules = config_mod.from_dict({"rules": merged}, path).rules
+        rules = schema.table(config_mod.RulesSettings, merged, "rules", str(path))
     except ConfigError as exc:
         raise ScenarioError(str(exc)) from None
     return dataclasses.replace(cfg, rules=rules)
@@ -149,7 +149,7 @@ def _with_rules(cfg, table: Any, path: Path):
 def _known(table: dict, keys: tuple[str, ...], where: str) -> None:
     for key in table:
         if key not in keys:
-            raise ScenarioError(f"{where}: unknown key {key!r}{config_mod.did_you_mean(key, keys)}")
+            raise ScenarioError(f"{where}: unknown key {key!r}{schema.did_you_mean(key, keys)}")
 
 
 def _time(value: Any, where: str) -> datetime:
@@ -237,7 +237,7 @@ def run_outcome(scenario: Scenario, data_dir: Path | None = None) -> Outcome:
     The voice speaks to the simulated speaker only (a scenario is headless and silent),
     unless the configuration turns it ``off``.
     """
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as tmp:
         folder = Path(data_dir or tmp)
@@ -248,10 +248,10 @@ def run_outcome(scenario: Scenario, data_dir: Path | None = None) -> Outcome:
         cfg = dataclasses.replace(scenario.config, gate=gate, voice=voice)
         demo.ensure_keys(cfg.keys_dir)
         clock = FakeClock(scenario.start)
-        kiosk = Kiosk(cfg, clock=clock)
+        kiosk = simulated_kiosk(cfg, clock)
         try:
             if scenario.roster is not None:
-                kiosk.replace_roster(scenario.roster)
+                kiosk.rosters.replace(scenario.roster)
             texts = _texts(scenario, cfg, kiosk)
             kiosk.journal.append("kiosk.started", {"hardware": "sim", "scenario": True})
             if kiosk.voice is not None:
@@ -266,7 +266,7 @@ def run_outcome(scenario: Scenario, data_dir: Path | None = None) -> Outcome:
 def _texts(scenario: Scenario, cfg, kiosk) -> list[str | None]:
     key = demo.committee_key(cfg.keys_dir)
     gate_key = demo.gate_key(cfg.keys_dir)
-    roster = kiosk.roster()
+    roster = kiosk.rosters.current()
     out = []
     for i, person in enumerate(scenario.people):
         if person.token is not None:

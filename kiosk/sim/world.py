@@ -13,7 +13,8 @@ import threading
 from kiosk.errors import ConfigError
 from kiosk.sim.audio import SimAudio
 from kiosk.sim.camera import SimCamera
-from kiosk.sim.mlx90614 import EmulatedMLX90614, FakeSMBus
+from kiosk.sim.mlx90614 import EmulatedMLX90614
+from kiosk.sim.smbus import FakeSMBus
 
 #: What the sensor sees when nobody stands there: the street or wall at about ambient.
 DEFAULT_AMBIENT_C = 22.0
@@ -22,7 +23,7 @@ DEFAULT_AMBIENT_C = 22.0
 class SimLane:
     """One lane's simulated surroundings.
 
-    :param door: the lane's :class:`kiosk.sensors.inputs.DoorSettings` (pins to drive).
+    :param door: the lane's :class:`kiosk.config.DoorSettings` (pins to drive).
     :param pin_factory: the gpiozero ``MockFactory`` the kiosk's inputs use.
     """
 
@@ -53,6 +54,13 @@ class SimLane:
             return None
         return self._pins.pin(number)
 
+    def _fitted(self, name: str, what: str):
+        """The mock pin of the door's *name* switch; refused when it is not fitted."""
+        pin = self._pin(name)
+        if pin is None:
+            raise ConfigError(f"lanes.{self.name}.door.{name}: no {what} fitted")
+        return pin
+
     def wire_inputs(self) -> None:
         """Put the switches in their physical state once the kiosk has claimed the pins
         (claiming a pin with its pull-up reads high): the door shut, the button released."""
@@ -62,25 +70,19 @@ class SimLane:
 
     def open_door(self) -> None:
         """The door opens (or its contact wire is cut): the contact pin goes high."""
-        pin = self._pin("contact_pin")
-        if pin is None:
-            raise ConfigError(f"lanes.{self.name}.door.contact_pin: no door contact fitted")
+        pin = self._fitted("contact_pin", "door contact")
         self.door_is_open = True
         pin.drive_high()
 
     def close_door(self) -> None:
         """The door shuts: the contact closes to GND."""
-        pin = self._pin("contact_pin")
-        if pin is None:
-            raise ConfigError(f"lanes.{self.name}.door.contact_pin: no door contact fitted")
+        pin = self._fitted("contact_pin", "door contact")
         self.door_is_open = False
         pin.drive_low()
 
     def press_exit(self) -> None:
         """Someone presses and releases the exit button."""
-        pin = self._pin("exit_pin")
-        if pin is None:
-            raise ConfigError(f"lanes.{self.name}.door.exit_pin: no exit button fitted")
+        pin = self._fitted("exit_pin", "exit button")
         pin.drive_low()
         pin.drive_high()
 
@@ -126,7 +128,8 @@ class SimWorld:
     """Every lane's surroundings, built from the lanes' settings.
 
     :param clock: the kiosk's clock (the emulated sensor settles on it).
-    :param lanes: ``{name: LaneSettings}``.
+    :param lanes: ``{name: LaneSettings}``, no two on one thermometer bus and address (the
+        configuration refuses that).
     :param pin_factory: the gpiozero ``MockFactory`` whose pins the door and exit inputs read.
     """
 
@@ -136,15 +139,8 @@ class SimWorld:
         self.audio = SimAudio(clock)
         self.buses: dict[int, FakeSMBus] = {}
         self.lanes: dict[str, SimLane] = {}
-        taken: dict[tuple[int, int], str] = {}
         for i, (name, settings) in enumerate(lanes.items()):
             t = settings.thermometer
-            if (t.bus, t.address) in taken:
-                raise ConfigError(
-                    f"lanes.{name}.thermometer: bus {t.bus} address {t.address:#04x} is "
-                    f"already used by lane {taken[(t.bus, t.address)]!r}"
-                )
-            taken[(t.bus, t.address)] = name
             bus = self.buses.setdefault(t.bus, FakeSMBus())
             sensor = EmulatedMLX90614(t.address, clock=clock, seed=seed + i)
             sensor.ambient_c = DEFAULT_AMBIENT_C

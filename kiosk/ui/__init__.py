@@ -1,7 +1,8 @@
 """The guard screen: a Flask app served by waitress.
 
-:func:`create_app` takes the running :class:`kiosk.daemon.Kiosk` (or anything with the same
-narrow surface) and never touches hardware.
+:func:`create_app` takes the running kiosk's :class:`kiosk.facade.Facade`, the one narrow
+object the screens talk to; no view touches the journal, the configuration, the hardware or the
+simulated world.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ from datetime import timedelta
 from flask import Flask, g, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from kiosk.clock import SystemClock
+from kiosk.policy import BODY_RANGE_C
 from kiosk.ui import i18n
 
 
 def create_app(
-    kiosk,
+    facade,
     *,
     secret_key: bytes | None = None,
     session_idle_min: float = 30,
     maintenance_idle_min: float = 10,
 ) -> Flask:
-    """Build the guard-screen app around *kiosk*.
+    """Build the guard-screen app around *facade* (:class:`kiosk.facade.Facade`).
 
     :param session_idle_min: idle minutes before a guard's session ends.
     :param maintenance_idle_min: the same for maintenance and admin sessions (never longer
@@ -40,7 +41,7 @@ def create_app(
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_AS_ASCII=False,
     )
-    app.extensions["kiosk"] = kiosk
+    app.extensions["kiosk"] = facade
     CSRFProtect(app)
 
     from kiosk.ui import (
@@ -58,7 +59,7 @@ def create_app(
 
     auth.setup(
         app,
-        getattr(kiosk, "clock", None) or SystemClock(),
+        facade.clock,
         guard_idle_min=session_idle_min,
         maintenance_idle_min=maintenance_idle_min,
     )
@@ -72,7 +73,7 @@ def create_app(
     app.register_blueprint(admin.bp)
     app.register_blueprint(resident.bp)
     app.register_blueprint(parcels.bp)
-    if getattr(kiosk, "world", None) is not None:
+    if facade.simulated:
         app.register_blueprint(sim.bp)
 
     @app.before_request
@@ -87,6 +88,7 @@ def create_app(
             "t": lambda key: i18n.translate(key, lang),
             "lang": lang,
             "role": getattr(g, "role", None),
+            "body_range": BODY_RANGE_C,
             "user": getattr(g, "user", None),
         }
 
@@ -114,7 +116,7 @@ def create_app(
 
     @app.get("/healthz")
     def healthz():
-        health = kiosk.health()
+        health = facade.health()
         return jsonify(health), (200 if health["ok"] else 503)
 
     return app

@@ -8,21 +8,14 @@ The thermometer, camera and relay pages live in their own blueprint under
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import threading
-from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/maintenance")
-
-#: Keys whose values are never shown (matched on the key's last part).
-SECRET_SUFFIXES = ("password", "secret", "token")
-HIDDEN = "（已隐藏 hidden）"
 
 
 class LogRing(logging.Handler):
@@ -57,50 +50,18 @@ def setup(app) -> None:
     app.extensions["kiosk.log_ring"] = ring
 
 
-def redacted(value: Any, key: str = "") -> Any:
-    """*value* (a config dataclass, dict or scalar) as plain data with secrets hidden."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {k: redacted(v, str(k)) for k, v in value.items()}
-    if key.lower().endswith(SECRET_SUFFIXES):
-        return HIDDEN if value else ""
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def config_lines(config) -> list[str]:
-    """The effective configuration as TOML-like lines, secrets hidden."""
-    lines: list[str] = []
-
-    def walk(table: dict, prefix: str) -> None:
-        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        if scalars or not prefix:
-            if prefix:
-                lines.append(f"[{prefix}]")
-            lines.extend(f"{k} = {v!r}" for k, v in scalars.items())
-        for k, v in table.items():
-            if isinstance(v, dict):
-                walk(v, f"{prefix}.{k}" if prefix else k)
-
-    walk(redacted(config), "")
-    return lines
-
-
 @bp.get("/")
 @login_required("maintenance")
 def index():
-    kiosk = current_app.extensions["kiosk"]
-    uplink = getattr(kiosk, "uplink", None)
-    accounts = kiosk.journal.list_users()
+    facade = current_app.extensions["kiosk"]
+    uplink = facade.uplink_status()
     return render_template(
         "admin.html",
-        config_lines=config_lines(kiosk.config),
-        config_path=str(kiosk.config.path or ""),
-        health=kiosk.health(),
-        badges=kiosk.badges(),
-        uplink=uplink.status() if uplink is not None else None,
-        accounts=accounts,
+        config_lines=facade.config_lines(),
+        config_path=facade.config_path,
+        health=facade.health(),
+        badges=facade.badges(),
+        uplink=None if uplink["state"] == "disabled" else uplink,
+        accounts=facade.accounts(),
         log_lines=current_app.extensions["kiosk.log_ring"].tail(100),
     )

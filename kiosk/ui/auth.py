@@ -24,7 +24,6 @@ from flask import (
     url_for,
 )
 
-from kiosk.accounts import Accounts
 from kiosk.ui import i18n
 
 bp = Blueprint("auth", __name__)
@@ -135,7 +134,7 @@ def _throttle() -> Throttle:
     return current_app.extensions["kiosk.throttle"]
 
 
-def _kiosk():
+def _facade():
     return current_app.extensions["kiosk"]
 
 
@@ -192,13 +191,13 @@ def login():
             # Refused without looking at the password; not journaled again (no flooding).
             error, status = "login.throttled", 429
         else:
-            role = Accounts(_kiosk().journal).check(name, password)
+            role = _facade().check_password(name, password)
             if role is None:
                 blocked = _throttle().failed(*keys)
                 data = {"user": name, "client": client}
                 if blocked:
                     data["throttled_s"] = blocked
-                _kiosk().journal.append("auth.login_failed", data)
+                _facade().record("auth.login_failed", data)
                 error, status = "login.failed", 401
             else:
                 _throttle().succeeded(*keys)
@@ -209,7 +208,7 @@ def login():
                 session["sid"] = _sessions().new(name, role)
                 session["lang"] = lang if lang in i18n.LANGUAGES else "zh"
                 data = {"user": name, "role": role, "client": client}
-                _kiosk().journal.append("auth.login", data)
+                _facade().record("auth.login", data)
                 target = request.args.get("next") or "/"
                 if not target.startswith("/") or target.startswith("//"):
                     target = "/"

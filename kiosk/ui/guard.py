@@ -4,11 +4,12 @@ acknowledgement, recent events, manual opening."""
 from __future__ import annotations
 
 import json
-import math
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, session
 
 from kiosk.errors import KioskError
+from kiosk.fevers import FEVER_OUTCOMES
+from kiosk.policy import plausible_body_c
 from kiosk.ui import i18n
 from kiosk.ui.auth import current_user, login_required
 
@@ -17,39 +18,37 @@ bp = Blueprint("guard", __name__)
 #: Seconds between keep-alive comments on the event stream.
 KEEPALIVE_S = 15.0
 OPEN_REASONS = ("ambulance", "elderly", "resident_known", "other")
-FEVER_OUTCOMES = ("remeasured", "clinic", "reported")
 
 
-def _kiosk():
+def _facade():
     return current_app.extensions["kiosk"]
 
 
 @bp.get("/")
 @login_required()
 def index():
-    kiosk = _kiosk()
+    facade = _facade()
     return render_template(
         "guard.html",
-        state=kiosk.state(),
+        state=facade.state(),
         words=json.dumps(i18n.bundle(g.lang), ensure_ascii=False),
         reasons=OPEN_REASONS,
         fever_outcomes=FEVER_OUTCOMES,
-        simulated=getattr(kiosk, "world", None) is not None,
+        simulated=facade.simulated,
     )
 
 
 @bp.get("/api/state")
 @login_required()
 def state():
-    return jsonify(_kiosk().state())
+    return jsonify(_facade().state())
 
 
 @bp.get("/api/events")
 @login_required()
 def events():
     limit = min(max(request.args.get("limit", 30, type=int) or 30, 1), 200)
-    recent = _kiosk().journal.recent(limit)
-    return jsonify([e.to_api() for e in recent])
+    return jsonify(_facade().recent_events(limit))
 
 
 @bp.get("/stream")
@@ -60,9 +59,9 @@ def stream():
     The browser reconnects by itself. The stream ends when its session ends (sign-out or idle
     timeout), checked at each keep-alive; the reconnect then gets 401 and the page signs in.
     """
-    kiosk = _kiosk()
-    sub = kiosk.subscribe()
-    first = json.dumps(kiosk.state(), ensure_ascii=False)
+    facade = _facade()
+    sub = facade.subscribe()
+    first = json.dumps(facade.state(), ensure_ascii=False)
     sessions = current_app.extensions["kiosk.sessions"]
     sid = session.get("sid")
 
@@ -105,11 +104,7 @@ def open_gate(lane: str):
     if reason == "other" and not note:
         return _bad(i18n.translate("open.error.note", g.lang))
     text = reason if not note else f"{reason}: {note}"
-    try:
-        _kiosk().open_gate(lane, text, g.user)
-    except KioskError as exc:
-        return _bad(str(exc), 404)
-    return jsonify(ok=True)
+    return _to_lane(_facade().open_gate, lane, text)
 
 
 @bp.post("/api/lanes/<lane>/temperature")
@@ -120,10 +115,15 @@ def manual_temperature(lane: str):
         value = float(body.get("temperature_c"))
     except (TypeError, ValueError):
         return _bad(i18n.translate("manual.error", g.lang))
-    if not math.isfinite(value) or not 34.0 <= value <= 43.0:
+    if not plausible_body_c(value):
         return _bad(i18n.translate("manual.error", g.lang))
+    return _to_lane(_facade().manual_temperature, lane, value)
+
+
+def _to_lane(command, lane: str, value):
+    """Queue *command* for *lane* by the signed-in guard; 404 for a lane that is not there."""
     try:
-        _kiosk().manual_temperature(lane, value, g.user)
+        command(lane, value, g.user)
     except KioskError as exc:
         return _bad(str(exc), 404)
     return jsonify(ok=True)
@@ -134,7 +134,7 @@ def manual_temperature(lane: str):
 def acknowledge_fever(seq: int):
     """Close a fever alarm with an outcome; a re-measured value is required and must be
     below the threshold (otherwise: the fever clinic, or report it)."""
-    kiosk = _kiosk()
+    facade = _facade()
     body = request.get_json(silent=True) or {}
     outcome = str(body.get("outcome") or "")
     note = str(body.get("note") or "").strip()[:200]
@@ -146,12 +146,12 @@ def acknowledge_fever(seq: int):
             value = round(float(body.get("temperature_c")), 1)
         except (TypeError, ValueError):
             return _bad(i18n.translate("fever.error.value", g.lang))
-        if not math.isfinite(value) or not 34.0 <= value <= 43.0:
+        if not plausible_body_c(value):
             return _bad(i18n.translate("fever.error.value", g.lang))
-        if value >= kiosk.config.screening.threshold_c:
+        if value >= facade.threshold_c:
             return _bad(i18n.translate("fever.error.still_fever", g.lang))
     try:
-        kiosk.acknowledge_fever(seq, outcome, g.user, temperature_c=value, note=note)
+        facade.acknowledge_fever(seq, outcome, g.user, temperature_c=value, note=note)
     except KioskError:
         return _bad(i18n.translate("fever.error.gone", g.lang), 404)
     return jsonify(ok=True)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from kiosk.policy import BODY_RANGE_C
 from kiosk.reasons import MESSAGES
 
 LANGUAGES = ("zh", "en")
+_LOW, _HIGH = BODY_RANGE_C
+_OUT_OF_RANGE = (
+    f"体温须在 {_LOW:.1f}–{_HIGH:.1f} °C 之间",
+    f"Between {_LOW:.1f} and {_HIGH:.1f} °C",
+)
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "app.title": ("小区门岗", "Compound gate"),
@@ -99,8 +105,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "fever.more": ("另有发热警报待处理", "more fever alarms waiting"),
     "fever.error.outcome": ("请选择处理结果", "Choose what was done"),
     "fever.error.value": (
-        "请填写复测体温（34.0–43.0 °C）",
-        "Enter the measured value (34.0–43.0 °C)",
+        f"请填写复测体温（{_LOW:.1f}–{_HIGH:.1f} °C）",
+        f"Enter the measured value ({_LOW:.1f}–{_HIGH:.1f} °C)",
     ),
     "fever.error.still_fever": (
         "复测仍发热：请送发热门诊或报告居委会",
@@ -115,7 +121,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "fault": ("故障", "Fault"),
     "manual.temperature": ("手动测温", "Manual temperature"),
     "manual.enter": ("输入手测体温", "Enter hand-measured °C"),
-    "manual.error": ("体温须在 34.0–43.0 °C 之间", "Between 34.0 and 43.0 °C"),
+    "manual.error": _OUT_OF_RANGE,
     "open.button": ("人工开门", "Open by hand"),
     "open.reason": ("开门原因", "Reason"),
     "open.reason.ambulance": ("救护/紧急", "Ambulance / emergency"),
@@ -319,7 +325,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reg.error.yes_no": ("请选择是或否", "Choose yes or no"),
     "reg.error.symptoms": ("症状选择有误", "Unknown symptom"),
     "reg.error.temperature_required": ("请测量并填写体温", "Measure and enter the temperature"),
-    "reg.error.temperature_range": ("体温须在 34.0–43.0 °C 之间", "Between 34.0 and 43.0 °C"),
+    "reg.error.temperature_range": _OUT_OF_RANGE,
     "reg.error.temperature_note": (
         "体温与测温仪读数不同，请写明原因",
         "Differs from the sensor: say why",

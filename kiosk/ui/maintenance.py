@@ -1,6 +1,6 @@
 """Maintenance pages (maintenance role only): live thermometer readings and the calibration
 wizard, emissivity, the camera snapshot with its focus figure and frame rate, a relay test
-pulse. Everything goes through the :class:`kiosk.daemon.Kiosk` facade; nothing here touches
+pulse. Everything goes through the :class:`kiosk.facade.Facade`; nothing here touches
 hardware."""
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ bp = Blueprint("maintenance", __name__, url_prefix="/maintenance")
 ROLE = "maintenance"
 
 
-def _kiosk():
+def _facade():
     return current_app.extensions["kiosk"]
 
 
 def _lanes() -> list[str]:
-    return list(_kiosk().state()["lanes"])
+    return _facade().lanes()
 
 
 def _refused(key: str, detail: str, status: int = 400):
@@ -78,12 +78,12 @@ def page(lane: str):
 @bp.get("/<lane>/state")
 @login_required(ROLE)
 def state(lane: str):
-    kiosk = _kiosk()
+    facade = _facade()
     try:
         return jsonify(
-            thermometer=kiosk.thermometer_state(lane),
-            camera=kiosk.camera_state(lane),
-            uplink=kiosk.uplink_status(),
+            thermometer=facade.thermometer_state(lane),
+            camera=facade.camera_state(lane),
+            uplink=facade.uplink_status(),
         )
     except KioskError:
         return _no_lane(lane)
@@ -93,7 +93,7 @@ def state(lane: str):
 @login_required(ROLE)
 def camera_jpg(lane: str):
     try:
-        data = _kiosk().camera_jpeg(lane)
+        data = _facade().camera_jpeg(lane)
     except KioskError:
         return _no_lane(lane)
     if data is None:
@@ -114,13 +114,7 @@ def calibrate(lane: str):
         if None in pair:
             return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
         points.append(tuple(pair))
-    try:
-        result = _kiosk().calibrate(lane, points=points, by=g.user)
-    except CalibrationError as exc:
-        return _refused("refused", str(exc))
-    except KioskError:
-        return _no_lane(lane)
-    return jsonify(ok=True, **result)
+    return _change(lane, "refused", lambda: _facade().calibrate(lane, points=points, by=g.user))
 
 
 @bp.post("/<lane>/emissivity")
@@ -129,10 +123,15 @@ def emissivity(lane: str):
     value = _number((request.get_json(silent=True) or {}).get("value"))
     if value is None:
         return _refused("bad_emissivity", "value: a number from 0.1 to 1.0")
+    return _change(lane, "bad_emissivity", lambda: _facade().set_emissivity(lane, value, g.user))
+
+
+def _change(lane: str, refused: str, change):
+    """Make a maintenance *change*; a refused value is *refused*, a silent sensor 503."""
     try:
-        result = _kiosk().set_emissivity(lane, value, g.user)
+        result = change()
     except CalibrationError as exc:
-        return _refused("bad_emissivity", str(exc))
+        return _refused(refused, str(exc))
     except SensorError as exc:
         return _refused("sensor_error", str(exc), 503)
     except KioskError:
@@ -144,7 +143,7 @@ def emissivity(lane: str):
 @login_required(ROLE)
 def pulse(lane: str):
     try:
-        _kiosk().test_pulse(lane, g.user)
+        _facade().test_pulse(lane, g.user)
     except KioskError:
         return _no_lane(lane)
     return jsonify(ok=True)
@@ -158,7 +157,7 @@ def uplink_send_refused(lane: str):
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
         return _refused("uplink_not_held", "seq: the held event's seq, a whole number")
     try:
-        done = _kiosk().uplink_send_refused(seq, g.user)
+        done = _facade().uplink_send_refused(seq, g.user)
     except UplinkError as exc:
         return _refused("uplink_not_held", str(exc), 409)
     return jsonify(ok=True, **done)
@@ -168,4 +167,4 @@ def uplink_send_refused(lane: str):
 @login_required(ROLE)
 def uplink_retry(lane: str):
     """Offer the held event again, or ask the server again after a conflict."""
-    return jsonify(ok=True, seq=_kiosk().uplink_retry())
+    return jsonify(ok=True, seq=_facade().uplink_retry())

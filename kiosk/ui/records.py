@@ -51,7 +51,7 @@ _HOUSEHOLD = re.compile(r"^[0-9A-Za-z-]{1,20}$")
 SUMMARY = ("household", "temperature_c", "reason", "outcome", "pass_id", "by", "guard", "user")
 
 
-def _kiosk():
+def _facade():
     return current_app.extensions["kiosk"]
 
 
@@ -66,7 +66,7 @@ def _filters() -> tuple[dict, dict]:
     elif kind:
         out["type"] = kind
     lane = (args.get("lane") or "").strip()
-    if lane and lane not in _kiosk().config.lanes:
+    if lane and lane not in _facade().lanes():
         errors["lane"] = "records.bad_lane"
     elif lane:
         out["lane"] = lane
@@ -89,7 +89,7 @@ def _query(filters: dict, limit: int, before: int | None):
     until = None
     if filters["day_to"]:
         until = (date.fromisoformat(filters["day_to"]) + timedelta(days=1)).isoformat()
-    return _kiosk().journal.recent(
+    return _facade().records(
         limit,
         before=before,
         types=(filters["type"],) if filters["type"] else (),
@@ -133,7 +133,7 @@ def index():
         filters=filters,
         errors=errors,
         types=TYPES,
-        lanes=list(_kiosk().config.lanes),
+        lanes=_facade().lanes(),
         summary=lambda data: summary(data, g.lang),
         older=url_for("records.index", before=events[-1].seq, **query) if more else None,
         newest=url_for("records.index", **query) if before else None,
@@ -208,7 +208,7 @@ def export():
             buffer.truncate()
         yield buffer.getvalue()
 
-    name = f"kiosk-{_kiosk().config.gate.gate_id}-{_kiosk().clock.now():%Y%m%d-%H%M}.csv"
+    name = f"kiosk-{_facade().gate_id}-{_facade().now():%Y%m%d-%H%M}.csv"
     return Response(
         stream_with_context(rows()),
         mimetype="text/csv",
@@ -223,5 +223,5 @@ def export():
 @login_required()
 def registrations():
     return render_template(
-        "registrations.html", rows=_kiosk().registrations.recent(100), lang=g.lang
+        "registrations.html", rows=_facade().recent_registrations(100), lang=g.lang
     )

@@ -2,7 +2,7 @@
 
 Thin: the rules are in :mod:`kiosk.registrations`; this view parses the form, shows each
 error next to its field in the guard's language, keeps everything typed when a field is
-wrong, and records the form through :meth:`kiosk.daemon.Kiosk.register`.
+wrong, and records the form through :meth:`kiosk.facade.Facade.register`.
 """
 
 from __future__ import annotations
@@ -18,18 +18,13 @@ from kiosk.ui.auth import login_required
 bp = Blueprint("registration", __name__, url_prefix="/register")
 
 
-def _kiosk():
+def _facade():
     return current_app.extensions["kiosk"]
 
 
-def _entry_lanes(kiosk) -> list[str]:
-    lanes = list(kiosk.config.lanes)
-    return sorted(lanes, key=lambda n: kiosk.config.lanes[n].direction != "in")
-
-
-def _defaults(kiosk, lane: str, kind: str) -> dict:
-    today = kiosk.clock.now().date()
-    reading = kiosk.last_temperature(lane) if lane else None
+def _defaults(facade, lane: str, kind: str) -> dict:
+    today = facade.today()
+    reading = facade.last_temperature(lane) if lane else None
     sensor = "" if reading is None else f"{reading['temperature_c']:.1f}"
     return {
         "kind": kind if kind in rules.KINDS else "returning",
@@ -45,8 +40,8 @@ def _defaults(kiosk, lane: str, kind: str) -> dict:
 
 
 def _render(form: dict, errors: dict, status: int = 200):
-    kiosk = _kiosk()
-    today = kiosk.clock.now().date()
+    facade = _facade()
+    today = facade.today()
     return (
         render_template(
             "register.html",
@@ -55,11 +50,10 @@ def _render(form: dict, errors: dict, status: int = 200):
             kinds=rules.KINDS,
             outcomes=rules.OUTCOMES,
             symptoms=rules.SYMPTOMS,
-            lanes=_entry_lanes(kiosk),
+            lanes=facade.entry_lanes(),
             today=today.isoformat(),
             observation_days=rules.OBSERVATION_DAYS,
-            threshold_c=kiosk.config.screening.threshold_c,
-            temporary_pass=hasattr(kiosk, "issue_temporary_pass"),
+            threshold_c=facade.threshold_c,
             done=session.pop("registered", None) if request.method == "GET" else None,
             min_date=(today - timedelta(days=rules.MAX_ARRIVAL_AGE_DAYS)).isoformat(),
         ),
@@ -70,32 +64,31 @@ def _render(form: dict, errors: dict, status: int = 200):
 @bp.get("/")
 @login_required()
 def form():
-    kiosk = _kiosk()
-    lanes = _entry_lanes(kiosk)
+    facade = _facade()
+    lanes = facade.entry_lanes()
     lane = request.args.get("lane") or lanes[0]
     if lane not in lanes:
         lane = lanes[0]
-    return _render(_defaults(kiosk, lane, request.args.get("kind", "returning")), {})
+    return _render(_defaults(facade, lane, request.args.get("kind", "returning")), {})
 
 
 @bp.post("/")
 @login_required()
 def submit():
-    kiosk = _kiosk()
+    facade = _facade()
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
     form["symptoms"] = request.form.getlist("symptoms")
-    lane = form.get("lane") if form.get("lane") in kiosk.config.lanes else None
-    roster = kiosk.roster()
+    lane = form.get("lane") if form.get("lane") in facade.lanes() else None
     registration, errors = rules.validate(
         form,
-        today=kiosk.clock.now().date(),
-        threshold_c=kiosk.config.screening.threshold_c,
-        households=set(roster.households) or None,
+        today=facade.today(),
+        threshold_c=facade.threshold_c,
+        households=facade.households() or None,
     )
     if errors:
         return _render(form, errors, 400)
     try:
-        event = kiosk.register(registration, g.user, lane)
+        event = facade.register(registration, g.user, lane)
     except KioskError:
         current_app.logger.exception("registration could not be stored")
         return _render(form, {"_form": "store"}, 503)
@@ -106,7 +99,7 @@ def submit():
         "until": (
             registration.observation_until.isoformat() if registration.observation_until else ""
         ),
-        # short enough for a pass (at most 12 bytes): the seq of registration.created
-        "registration_id": f"R{event.seq}",
+        # the one id of this registration: in its event, its row and a temporary pass
+        "registration_id": event.data["registration_id"],
     }
     return redirect(url_for("registration.form", lane=lane or "", kind=registration.kind))

@@ -52,7 +52,7 @@ def _view(lane: str, snapshot: dict | None = None) -> dict:
 
 @bp.get("/")
 def first():
-    lanes = _kiosk().resident_lanes()
+    lanes = _kiosk().lanes()
     if not lanes:
         abort(404)
     return redirect(url_for("resident.page", lane=lanes[0]))

@@ -1,4 +1,5 @@
-"""Demo only: the "simulate" panel drives the simulated world (never real hardware)."""
+"""Demo only: the "simulate" panel drives the simulated world (never real hardware), through
+:meth:`kiosk.facade.Facade.simulate`."""
 
 from __future__ import annotations
 
@@ -6,20 +7,18 @@ import math
 
 from flask import Blueprint, current_app, jsonify, request
 
+from kiosk.errors import KioskError
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("sim", __name__, url_prefix="/api/sim")
 
 
-def _world():
-    return current_app.extensions["kiosk"].world
-
-
-def _lane(name: str):
-    world = _world()
-    if name not in world.lanes:
-        return None
-    return world.lanes[name]
+def _simulate(lane: str, **person):
+    try:
+        scene = current_app.extensions["kiosk"].simulate(lane, **person)
+    except KioskError:
+        return jsonify(error="no such lane"), 404
+    return jsonify(ok=True, lane=scene)
 
 
 @bp.get("/passes")
@@ -32,8 +31,7 @@ def demo_passes():
 @bp.post("/<lane>/step_in")
 @login_required()
 def step_in(lane: str):
-    sim_lane = _lane(lane)
-    if sim_lane is None:
+    if lane not in current_app.extensions["kiosk"].lanes():
         return jsonify(error="no such lane"), 404
     body = request.get_json(silent=True) or {}
     text = body.get("text")
@@ -45,15 +43,10 @@ def step_in(lane: str):
         return jsonify(error="object_c: a number"), 400
     if not math.isfinite(object_c) or not -20.0 <= object_c <= 60.0:
         return jsonify(error="object_c: between -20 and 60 °C"), 400
-    sim_lane.step_in(object_c, text or None)
-    return jsonify(ok=True, lane=sim_lane.state())
+    return _simulate(lane, object_c=object_c, text=text or None)
 
 
 @bp.post("/<lane>/leave")
 @login_required()
 def leave(lane: str):
-    sim_lane = _lane(lane)
-    if sim_lane is None:
-        return jsonify(error="no such lane"), 404
-    sim_lane.leave()
-    return jsonify(ok=True, lane=sim_lane.state())
+    return _simulate(lane)

@@ -138,6 +138,12 @@ _ALL = (
         "Thermometer fault, please let the guard measure you",
         RESULT,
     ),
+    Prompt(
+        "not_recording",
+        "暂停自动通行，请到门岗",
+        "Automatic entry paused, please see the guard",
+        RESULT,
+    ),
     Prompt("denied", "不予通行，请到门岗", "Not allowed, please see the guard", RESULT),
     # notices
     Prompt("parcel_waiting", "您有快递在取件处", "You have a parcel at the pickup point", NOTICE),
@@ -171,6 +177,7 @@ REASON_PROMPTS: dict[Reason, str] = {
     Reason.OUTSIDE_HOURS: "outside_hours",
     Reason.CLOCK_UNTRUSTED: "clock_untrusted",
     Reason.SENSOR_FAULT: "sensor_fault",
+    Reason.JOURNAL_UNWRITABLE: "not_recording",
 }
 
 

@@ -29,7 +29,8 @@ from datetime import datetime
 from pathlib import Path
 
 from kiosk.errors import AudioError
-from kiosk.policy import parse_hours, within_hours
+from kiosk.policy import within_hours
+from kiosk.threads import Worker
 from kiosk.voice import prompts
 from kiosk.voice.clips import Library, build_defaults, scaled_copy
 
@@ -48,7 +49,7 @@ _WAKE = object()
 def volume_at(settings, moment: datetime) -> float:
     """The volume (0..1) of ``[voice]`` *settings* at local time *moment*: ``quiet_volume``
     inside ``quiet_hours``, else ``volume``."""
-    hours = parse_hours(settings.quiet_hours)
+    hours = settings.quiet_window
     if hours is not None and within_hours(hours, moment.time()):
         return settings.quiet_volume
     return settings.volume
@@ -96,7 +97,6 @@ class Voice:
         self.on_status = on_status
         self.build = build
         self.spoken: deque[Spoken] = deque(maxlen=200)
-        self.stopping = threading.Event()
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._last: dict[str, object] = {}
         self._pending: list[prompts.Cue] = []
@@ -104,7 +104,6 @@ class Voice:
         self._problem: str | None = None
         self._checked = False
         self._missing: list[str] = []
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     # -- what the lanes call ---------------------------------------------------------------
@@ -238,40 +237,51 @@ class Voice:
             "played": len(self.spoken),
         }
 
-    # -- thread ----------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Cut a :meth:`step`'s wait short."""
+        self._inbox.put(_WAKE)
 
-    def start(self) -> None:
-        """Start the voice thread (it checks the output first)."""
-        self._thread = threading.Thread(target=self._run, name="voice", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.prepare()
-        except Exception:
-            log.exception("voice: preparing the prompts failed")
-        while not self.stopping.is_set():
-            try:
-                self.step(self.next_wait())
-            except Exception:
-                log.exception("voice: step failed")
-                self.stopping.wait(IDLE_WAIT_S)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop the thread and whatever is playing."""
-        self.stopping.set()
-        self._inbox.put(_WAKE)  # the thread need not wait out its sleep
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.error("voice thread did not stop within %.1f s", timeout)
+    def silence(self) -> None:
+        """Stop whatever is playing (at stop, after the thread has ended)."""
         if self._playing is not None:
             self._playing[1].stop()
             self._playing = None
+
+
+class VoiceThread(Worker):
+    """Runs a :class:`Voice` in the project's thread shape: the first turn makes missing
+    default audio and checks the output; every turn then waits for a lane's snapshot (at most
+    until the next prompt is due) and starts what is due."""
+
+    def __init__(self, voice: Voice) -> None:
+        super().__init__("voice", IDLE_WAIT_S)
+        self.voice = voice
+        self._prepared = False
+        self._wait_s = 0.0
+
+    def wait(self) -> bool:
+        self._wait_s = self.voice.next_wait() if self._prepared else 0.0
+        return self.stopping.is_set()
+
+    def step(self) -> None:
+        if not self._prepared:
+            self._prepared = True
+            self.voice.prepare()
+            return
+        self.voice.step(self._wait_s)
+
+    def wake(self) -> None:
+        self.voice.wake()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the thread, then whatever is playing.
+
+        :raises StopTimeout: the thread still runs after *timeout* seconds.
+        """
+        try:
+            super().stop(timeout)
+        finally:
+            self.voice.silence()
 
 
 class AlsaPlayback:

@@ -15,6 +15,7 @@ from kiosk import config as config_mod
 from kiosk.daemon import Kiosk
 from kiosk.service import build_app
 from kiosk.sim import demo as demo_kit
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -79,7 +80,7 @@ def live(tmp_path_factory):
         voice=dataclasses.replace(cfg.voice, output="sim"),  # recorded, never out loud
     )
     demo_kit.ensure_keys(cfg.keys_dir)
-    kiosk = Kiosk(cfg)
+    kiosk = simulated_kiosk(cfg)
     try:
         passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
         app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})

@@ -16,10 +16,10 @@ from playwright.sync_api import expect
 
 from kiosk import config as config_mod
 from kiosk.accounts import Accounts
-from kiosk.daemon import Kiosk
 from kiosk.service import build_app
 from kiosk.sim import demo as demo_kit
 from kiosk.sim.committee import CommitteeServer
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import serve
 from tests.e2e.conftest import _free_port
 
@@ -45,7 +45,7 @@ def uplinked(tmp_path_factory):
             ),
         )
         demo_kit.ensure_keys(cfg.keys_dir)
-        kiosk = Kiosk(cfg)
+        kiosk = simulated_kiosk(cfg)
         Accounts(kiosk.journal).add(TECH, PASSWORD, "maintenance")
         passes, _ = demo_kit.seed(kiosk, user="", password="")
         app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})

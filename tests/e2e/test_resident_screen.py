@@ -113,8 +113,8 @@ def test_resident_screen_fever(screen, live):
     expect(screen.locator("#r-action")).to_have_text("请到一旁复测")
     expect(screen.locator("#r-temp")).to_be_hidden()
     back_to_idle(screen, live, started)
-    for fever in live.kiosk.fevers():
-        live.kiosk.acknowledge_fever(fever["seq"], "clinic", OPERATOR)
+    for fever in live.kiosk.facade.fevers():
+        live.kiosk.facade.acknowledge_fever(fever["seq"], "clinic", OPERATOR)
 
 
 def test_resident_screen_refused_pass(screen, live):
@@ -150,7 +150,7 @@ def test_resident_screen_thermometer_fault_is_amber(screen, live):
         world.present(live.token("8-0301"))
         expect(screen.locator("#r-title")).to_have_text("请配合保安手动测温")
         check(screen, live, "amber")
-        live.kiosk.manual_temperature("main", 36.6, OPERATOR)
+        live.kiosk.facade.manual_temperature("main", 36.6, OPERATOR)
         check(screen, live, "green")
         world.leave()
     finally:

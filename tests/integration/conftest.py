@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,24 +22,46 @@ def sim_config(data_dir: Path, **lanes) -> config.Config:
     return cfg
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll *predicate* until it is true or *timeout* seconds pass; return its last value."""
-    done = threading.Event()
-    deadline = timeout / interval
-    value = predicate()
-    n = 0
-    while not value and n < deadline:
-        done.wait(interval)
-        value = predicate()
-        n += 1
-    return value
+THERMO_S = 0.1  # 10 Hz, the default sample rate
+CAMERA_S = 1 / 15  # 15 fps, the default frame rate
+
+
+class Driver:
+    """Runs the daemon's step functions on the fake clock, as its threads would."""
+
+    def __init__(self, kiosk, clock) -> None:
+        self.kiosk, self.clock = kiosk, clock
+        self.unit = kiosk.units["main"]
+        self.next_thermo = self.next_camera = clock.monotonic()
+
+    def step(self, seconds: float, until=None) -> float:
+        """Advance up to *seconds*; stop early when ``until()`` holds. Returns time spent."""
+        unit, start, dt = self.unit, self.clock.monotonic(), 0.01
+        while self.clock.monotonic() - start < seconds:
+            now = self.clock.monotonic()
+            if now >= self.next_thermo:
+                for event in unit.thermometer.poll():
+                    unit.runner.put(event)
+                self.next_thermo += THERMO_S
+            if now >= self.next_camera:
+                for event in unit.reader.poll():
+                    unit.runner.put(event)
+                self.next_camera += CAMERA_S
+            while not unit.runner.inputs.empty():
+                unit.lane.handle(unit.runner.inputs.get_nowait())
+            unit.lane.tick()
+            unit.relay.tick()
+            if until is not None and until():
+                break
+            self.clock.advance(dt)
+        return self.clock.monotonic() - start
 
 
 @pytest.fixture
 def running_kiosk(tmp_path):
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
-    kiosk = Kiosk(sim_config(tmp_path / "data"))
+    kiosk = simulated_kiosk(sim_config(tmp_path / "data"))
     kiosk.start()
     yield kiosk
     kiosk.stop()
@@ -60,10 +81,10 @@ def make_config(tmp_path, **camera) -> config.Config:
 @pytest.fixture
 def kiosk(tmp_path, clock):
     """A simulated kiosk on the fake clock, not started: tests drive its step functions."""
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     cfg = make_config(tmp_path)
     demo.ensure_keys(cfg.keys_dir)
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     yield k
     k.close()

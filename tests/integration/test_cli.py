@@ -13,7 +13,6 @@ from pathlib import Path
 
 from kiosk.clock import SystemClock
 from kiosk.journal import Journal
-from tests.integration.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +104,10 @@ def test_cli_demo_serves_and_stops_cleanly_on_sigterm(tmp_path):
         .replace('data_dir = "../var/demo"', f'data_dir = "{tmp_path / "data"}"')
     )
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # systemd's, as the unit has it
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(30.0)  # bounded: a demo that never gets ready fails the test
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "kiosk.cli", "demo", "--config", str(cfg), "--port", str(port)],
         cwd=ROOT,
@@ -115,20 +117,16 @@ def test_cli_demo_serves_and_stops_cleanly_on_sigterm(tmp_path):
         text=True,
     )
     try:
-
-        def healthy():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    return r.status == 200 and json.loads(r.read())["ok"]
-            except OSError:
-                return False
-
-        assert wait_for(healthy, timeout=30, interval=0.2)
+        while not notify.recv(4096).decode().startswith("READY=1"):
+            pass  # the demo says READY=1 once the guard screen listens
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert r.status == 200 and json.loads(r.read())["ok"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
             assert r.url.endswith("/login?next=/")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
     finally:
+        notify.close()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err

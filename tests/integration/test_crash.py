@@ -29,14 +29,14 @@ KILLS = 30
 FORKER = """
 import os, sys, threading
 from kiosk import config
-from kiosk.daemon import Kiosk
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.service import build_app, serve_forever
 import kiosk.ui.auth, kiosk.ui.guard, kiosk.ui.sim, waitress
 
 def daemon(report):
     cfg = config.load({config!r})
-    kiosk = Kiosk(cfg)
+    kiosk = simulated_kiosk(cfg)
     fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def reported(event):  # called after the commit returned
@@ -78,7 +78,9 @@ def check(db_path, reported: dict[int, str]) -> int:
     db = sqlite3.connect(db_path)  # opening recovers the WAL like a restart does
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = dict(db.execute("SELECT seq, id FROM events ORDER BY seq"))
+        migrated = db.execute("PRAGMA user_version").fetchone()[0] > 0
+        # killed before its first migration committed: a valid, empty file the next start migrates
+        rows = dict(db.execute("SELECT seq, id FROM events ORDER BY seq")) if migrated else {}
     finally:
         db.close()
     seqs = list(rows)

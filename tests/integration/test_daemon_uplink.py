@@ -1,14 +1,18 @@
-"""The daemon uploads its journal to a committee server on loopback and takes its roster."""
+"""The daemon uploads its journal to a committee server on loopback and takes its roster.
+
+The kiosk runs on the fake clock, its lane and its uplink driven step by step as their threads
+would drive them (the uplink's own thread is tested with the uplink)."""
 
 import dataclasses
 import os
 
 import pytest
 
-from kiosk.daemon import Kiosk
+from kiosk.clock import FakeClock
 from kiosk.sim.committee import CommitteeServer
 from kiosk.sim.demo import roster
-from tests.integration.conftest import sim_config, wait_for
+from kiosk.sim.hardware import simulated_kiosk
+from tests.integration.conftest import Driver, sim_config
 from tests.integration.test_person_flow import resident_token
 
 
@@ -19,7 +23,7 @@ def committee():
     server.stop()
 
 
-def uplinked_kiosk(tmp_path, committee, **uplink):
+def uplinked_kiosk(tmp_path, committee, clock=None, **uplink):
     cfg = sim_config(tmp_path / "data")
     token_file = tmp_path / "token"
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -28,48 +32,74 @@ def uplinked_kiosk(tmp_path, committee, **uplink):
     settings = dataclasses.replace(
         cfg.uplink, url=committee.url, token_file=str(token_file), **uplink
     )
-    return Kiosk(dataclasses.replace(cfg, uplink=settings))
+    return simulated_kiosk(dataclasses.replace(cfg, uplink=settings), clock)
+
+
+def upload(kiosk, clock, until, steps: int = 20) -> bool:
+    """Step the uplink as its thread would (each step's wait passed on the fake clock) until
+    ``until()`` holds; at most *steps* steps."""
+    for _ in range(steps):
+        if until():
+            return True
+        clock.advance(kiosk.uplink.step())
+    return until()
+
+
+def walk_in(kiosk, clock, forehead_c: float, journaled: str) -> bool:
+    """A resident with a good pass steps in front of the lane; drive the lane until
+    *journaled* is recorded (five seconds at most)."""
+    kiosk.world.lanes["main"].step_in(forehead_c, resident_token(kiosk))
+
+    def recorded():
+        return bool(kiosk.journal.recent(1, types=(journaled,)))
+
+    Driver(kiosk, clock).step(5.0, until=recorded)
+    return recorded()
 
 
 def test_daemon_uplink_pushes_every_event_in_order(tmp_path, committee):
-    kiosk = uplinked_kiosk(tmp_path, committee, interval_s=0.2)
-    kiosk.start()
+    clock = FakeClock()
+    kiosk = uplinked_kiosk(tmp_path, committee, clock, interval_s=0.2)
     try:
-        kiosk.world.lanes["main"].step_in(35.5, resident_token(kiosk))
-        assert wait_for(lambda: "access.granted" in [e["type"] for e in committee.events])
-        assert wait_for(lambda: kiosk.uplink_status()["unsent"] == 0)
+        assert walk_in(kiosk, clock, 35.5, "access.granted")
+        assert upload(
+            kiosk, clock, lambda: "access.granted" in [e["type"] for e in committee.events]
+        )
+        assert upload(kiosk, clock, lambda: kiosk.facade.uplink_status()["unsent"] == 0)
         assert committee.stored_seqs() == list(range(1, kiosk.journal.last_seq() + 1))
         assert kiosk.journal.acked_seq == kiosk.journal.last_seq()
-        assert wait_for(lambda: committee.heartbeats)
+        assert upload(kiosk, clock, lambda: committee.heartbeats)
         beat = committee.heartbeats[-1]
         assert beat["lanes"]["main"]["thermometer"] == "ok"
-        assert kiosk.uplink_status()["state"] == "ok"
+        assert kiosk.facade.uplink_status()["state"] == "ok"
     finally:
-        kiosk.stop()
+        kiosk.close()
 
 
 def test_daemon_uplink_pushes_a_fever_alert_at_once(tmp_path, committee):
-    kiosk = uplinked_kiosk(tmp_path, committee, interval_s=3600)
-    kiosk.start()
+    clock = FakeClock()
+    kiosk = uplinked_kiosk(tmp_path, committee, clock, interval_s=3600)
     try:
         # the start-up push goes out; after that nothing is due for an hour but alerts
-        assert wait_for(lambda: committee.stored_seqs())
-        kiosk.world.lanes["main"].step_in(37.4, resident_token(kiosk))
-        assert wait_for(lambda: "alert.fever" in [e["type"] for e in committee.events])
+        kiosk.journal.append("kiosk.started", {"hardware": "sim"})
+        assert upload(kiosk, clock, lambda: committee.stored_seqs())
+        assert walk_in(kiosk, clock, 37.4, "alert.fever")
+        kiosk.uplink.step()  # one step, the clock not moved: the alert goes now, not in an hour
+        assert "alert.fever" in [e["type"] for e in committee.events]
     finally:
-        kiosk.stop()
+        kiosk.close()
 
 
 def test_daemon_uplink_takes_the_committee_roster(tmp_path, committee):
     committee.set_roster(roster("demo-compound", kiosk_date(), version="committee#2"))
-    kiosk = uplinked_kiosk(tmp_path, committee)
-    kiosk.start()
+    clock = FakeClock()
+    kiosk = uplinked_kiosk(tmp_path, committee, clock)
     try:
-        assert wait_for(lambda: kiosk.roster().version == "committee#2")
-        assert kiosk.state()["roster"]["version"] == "committee#2"
-        assert kiosk.roster().pass_status("P0007120103") == "revoked"
+        assert upload(kiosk, clock, lambda: kiosk.rosters.current().version == "committee#2")
+        assert kiosk.facade.state()["roster"]["version"] == "committee#2"
+        assert kiosk.rosters.current().pass_status("P0007120103") == "revoked"
     finally:
-        kiosk.stop()
+        kiosk.close()
 
 
 def kiosk_date():
@@ -82,15 +112,15 @@ def test_daemon_takes_a_roster_imported_by_another_process(tmp_path):
     from kiosk.clock import SystemClock
     from kiosk.journal import Journal
 
-    kiosk = Kiosk(sim_config(tmp_path / "data"))
+    kiosk = simulated_kiosk(sim_config(tmp_path / "data"))
     try:
-        assert not kiosk.roster().loaded
+        assert not kiosk.rosters.current().loaded
         other = Journal(kiosk.config.data_dir / "journal.db", SystemClock())
         other.save_roster(roster("demo-compound", kiosk_date(), version="imported#3"))
         other.close()
         kiosk.maintain()
-        assert kiosk.roster().version == "imported#3"
-        assert kiosk.roster().pass_status("P0007120103") == "revoked"
+        assert kiosk.rosters.current().version == "imported#3"
+        assert kiosk.rosters.current().pass_status("P0007120103") == "revoked"
     finally:
         kiosk.close()
 

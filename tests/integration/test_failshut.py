@@ -10,22 +10,13 @@ from gpiozero.pins.mock import MockFactory
 
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
-from kiosk.daemon import LANE_STALL_S, Kiosk
+from kiosk.daemon import LANE_STALL_S
 from kiosk.events import ManualOpen
+from kiosk.sim.hardware import simulated_kiosk
 
 
 def states(pin):
     return [s.state for s in pin.states]
-
-
-def wait_until(predicate, timeout_s: float = 5.0) -> bool:
-    """Poll *predicate* with a bounded wait (the thread under test runs on its own)."""
-    pause = threading.Event()
-    for _ in range(int(timeout_s / 0.005)):
-        if predicate():
-            return True
-        pause.wait(0.005)
-    return predicate()
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ def kiosk(tmp_path):
         },
     }
     factory = MockFactory()
-    k = Kiosk(config_mod.from_dict(raw), clock=FakeClock(), pin_factory=factory)
+    k = simulated_kiosk(config_mod.from_dict(raw), FakeClock(), pin_factory=factory)
     yield k
     k.stop()
     k.close()
@@ -67,16 +58,19 @@ def test_failshut_relay_off_beyond_max_open_even_when_the_lane_thread_hangs(kios
     unit.lane.tick = hanging_tick
     kiosk.start()
     try:
-        assert wait_until(hung.is_set)
+        assert hung.wait(5.0)
         assert unit.relay.is_open
         kiosk.clock.advance(9.99)
+        assert unit.relay.timer.settle()
         assert unit.relay.is_open
         kiosk.clock.advance(0.01)  # max_open_s reached: the relay's own timer closes it
-        assert wait_until(lambda: not unit.relay.is_open)
+        assert unit.relay.timer.settle()
+        assert not unit.relay.is_open
         assert states(unit.relay.pin) == [False, True, False]
         kiosk.clock.advance(LANE_STALL_S)  # the other lane's loop turns on; this one is stuck
+        assert kiosk.units["exit"].runner.settle()
         hung_only = ["lane main: thread hung for 20 s"]
-        assert wait_until(lambda: kiosk.alive() == (False, hung_only))  # no watchdog ping
+        assert kiosk.alive() == (False, hung_only)  # no watchdog ping
         assert kiosk.health()["ok"] is False
     finally:
         hang.set()
@@ -93,7 +87,8 @@ def test_failshut_unhandled_lane_error_turns_the_relay_off(kiosk):
     unit.lane.handle = failing
     kiosk.start()
     unit.runner.put(ManualOpen("main", 0.0, "test", "guard"))
-    assert wait_until(lambda: "alert.lane_error" in [e.type for e in kiosk.journal.recent(5)])
+    assert unit.runner.settle()  # a whole turn of the lane thread since: the input is handled
+    assert "alert.lane_error" in [e.type for e in kiosk.journal.recent(5)]
     assert not unit.relay.is_open
     assert states(unit.relay.pin) == [False, True, False]
     assert unit.runner.alive  # the lane goes on with the next input

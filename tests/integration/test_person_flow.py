@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from kiosk.journal import Journal
 from kiosk.sim import demo
-from tests.integration.conftest import wait_for
+from tests.conftest import wait_for
 
 
 def resident_token(kiosk, pass_id="P0007120101", household="7-1201"):
@@ -29,11 +29,12 @@ def test_person_flow_resident_walks_through(running_kiosk):
     relay = kiosk.units["main"].relay
     world = kiosk.world.lanes["main"]
 
+    lane = kiosk.units["main"].runner
     world.step_in(35.5, resident_token(kiosk))
-    assert wait_for(lambda: events(kiosk, "access.granted"))
+    assert wait_for(lambda: events(kiosk, "access.granted"), lane)
     assert relay.is_open
     world.leave()
-    assert wait_for(lambda: not relay.is_open, timeout=5.0)
+    assert wait_for(lambda: not relay.is_open, relay.timer, timeout=5.0)
 
     assert [s.state for s in relay.pin.states] == [False, True, False]
     open_s = relay.pin.states[2].timestamp  # MockPin: seconds since the previous change
@@ -59,7 +60,7 @@ def test_person_flow_fever_stops_the_person_and_alerts(running_kiosk):
     kiosk = running_kiosk
     relay = kiosk.units["main"].relay
     kiosk.world.lanes["main"].step_in(37.2, resident_token(kiosk))
-    assert wait_for(lambda: events(kiosk, "access.denied"))
+    assert wait_for(lambda: events(kiosk, "access.denied"), kiosk.units["main"].runner)
     assert events(kiosk, "access.denied")[0].data["reason"] == "FEVER"
     assert len(events(kiosk, "alert.fever")) == 1
     assert [s.state for s in relay.pin.states] == [False]
@@ -69,7 +70,7 @@ def test_person_flow_no_pass_opens_nothing(running_kiosk):
     kiosk = running_kiosk
     relay = kiosk.units["main"].relay
     kiosk.world.lanes["main"].step_in(35.5, None)
-    assert wait_for(lambda: events(kiosk, "temperature.measured"))
+    assert wait_for(lambda: events(kiosk, "temperature.measured"), kiosk.units["main"].runner)
     kiosk.world.lanes["main"].leave()
     assert not events(kiosk, "access.granted")
     assert [s.state for s in relay.pin.states] == [False]
@@ -79,7 +80,7 @@ def test_person_flow_stop_leaves_relay_off_and_is_journaled(running_kiosk):
     kiosk = running_kiosk
     relay = kiosk.units["main"].relay
     kiosk.world.lanes["main"].step_in(35.5, resident_token(kiosk))
-    assert wait_for(lambda: relay.is_open)
+    assert wait_for(lambda: relay.is_open, kiosk.units["main"].runner)
     kiosk.stop()  # mid-pulse
     assert not relay.is_open
     assert [s.state for s in relay.pin.states] == [False, True, False]

@@ -10,10 +10,10 @@ import pytest
 
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
-from kiosk.daemon import Kiosk
 from kiosk.errors import PassError
 from kiosk.passes import verify
 from kiosk.sim import demo
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.sim.scenario import load, run
 
 SCENARIO = Path(__file__).resolve().parents[2] / "config" / "scenarios" / "rules.toml"
@@ -50,26 +50,28 @@ def _kiosk(tmp_path, clock, **rules):
         rules=dataclasses.replace(cfg.rules, **rules),
     )
     demo.ensure_keys(cfg.keys_dir)
-    return Kiosk(cfg, clock=clock)
+    return simulated_kiosk(cfg, clock)
 
 
 def test_kiosk_issues_temporary_pass_until_end_of_day(tmp_path):
     clock = FakeClock()  # 2020-02-04 07:30 +08:00
     kiosk = _kiosk(tmp_path, clock)
     try:
-        issued = kiosk.issue_temporary_pass("R0001", "8-0301", guard="guard")
+        issued = kiosk.facade.issue_temporary_pass("R0001", "8-0301", guard="guard")
         assert issued["valid_until"] == "2020-02-04T23:59:59+08:00"
         assert issued["png"].startswith(b"\x89PNG")
-        check = verify(issued["token"], kiosk.keyring, site=kiosk.config.gate.site, now=clock.now())
+        check = verify(
+            issued["token"], kiosk.rosters.keyring, site=kiosk.config.gate.site, now=clock.now()
+        )
         assert check.granted and check.claims.single_reentry
         assert check.claims.registration_id == "R0001"
         (event,) = kiosk.journal.recent(1, types=("pass.temporary_issued",))
         assert event.data["pass_id"] == issued["pass_id"] and event.data["guard"] == "guard"
         assert "token" not in event.data
         with pytest.raises(PassError, match="at most"):
-            kiosk.issue_temporary_pass("R0002", "8-0301", hours=48, guard="guard")
+            kiosk.facade.issue_temporary_pass("R0002", "8-0301", hours=48, guard="guard")
         with pytest.raises(PassError, match="household"):
-            kiosk.issue_temporary_pass("R0002", "x" * 40, guard="guard")
+            kiosk.facade.issue_temporary_pass("R0002", "x" * 40, guard="guard")
     finally:
         kiosk.close()
 
@@ -81,7 +83,7 @@ def test_api_temporary_pass_returns_token_and_png(tmp_path):
     kiosk = _kiosk(tmp_path, FakeClock())
     try:
         Accounts(kiosk.journal).add("guard", "a-long-password", "guard")
-        app = create_app(kiosk)
+        app = create_app(kiosk.facade)
         app.config["WTF_CSRF_ENABLED"] = False
         client = app.test_client()
         assert client.post("/api/passes/temporary", json={}).status_code == 401
@@ -123,7 +125,7 @@ def test_kiosk_rebuilds_rule_history_from_the_journal_after_restart(tmp_path):
         last = again.history.last("P1")
         assert last is not None and last.direction == "out"
         assert again.history.outings_since("7-1201", clock.now().replace(hour=0)) == 1
-        assert again.state()["clock"] == {"synchronised": True}
-        assert again.state()["roster"]["version"] is None
+        assert again.facade.state()["clock"] == {"synchronised": True}
+        assert again.facade.state()["roster"]["version"] is None
     finally:
         again.close()

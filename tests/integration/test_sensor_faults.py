@@ -3,51 +3,17 @@ unplugged and plugged back, the lane in manual temperature, the guard's hand mea
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
 from kiosk.clock import FakeClock, SystemClock
-from kiosk.daemon import Kiosk
 from kiosk.journal import Journal
 from kiosk.lane import DENIED, GRANTED, MEASURING
 from kiosk.sim import demo
-from tests.integration.conftest import make_config
-
-THERMO_S = 0.1  # 10 Hz, the default sample rate
-CAMERA_S = 1 / 15  # 15 fps, the default frame rate
-
-
-class Driver:
-    """Runs the daemon's step functions on the fake clock, as its threads would."""
-
-    def __init__(self, kiosk, clock) -> None:
-        self.kiosk, self.clock = kiosk, clock
-        self.unit = kiosk.units["main"]
-        self.next_thermo = self.next_camera = clock.monotonic()
-
-    def step(self, seconds: float, until=None) -> float:
-        """Advance up to *seconds*; stop early when ``until()`` holds. Returns time spent."""
-        unit, start, dt = self.unit, self.clock.monotonic(), 0.01
-        while self.clock.monotonic() - start < seconds:
-            now = self.clock.monotonic()
-            if now >= self.next_thermo:
-                for event in unit.thermometer.poll():
-                    unit.runner.put(event)
-                self.next_thermo += THERMO_S
-            if now >= self.next_camera:
-                for event in unit.reader.poll():
-                    unit.runner.put(event)
-                self.next_camera += CAMERA_S
-            while not unit.runner.inputs.empty():
-                unit.lane.handle(unit.runner.inputs.get_nowait())
-            unit.lane.tick()
-            unit.relay.tick()
-            if until is not None and until():
-                break
-            self.clock.advance(dt)
-        return self.clock.monotonic() - start
+from kiosk.sim.hardware import simulated_kiosk
+from tests.conftest import wait_for
+from tests.integration.conftest import Driver, make_config
 
 
 def events(kiosk, type_):
@@ -71,21 +37,21 @@ def test_daemon_thermometer_unplugged_switches_lane_to_manual_and_back(kiosk, cl
     drive = Driver(kiosk, clock)
     sensor = kiosk.world.lane("main").sensor
     drive.step(0.5)
-    assert kiosk.state()["lanes"]["main"]["manual_temperature"] is False
+    assert kiosk.facade.state()["lanes"]["main"]["manual_temperature"] is False
 
     sensor.unplugged = True
     drive.step(2.0, until=lambda: kiosk.units["main"].lane.snapshot().manual_temperature)
-    lane = kiosk.state()["lanes"]["main"]
+    lane = kiosk.facade.state()["lanes"]["main"]
     assert lane["manual_temperature"] is True
     assert "thermometer" in lane["faults"]
     assert kiosk.health()["lanes"]["main"]["thermometer"] == "fault"
     [fault] = events(kiosk, "alert.sensor_fault")
     assert fault.data["source"] == "thermometer" and fault.data["state"] == "fault"
-    assert kiosk.thermometer_state("main")["fault"]
+    assert kiosk.facade.thermometer_state("main")["fault"]
 
     sensor.unplugged = False
     drive.step(1.0, until=lambda: not kiosk.units["main"].lane.snapshot().manual_temperature)
-    lane = kiosk.state()["lanes"]["main"]
+    lane = kiosk.facade.state()["lanes"]["main"]
     assert lane["manual_temperature"] is False and lane["faults"] == {}
     assert [e.data["state"] for e in events(kiosk, "alert.sensor_fault")] == ["fault", "recovered"]
     assert kiosk.health()["lanes"]["main"]["thermometer"] == "ok"
@@ -105,11 +71,11 @@ def test_daemon_manual_temperature_is_journaled_and_below_threshold_opens_gate(
 
     world.present(good_pass(kiosk, clock))
     drive.step(2.0, until=lambda: unit.lane.state == MEASURING)
-    snap = kiosk.state()["lanes"]["main"]
+    snap = kiosk.facade.state()["lanes"]["main"]
     assert snap["state"] == MEASURING
     assert snap["message_en"] == "Guard: measure by hand"
 
-    kiosk.manual_temperature("main", measured_c, "guard-1")
+    kiosk.facade.manual_temperature("main", measured_c, "guard-1")
     drive.step(1.0, until=lambda: unit.lane.state != MEASURING)
     [measured] = events(kiosk, "temperature.measured")
     assert measured.data["status"] == "manual"
@@ -126,7 +92,7 @@ def test_daemon_camera_unplugged_shows_fault_within_5_s_and_recovers(kiosk, cloc
     drive = Driver(kiosk, clock)
     unit = kiosk.units["main"]
     camera = kiosk.world.lane("main").camera
-    sub = kiosk.subscribe()
+    sub = kiosk.facade.subscribe()
     drive.step(1.0)
     assert unit.lane.snapshot().faults == {}
 
@@ -134,7 +100,7 @@ def test_daemon_camera_unplugged_shows_fault_within_5_s_and_recovers(kiosk, cloc
     seen = drive.step(10.0, until=lambda: "camera" in unit.lane.snapshot().faults)
     assert seen <= 5.0  # the issue's limit; 3 s (no_frame_fault_s) plus one frame
     assert kiosk.health()["lanes"]["main"]["camera"] == "fault"
-    assert kiosk.camera_state("main")["fault"]
+    assert kiosk.facade.camera_state("main")["fault"]
     messages = []
     while (item := sub.get(0)) is not None:
         messages.append(item)
@@ -161,35 +127,27 @@ def test_daemon_cold_morning_shows_ambient_low_to_the_guard(kiosk, clock):
     world.step_in(33.0)
     unit = kiosk.units["main"]
     drive.step(2.0, until=lambda: unit.lane.snapshot().ambient_low)
-    lane = kiosk.state()["lanes"]["main"]
+    lane = kiosk.facade.state()["lanes"]["main"]
     assert lane["ambient_low"] is True
     assert lane["ambient_c"] == pytest.approx(4.0, abs=0.1)
     [measured] = events(kiosk, "temperature.measured")
     assert measured.data["ambient_c"] == pytest.approx(4.0, abs=0.1)
-    assert kiosk.thermometer_state("main")["warning"] == "ambient low: measure the wrist"
+    assert kiosk.facade.thermometer_state("main")["warning"] == "ambient low: measure the wrist"
 
     world.leave()
     world.sensor.ambient_c = world.sensor.object_c = 18.0
     drive.step(1.0)
     world.step_in(35.5)
     drive.step(2.0, until=lambda: not unit.lane.snapshot().ambient_low)
-    assert kiosk.state()["lanes"]["main"]["ambient_low"] is False
+    assert kiosk.facade.state()["lanes"]["main"]["ambient_low"] is False
 
 
 def test_daemon_threads_live_through_sensor_and_camera_unplugged_and_back(tmp_path):
     """The real threads on the real clock: nothing crashes, nothing hangs."""
     cfg = make_config(tmp_path, no_frame_fault_s=0.5, reconnect_max_s=0.5)
-    kiosk = Kiosk(cfg, clock=SystemClock())
+    kiosk = simulated_kiosk(cfg, SystemClock())
     world = kiosk.world.lane("main")
     unit = kiosk.units["main"]
-
-    def wait_for(condition, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            time.sleep(0.02)  # polling a condition with a bound, not waiting for a thread
-        return False
 
     def faults():
         lane = kiosk.health()["lanes"]["main"]
@@ -197,14 +155,15 @@ def test_daemon_threads_live_through_sensor_and_camera_unplugged_and_back(tmp_pa
 
     kiosk.start()
     try:
-        assert wait_for(lambda: unit.reader.snapshot().frames > 2)
+        camera = unit.threads[1]
+        assert wait_for(lambda: unit.reader.snapshot().frames > 2, camera)
         world.sensor.unplugged = True
         world.camera.unplug()
-        assert wait_for(lambda: faults() == {"thermometer", "camera"})
+        assert wait_for(lambda: faults() == {"thermometer", "camera"}, unit.runner)
         assert kiosk.health()["ok"] is True  # the lane thread is alive
         world.sensor.unplugged = False
         world.camera.replug()
-        assert wait_for(lambda: faults() == set())
+        assert wait_for(lambda: faults() == set(), unit.runner)
         assert all(t.alive for t in unit.threads) and unit.runner.alive
         assert all(t.errors == 0 for t in unit.threads)
     finally:

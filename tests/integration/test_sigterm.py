@@ -21,12 +21,12 @@ from tests.integration.daemon_child import free_port, spawn, write_config
 CHILD = """
 import json, sys
 from kiosk import config
-from kiosk.daemon import Kiosk
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.service import configure_logging, serve_forever
 
 configure_logging(json_lines=True)
 cfg = config.load(sys.argv[1] if len(sys.argv) > 1 else {config!r})
-kiosk = Kiosk(cfg)
+kiosk = simulated_kiosk(cfg)
 relay = kiosk.units["main"].relay
 relay.pulse(60.0)  # the gate is open when the signal comes
 serve_forever(kiosk, "127.0.0.1", cfg.ui.port)

@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.sim.scenario import load, run_outcome
 from kiosk.voice import prompts
-from tests.integration.conftest import wait_for
+from tests.conftest import wait_for
 from tests.integration.test_cli import kiosk_cmd
 from tests.integration.test_person_flow import events, resident_token
 
@@ -69,25 +69,26 @@ def test_voice_broken_speaker_is_a_badge_and_the_gate_still_opens(running_kiosk)
     kiosk = running_kiosk
     relay = kiosk.units["main"].relay
     world = kiosk.world.lanes["main"]
+    lane, voice = kiosk.units["main"].runner, kiosk.voice_thread
     kiosk.world.audio.broken = "speaker unplugged"
     world.step_in(35.5, resident_token(kiosk))
-    assert wait_for(lambda: events(kiosk, "access.granted"))
+    assert wait_for(lambda: events(kiosk, "access.granted"), lane)
     assert relay.is_open
-    assert wait_for(lambda: kiosk.badges()["audio"] == "fault")
+    assert wait_for(lambda: kiosk.facade.badges()["audio"] == "fault", voice)
     assert kiosk.units["main"].lane.snapshot().faults == {}
-    assert wait_for(lambda: events(kiosk, "alert.audio"))
+    assert wait_for(lambda: events(kiosk, "alert.audio"), voice)
     (alert,) = events(kiosk, "alert.audio")
     assert alert.data == {"state": "fault", "message": "speaker unplugged"}
     world.leave()
-    assert wait_for(lambda: not relay.is_open and kiosk.units["main"].lane.state == "idle")
+    assert wait_for(lambda: not relay.is_open and kiosk.units["main"].lane.state == "idle", lane)
     assert [s.state for s in relay.pin.states] == [False, True, False]
 
     kiosk.world.audio.broken = None
     world.step_in(35.5, resident_token(kiosk, pass_id="P0007120102"))
-    assert wait_for(lambda: kiosk.world.audio.played)
+    assert wait_for(lambda: kiosk.world.audio.played, voice)
     assert [p.prompt for p in kiosk.world.audio.played] == ["granted"]
-    assert wait_for(lambda: kiosk.badges()["audio"] == "ok")
-    assert wait_for(lambda: len(events(kiosk, "alert.audio")) == 2)
+    assert wait_for(lambda: kiosk.facade.badges()["audio"] == "ok", voice)
+    assert wait_for(lambda: len(events(kiosk, "alert.audio")) == 2, voice)
     assert events(kiosk, "alert.audio")[-1].data["state"] == "ok"
 
 
@@ -98,17 +99,18 @@ def test_voice_hung_speaker_never_delays_the_lane(running_kiosk):
     hang = threading.Event()
     kiosk.world.audio.hang = hang
     try:
+        lane = kiosk.units["main"].runner
         world.step_in(35.5, resident_token(kiosk))
-        assert wait_for(lambda: events(kiosk, "access.granted"))
+        assert wait_for(lambda: events(kiosk, "access.granted"), lane)
         assert relay.is_open  # decided and opened while the voice thread is stuck
         world.leave()
-        assert wait_for(lambda: kiosk.units["main"].lane.state == "idle")
+        assert wait_for(lambda: kiosk.units["main"].lane.state == "idle", lane)
         world.step_in(37.4, resident_token(kiosk, pass_id="P0007120102"))
-        assert wait_for(lambda: events(kiosk, "access.denied"))
+        assert wait_for(lambda: events(kiosk, "access.denied"), lane)
         assert kiosk.world.audio.played == []
     finally:
         hang.set()
-    assert wait_for(lambda: kiosk.world.audio.played)
+    assert wait_for(lambda: kiosk.world.audio.played, kiosk.voice_thread)
 
 
 def test_voice_parcel_waiting_told_at_the_households_next_scan(running_kiosk):
@@ -116,7 +118,7 @@ def test_voice_parcel_waiting_told_at_the_households_next_scan(running_kiosk):
 
     kiosk = running_kiosk
     kiosk.parcels.receive(ParcelForm("7-1201", 2, "A3"), by="guard")
-    sub = kiosk.subscribe()
+    sub = kiosk.facade.subscribe()
     kiosk.world.lanes["main"].step_in(35.5, resident_token(kiosk))
     granted = None
     while granted is None:
@@ -125,6 +127,6 @@ def test_voice_parcel_waiting_told_at_the_households_next_scan(running_kiosk):
             granted = payload
     sub.close()
     assert granted["parcels"]["text"] == "7-1201 有 2 件快递 · A3"
-    assert wait_for(lambda: len(kiosk.world.audio.played) == 2)
+    assert wait_for(lambda: len(kiosk.world.audio.played) == 2, kiosk.voice_thread)
     assert [p.prompt for p in kiosk.world.audio.played] == ["granted", "parcel_waiting"]
     assert kiosk.world.audio.played[1].text == "您有快递在取件处"

@@ -40,12 +40,18 @@ def test_relay_pulse_is_clamped_to_max_open(relay, clock):
 
 def test_relay_extending_pulses_never_pass_max_open(relay, clock):
     relay.pulse(3.0)
+    closed_at = []
     for _ in range(10):
         clock.advance(2.0)
         relay.tick()
+        if not relay.is_open:
+            closed_at.append(clock.monotonic())
         relay.pulse(3.0)
-    # opened at 0, it had to close by 10 s even though pulses kept coming
+    # opened at 0, it had to close at 10 s even though pulses kept coming; the next pulse
+    # opened it again, and it closed once more 10 s later
     assert states(relay.pin)[:3] == [False, True, False]
+    assert closed_at == [10.0, 20.0]
+    assert states(relay.pin) == [False, True, False, True, False, True]
 
 
 def test_relay_active_low_is_off_at_start(mock_factory, clock):
@@ -68,33 +74,30 @@ def test_relay_close_twice_leaves_it_off(relay):
     assert states(relay.pin)[-1] is False
 
 
-def test_relay_timer_thread_closes_without_anyone_calling_tick(mock_factory):
-    from kiosk.clock import SystemClock
-
-    r = Relay(22, active_high=True, max_open_s=0.05, clock=SystemClock(), pin_factory=mock_factory)
+def test_relay_timer_thread_closes_without_anyone_calling_tick(mock_factory, clock):
+    r = Relay(22, active_high=True, max_open_s=10.0, clock=clock, pin_factory=mock_factory)
     pin = r.pin
     r.start(interval=0.005)
     try:
-        r.pulse(5.0)
+        r.pulse(60.0)
         assert r.is_open
-        # wait for the timer thread to enforce max_open_s (bounded, no fixed sleep)
-        import threading
-
-        done = threading.Event()
-        for _ in range(200):
-            if not r.is_open:
-                done.set()
-                break
-            done.wait(0.01)
-        assert done.is_set()
+        clock.advance(9.99)
+        assert r.timer.settle()  # the timer thread has looked at the clock since
+        assert r.is_open
+        clock.advance(0.01)
+        assert r.timer.settle()
+        assert not r.is_open  # max_open_s, enforced by the timer thread alone
     finally:
         r.close()
+    assert not r.alive
     assert [s.state for s in pin.states] == [False, True, False]
 
 
-def test_indicator_without_pin_does_nothing():
-    lamp = Indicator(None)
+def test_indicator_without_pin_does_nothing(mock_factory):
+    lamp = Indicator(None, pin_factory=mock_factory)
     lamp.set(True)
+    assert lamp.is_on is False
+    assert mock_factory.pins == {}  # no pin claimed
     lamp.close()
 
 
@@ -102,4 +105,5 @@ def test_indicator_on_pin(mock_factory):
     lamp = Indicator(5, pin_factory=mock_factory)
     lamp.set(True)
     assert mock_factory.pin(5).state is True
+    assert lamp.is_on is True
     lamp.close()

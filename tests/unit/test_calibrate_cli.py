@@ -43,7 +43,7 @@ def calibration_events(cfg):
 
 
 def test_calibrate_cli_round_trip_on_demo_config_visible_in_journal_and_daemon(demo_config):
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     args = ["calibrate", "--config", str(demo_config), "--lane", "main", "--by", "tech-1"]
     args += ["--point", "35.10:35.00", "--point", "39.30:39.00"]
@@ -62,7 +62,7 @@ def test_calibrate_cli_round_trip_on_demo_config_visible_in_journal_and_daemon(d
     assert event.data["after"]["gain"] == pytest.approx(4.0 / 4.2)
     assert event.data["at"]
     # The daemon starts with it.
-    kiosk = Kiosk(cfg, clock=FakeClock())
+    kiosk = simulated_kiosk(cfg, FakeClock())
     try:
         cal = kiosk.units["main"].thermometer.calibration
         assert cal.gain == pytest.approx(4.0 / 4.2)

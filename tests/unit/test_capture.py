@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from kiosk.camera.capture import (
-    CameraSettings,
     FileSource,
     FrameSource,
     OpenCVSource,
     Picamera2Source,
     open_source,
 )
+from kiosk.config import CameraSettings
 from kiosk.errors import CameraError, ConfigError
 from kiosk.sim.camera import SimCamera
 
@@ -77,10 +77,16 @@ def test_camera_settings_refuse_bad_values_naming_the_key(kwargs, key):
         CameraSettings(**kwargs)
 
 
-def test_open_source_picks_the_source_kind(tmp_path):
-    sim = SimCamera(32, 24)
-    assert open_source(CameraSettings(), sim_camera=sim) is sim
-    assert isinstance(open_source(CameraSettings()), SimCamera)
+def test_open_source_picks_the_source_kind(tmp_path, clock):
+    from kiosk.config import LaneSettings
+    from kiosk.sim.hardware import SimHardware
+
+    simulated = SimHardware(clock, {"main": LaneSettings()})
+    sim = simulated.world.lane("main").camera
+    assert simulated.camera("main", CameraSettings(source="sim")) is sim
+    assert isinstance(sim, SimCamera)
+    with pytest.raises(ConfigError, match=r"lanes\.main\.camera: source .sim. needs"):
+        open_source(CameraSettings(source="sim"), lane="main")  # a Pi has no simulated camera
     v4l2 = open_source(CameraSettings(source="2", fourcc="MJPG", width=1280, height=720))
     assert isinstance(v4l2, OpenCVSource)
     assert (v4l2.device, v4l2.width, v4l2.height, v4l2.fourcc) == (2, 1280, 720, "MJPG")

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import re
 import xml.etree.ElementTree as ET
-import zlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import cv2
 import numpy as np
+import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.cards import ISSUED_NAME, SHEET_NAME, issue_batch, write_card, write_sheet
+from kiosk.cards import ISSUED_NAME, SHEET_NAME, TITLES, issue_batch, write_card, write_sheet
 from kiosk.errors import PassError
 from kiosk.passes import Keyring, PassKind, issue_token, make_claims, verify
 from kiosk.reasons import Reason
@@ -56,24 +56,20 @@ def raster_svg_qr(svg: str) -> np.ndarray:
     return image
 
 
-def pdf_streams(data: bytes) -> list[bytes]:
-    return [
-        zlib.decompress(match)
-        for match in re.findall(rb"stream\n(.*?)\nendstream", data, flags=re.DOTALL)
-    ]
+def pdf_pages(data: bytes):
+    """The pages of a PDF as a real reader (PDFium) opens them."""
+    document = pdfium.PdfDocument(data)
+    return [document[i] for i in range(len(document))]
 
 
-def raster_pdf_page(stream: bytes, width_pt: float, height_pt: float, px_per_pt=3) -> np.ndarray:
-    """Draw the filled rectangles (``x y w h re``) of a page; text is left out."""
-    image = np.full((round(height_pt * px_per_pt), round(width_pt * px_per_pt)), 255, np.uint8)
-    number = rb"(-?[\d.]+)"
-    for x, y, w, h in re.findall(
-        number + b" " + number + b" " + number + b" " + number + b" re", stream
-    ):
-        x, y, w, h = (float(v) * px_per_pt for v in (x, y, w, h))
-        top = round(image.shape[0] - y - h)
-        image[top : round(top + h), round(x) : round(x + w)] = 0
-    return image
+def pdf_text(page) -> str:
+    """The page's text as a reader extracts it (the fonts' encodings decoded)."""
+    return page.get_textpage().get_text_range().replace("\r\n", "\n")
+
+
+def raster_pdf_page(page, px_per_pt=3) -> np.ndarray:
+    """The page as PDFium draws it, in grey."""
+    return page.render(scale=px_per_pt, grayscale=True).to_numpy()
 
 
 def check_xref(data: bytes) -> None:
@@ -149,16 +145,50 @@ def test_cards_validity_is_printed_in_the_time_zone_asked_for(tmp_path):
 def test_cards_pdf_card_is_well_formed_with_chinese_and_a_qr_that_decodes(tmp_path):
     token, claims = resident()
     data = write_card(token, claims, tmp_path / "card.pdf", tz=CST).read_bytes()
-    assert data.startswith(b"%PDF-1.4\n")
+    assert data.startswith(b"%PDF-1.")
     check_xref(data)
-    assert b"/Encoding /UniGB-UCS2-H" in data
-    (page,) = pdf_streams(data)
-    assert b"<51FA51658BC1>" in page  # 出入证 in UTF-16BE
-    assert b"( 7-1201) Tj" in page
-    width, height = (
-        float(v) for v in re.search(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", data).groups()
-    )
-    assert decode(raster_pdf_page(page, width, height)) == [token]
+    assert b"/BaseFont /STSong-Light" in data and b"/Encoding /UniGB-UCS2-H" in data
+    (page,) = pdf_pages(data)
+    width, height = page.get_size()
+    assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (105, 148)  # A6
+    lines = pdf_text(page).splitlines()
+    assert lines[:2] == ["出入证", "户号 7-1201"]
+    assert "证号 P0007120101" in lines
+    assert "有效期 2020-02-04 08:15 至 2020-03-05 08:15" in lines
+    assert "出示二维码，看向测温仪，通过后请随手关门" in lines
+    assert decode(raster_pdf_page(page)) == [token]
+
+
+def test_cards_pdf_title_is_centred_by_its_measured_width(tmp_path):
+    token, claims = resident()
+    (page,) = pdf_pages(write_card(token, claims, tmp_path / "card.pdf", tz=CST).read_bytes())
+    text = page.get_textpage()
+    first = text.get_charbox(0)
+    last = text.get_charbox(len(TITLES[PassKind.RESIDENT][0]) - 1)
+    centre_mm = (first[0] + last[2]) / 2 / 72 * 25.4
+    assert abs(centre_mm - 105 / 2) < 1.0
+
+
+def test_cards_pdf_without_reportlab_says_what_to_install(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_reportlab(name, *args, **kwargs):
+        if name.startswith("reportlab"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_reportlab)
+    token, claims = resident()
+    with pytest.raises(PassError, match=r"pip install 'kiosk\[print\]'"):
+        write_card(token, claims, tmp_path / "card.pdf")
+    write_card(token, claims, tmp_path / "card.svg")  # the other formats need nothing more
+    rows = tmp_path / "rows.csv"
+    rows.write_text("household\n7-1201\n", encoding="utf-8")
+    with pytest.raises(PassError, match="reportlab"):
+        issue_batch(rows, tmp_path / "batch", KEY, 1, SITE, 90, NOW)
+    assert not (tmp_path / "batch").exists()  # refused before any card was written
 
 
 def test_cards_refuse_a_token_that_does_not_say_the_claims(tmp_path):
@@ -182,10 +212,11 @@ def test_cards_sheet_puts_four_cards_on_each_a4_page(tmp_path):
     data = write_sheet(cards, tmp_path / "sheet.pdf", tz=CST).read_bytes()
     check_xref(data)
     assert b"/Count 2" in data
-    first, second = pdf_streams(data)
-    found = decode(raster_pdf_page(first, 595.28, 841.89, px_per_pt=2))
+    first, second = pdf_pages(data)
+    found = decode(raster_pdf_page(first, px_per_pt=2))
     assert sorted(found) == sorted(token for token, _ in cards[:4])
-    assert decode(raster_pdf_page(second, 595.28, 841.89, px_per_pt=2)) == [cards[4][0]]
+    assert decode(raster_pdf_page(second, px_per_pt=2)) == [cards[4][0]]
+    assert pdf_text(first).count("出入证") == 4 and pdf_text(second).count("出入证") == 1
 
 
 def write_csv(path, text: str, encoding="utf-8"):

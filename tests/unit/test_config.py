@@ -1,3 +1,4 @@
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_config_kiosk_toml_documents_every_key():
 
 
 def test_config_defaults_without_lanes(tmp_path):
-    cfg = config.load(write(tmp_path, '[gate]\ndata_dir = "data"\n'))
+    cfg = config.load(write(tmp_path, '[gate]\ndata_dir = "data"\nhardware = "sim"\n'))
     assert list(cfg.lanes) == ["main"]
     assert cfg.data_dir == tmp_path / "data"
     assert cfg.keys_dir == tmp_path / "data" / "keys"
@@ -115,3 +116,76 @@ def test_config_bad_lane_names(tmp_path):
         config.load(write(tmp_path, "lanes = {}\n"))
     with pytest.raises(ConfigError, match="short identifier"):
         config.load(write(tmp_path, '[lanes."two words"]\n'))
+
+
+def test_config_pi_needs_each_camera_named_sim_defaults_to_the_simulated_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[lanes.main.camera\] source: required on a Pi"):
+        config.load(write(tmp_path, '[gate]\ndata_dir = "data"\n'))
+    pi = '[lanes.main.camera]\nsource = "/dev/video0"\n[lanes.exit]\ndirection = "out"\n'
+    with pytest.raises(ConfigError, match=r"\[lanes.exit.camera\] source: required") as err:
+        config.load(write(tmp_path, pi + "[lanes.exit.thermometer]\naddress = 0x5B\n"))
+    assert "lanes.main.camera" not in str(err.value)
+    sim = config.load(write(tmp_path, '[gate]\nhardware = "sim"\n[lanes.main]\n'))
+    assert sim.lanes["main"].camera.source == "sim"
+
+
+def test_config_refuses_two_lanes_on_one_thermometer(tmp_path):
+    text = '[gate]\nhardware = "sim"\n[lanes.main]\n[lanes.exit]\ndirection = "out"\n'
+    with pytest.raises(ConfigError, match=r"\[lanes.exit.thermometer\] address: bus 1 address "
+                       r"0x5a is already used by lane 'main'"):  # fmt: skip
+        config.load(write(tmp_path, text))
+    other_bus = text + "[lanes.exit.thermometer]\nbus = 3\n"
+    assert config.load(write(tmp_path, other_bus)).lanes["exit"].thermometer.bus == 3
+
+
+def test_config_reports_every_problem_of_a_file_at_once(tmp_path):
+    path = write(
+        tmp_path,
+        '[gate]\nhardware = "simulated"\ngate_id = ""\n'
+        "[screening]\nthreshhold_c = 37.5\n"
+        '[ui]\nport = "8080"\n'
+        "[lanes.main.relay]\nopen_s = 0.0\nmax_open_s = 90.0\n"
+        '[lanes.main.camera]\nbackend = "magic"\n',
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    lines = str(err.value).splitlines()
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    assert [line.removeprefix(f"{path}: ") for line in lines] == [
+        "[gate] hardware: one of 'sim', 'pi', not 'simulated'",
+        "[gate] gate_id: must not be empty",
+        "[screening]: unknown key 'threshhold_c'; did you mean 'threshold_c'?",
+        "ui.port: expected a whole number, got a string ('8080')",
+        "[lanes.main.relay] open_s: must be > 0 and <= max_open_s",
+        "[lanes.main.relay] max_open_s: at most 60 s",
+        "[lanes.main.camera] backend: one of 'zxing', 'pyzbar', not 'magic'",
+    ]
+
+
+def test_config_choices_are_literals_checked_in_code_too():
+    import typing
+
+    hints = typing.get_type_hints(config.RulesSettings)
+    assert typing.get_args(hints["anti_passback"]) == ("off", "soft", "hard")
+    with pytest.raises(ConfigError, match=r"rules\.anti_passback: one of 'off', 'soft', 'hard'"):
+        config.RulesSettings(anti_passback="sometimes")
+
+
+def test_config_import_loads_no_hardware_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import kiosk.config, sys; print(sorted({'cv2', 'numpy', 'gpiozero'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_config_opening_hours_are_parsed_once():
+    hours = config.HoursSettings(temporary="06:00-22:00")
+    assert hours.windows["temporary"] == (time(6), time(22))
+    assert hours.windows is hours.windows
+    assert hours.windows["resident"] is None

@@ -8,13 +8,13 @@ import pytest
 
 from kiosk import config as config_mod
 from kiosk.actuators import Relay
-from kiosk.config import LaneSettings, ScreeningSettings
+from kiosk.config import DoorSettings, LaneSettings, ScreeningSettings
 from kiosk.errors import ConfigError
 from kiosk.events import DoorClosed, DoorOpened, ExitRequested
 from kiosk.journal import Journal
 from kiosk.lane import Lane
 from kiosk.roster import Roster
-from kiosk.sensors.inputs import DoorInputs, DoorSettings
+from kiosk.sensors.inputs import DoorInputs
 
 CONTACT, EXIT = 23, 24
 
@@ -118,7 +118,8 @@ def test_inputs_settings_from_toml_name_the_key(tmp_path):
     path.write_text("[lanes.main.door]\ncontact_pin = 99\n")
     with pytest.raises(ConfigError, match=r"k.toml.*lanes.main.door.*contact_pin"):
         config_mod.load(path)
-    path.write_text("[lanes.main.door]\ncontact_pin = 23\nexit_pin = 24\nheld_open_s = 20\n")
+    sim = '[gate]\nhardware = "sim"\n'
+    path.write_text(sim + "[lanes.main.door]\ncontact_pin = 23\nexit_pin = 24\nheld_open_s = 20\n")
     door = config_mod.load(path).lanes["main"].door
     assert (door.contact_pin, door.exit_pin, door.held_open_s) == (23, 24, 20.0)
 
@@ -193,7 +194,7 @@ def test_daemon_sim_world_drives_door_and_exit(tmp_path):
     from gpiozero.pins.mock import MockFactory
 
     from kiosk.clock import FakeClock
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     raw = {
         "gate": {"data_dir": str(tmp_path), "hardware": "sim"},
@@ -207,7 +208,7 @@ def test_daemon_sim_world_drives_door_and_exit(tmp_path):
     cfg = config_mod.from_dict(raw)
     factory = MockFactory()
     clock = FakeClock()
-    kiosk = Kiosk(cfg, clock=clock, pin_factory=factory)
+    kiosk = simulated_kiosk(cfg, clock, pin_factory=factory)
     try:
         unit = kiosk.units["main"]
         world = kiosk.world.lanes["main"]
@@ -229,7 +230,7 @@ def test_daemon_sim_world_drives_door_and_exit(tmp_path):
         drain()
         got = [e.type for e in kiosk.journal.iter_events()]
         assert got == ["gate.exit_request", "door.forced"]
-        assert kiosk.state()["lanes"]["main"]["faults"]["door"]
+        assert kiosk.facade.state()["lanes"]["main"]["faults"]["door"]
     finally:
         kiosk.close()
         factory.reset()

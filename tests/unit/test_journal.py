@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from kiosk.errors import JournalError
-from kiosk.journal import Journal
+from kiosk.journal import Journal, sql_statements
 
 
 @pytest.fixture
@@ -88,3 +88,28 @@ def test_journal_listener_sees_committed_events_and_failures_do_not_break_it(jou
     journal.add_listener(lambda e: 1 / 0)
     journal.append("t")
     assert seen == [1]
+
+
+def test_journal_migration_statements_keep_a_trigger_whole(tmp_path):
+    script = """
+    CREATE TABLE seen (seq INTEGER);
+    CREATE TRIGGER remember AFTER INSERT ON events BEGIN
+        INSERT INTO seen (seq) VALUES (new.seq);
+        UPDATE state SET value = new.seq WHERE key = 'last; seen';
+    END;
+    ;
+    CREATE INDEX seen_seq ON seen(seq);
+    """
+    statements = list(sql_statements(script))
+    assert len(statements) == 3
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+
+    db = sqlite3.connect(tmp_path / "t.db")
+    db.executescript("CREATE TABLE events (seq INTEGER); CREATE TABLE state (key, value);")
+    for statement in statements:
+        db.execute(statement)
+    db.execute("INSERT INTO events VALUES (7)")
+    assert db.execute("SELECT seq FROM seen").fetchall() == [(7,)]
+    db.close()
+    with pytest.raises(JournalError, match="not complete"):
+        list(sql_statements("CREATE TABLE broken (a INTEGER"))

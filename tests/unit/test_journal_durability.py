@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from kiosk.journal import Journal
+from kiosk.journal import Journal, format_ts
+from kiosk.retention import enforce_size, purge_personal
 
 
 @pytest.fixture
@@ -119,20 +120,20 @@ def test_journal_retention_purges_uploaded_personal_data_after_retention_days(jo
     personal_day(journal, clock)
     journal.set_acked_seq(6)
     clock.advance(9 * 86400)  # the first day is 29 days old, the second 9
-    assert journal.purge_personal(28) == 3
+    assert purge_personal(journal, 28) == 3
     events = list(journal.iter_events())
     assert events[0].data == {"reason": "GRANTED", "purged": True}
     assert events[1].data == {"purged": True}
     assert events[2].data == {"reason": "delivery", "open_s": 3.0, "purged": True}
     assert events[3].data["household"] == "7-1201"  # younger: kept
-    assert journal.purge_personal(28) == 0  # idempotent
+    assert purge_personal(journal, 28) == 0  # idempotent
 
 
 def test_journal_retention_keeps_what_was_not_uploaded(journal, clock):
     personal_day(journal, clock)
     journal.set_acked_seq(1)
     clock.advance(60 * 86400)
-    assert journal.purge_personal(28) == 1
+    assert purge_personal(journal, 28) == 1
     assert [e.data.get("purged", False) for e in journal.iter_events()] == [True, False, False]
 
 
@@ -149,7 +150,7 @@ def test_journal_retention_hook_deletes_registrations(journal, clock):
     conn.execute(insert, ("r2", 5, '{"name": "李四"}'))
     journal.set_acked_seq(6)
     clock.advance(20 * 86400)
-    journal.purge_personal(28)
+    purge_personal(journal, 28)
     rows = conn.execute("SELECT event_seq, data FROM registrations").fetchall()
     assert rows == [(5, '{"name": "李四"}')]
 
@@ -158,12 +159,12 @@ def test_journal_size_cap_deletes_only_uploaded_purged_events(journal, clock):
     for i in range(400):
         journal.append("temperature.measured", {"pad": "x" * 500, "n": i}, "main")
     cap = journal.used_bytes() // 2
-    assert journal.enforce_size(cap) is False  # nothing uploaded: nothing may go
+    assert enforce_size(journal, cap) is False  # nothing uploaded: nothing may go
     assert journal.last_seq() == 400
     journal.set_acked_seq(400)
     clock.advance(30 * 86400)
-    journal.purge_personal(28)
-    assert journal.enforce_size(cap, batch=50) is True
+    purge_personal(journal, 28)
+    assert enforce_size(journal, cap, batch=50) is True
     assert journal.used_bytes() <= cap
     seqs = [e.seq for e in journal.iter_events()]
     assert seqs == list(range(seqs[0], 401)) and seqs[0] > 1
@@ -184,13 +185,13 @@ def test_journal_unwritable_raises_a_fault_on_every_lane_and_clears(tmp_path):
 
     from kiosk import config as config_mod
     from kiosk.clock import FakeClock
-    from kiosk.daemon import Kiosk
+    from kiosk.sim.hardware import simulated_kiosk
 
     demo = config_mod.load(config_mod.DEMO_CONFIG)
     cfg = config_mod.from_dict({"gate": {"data_dir": str(tmp_path), "hardware": "sim"}})
     cfg = config_mod.dataclasses.replace(cfg, lanes=demo.lanes)
     factory = MockFactory()
-    kiosk = Kiosk(cfg, clock=FakeClock(), pin_factory=factory)
+    kiosk = simulated_kiosk(cfg, FakeClock(), pin_factory=factory)
 
     def drain():
         for unit in kiosk.units.values():
@@ -199,20 +200,37 @@ def test_journal_unwritable_raises_a_fault_on_every_lane_and_clears(tmp_path):
 
     try:
         kiosk.journal.fail_writes = "database or disk is full"
-        kiosk.open_gate("main", "delivery", "guard1")  # the gate goes on deciding and acting
+        kiosk.facade.open_gate("main", "delivery", "guard1")  # the gate goes on deciding and acting
         drain()
         assert kiosk.units["main"].relay.is_open
         kiosk.maintain()
         drain()
-        for lane in kiosk.state()["lanes"].values():
+        for lane in kiosk.facade.state()["lanes"].values():
             assert "cannot write" in lane["faults"]["journal"]
         assert kiosk.health()["journal"]["pending"] == 3  # manual open + two alerts wait
         kiosk.journal.fail_writes = None
         kiosk.maintain()
         drain()
-        assert all(not lane["faults"] for lane in kiosk.state()["lanes"].values())
+        assert all(not lane["faults"] for lane in kiosk.facade.state()["lanes"].values())
         types = [e.type for e in kiosk.journal.iter_events()]
         assert types == ["gate.manual_open"] + ["alert.sensor_fault"] * 4  # in order
     finally:
         kiosk.close()
         factory.reset()
+
+
+def test_journal_retention_purges_a_registration_whose_event_never_reached_the_disk(journal, clock):
+    conn = journal._conn()
+    conn.execute(  # its event waited in memory when the process ended: no seq, no record
+        "INSERT INTO registrations (id, created_at, event_seq, household, outcome, data) "
+        "VALUES ('R0204ORPHAN', ?, NULL, '7-1201', 'admitted', '{\"name\": \"张三\"}')",
+        (format_ts(clock.now()),),
+    )
+    personal_day(journal, clock)
+    journal.set_acked_seq(3)
+    clock.advance(20 * 86400)
+    purge_personal(journal, 28)
+    assert conn.execute("SELECT COUNT(*) FROM registrations").fetchone() == (1,)  # too young
+    clock.advance(9 * 86400)
+    purge_personal(journal, 28)
+    assert conn.execute("SELECT COUNT(*) FROM registrations").fetchone() == (0,)

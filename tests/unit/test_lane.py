@@ -40,8 +40,8 @@ def either_way(request, tmp_path, clock, mock_factory, keydir):
     yield from build(tmp_path, clock, mock_factory, keydir, request.param)
 
 
-def build(tmp_path, clock, mock_factory, keydir, direction):
-    journal = Journal(tmp_path / "j.db", clock)
+def build(tmp_path, clock, mock_factory, keydir, direction, *, rules=None, history=None, **journal):
+    journal = Journal(tmp_path / "j.db", clock, **journal)
     relay = Relay(17, active_high=True, max_open_s=10, clock=clock, pin_factory=mock_factory)
     keyring = load_public_keys(keydir)
     roster = {"value": Roster()}
@@ -56,6 +56,8 @@ def build(tmp_path, clock, mock_factory, keydir, direction):
         verify_pass=lambda text, now: passes.verify(text, keyring, site=SITE, now=now),
         roster=lambda: roster["value"],
         on_change=snapshots.append,
+        rules=rules,
+        history=history,
     )
     lane.snapshots = snapshots
     lane.roster_box = roster
@@ -267,3 +269,65 @@ def test_lane_sensor_fault_without_a_hand_measurement_denies_in_both_directions(
     denied = [e for e in either_way.journal.iter_events() if e.type == "access.denied"]
     assert denied[0].data["direction"] == either_way.settings.direction
     assert pin_states(either_way) == [False]
+
+
+@pytest.fixture(params=["in", "out"])
+def unrecorded(request, tmp_path, clock, mock_factory, keydir):
+    """A lane whose journal cannot be written and whose gate then refuses every grant."""
+    lane_gen = build(tmp_path, clock, mock_factory, keydir, request.param, when_unwritable="deny")
+    lane = next(lane_gen)
+    lane.journal.fail_writes = "database or disk is full"
+    lane.journal.append("kiosk.started", {})  # the disk refuses it: the journal knows
+    yield lane
+    lane.journal.fail_writes = None
+    next(lane_gen, None)
+
+
+def test_lane_journal_unwritable_refuses_with_its_own_reason_in_both_directions(
+    unrecorded, clock, keydir
+):
+    unrecorded.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    unrecorded.handle(reading(clock, 36.5))
+    assert unrecorded.state == DENIED
+    snap = unrecorded.snapshot()
+    assert snap.reason == "JOURNAL_UNWRITABLE"  # not "thermometer fault" to the resident
+    assert (snap.message_zh, snap.message_en) == (
+        "系统无法记录，请找门卫",
+        "Cannot record: please see the guard",
+    )
+    assert pin_states(unrecorded) == [False]
+    unrecorded.journal.fail_writes = None
+    unrecorded.journal.flush()
+    (denied,) = [e for e in unrecorded.journal.iter_events() if e.type == "access.denied"]
+    assert denied.data["reason"] == "JOURNAL_UNWRITABLE"
+    assert denied.data["direction"] == unrecorded.settings.direction
+
+
+@pytest.mark.parametrize(
+    ("direction", "words"),
+    [
+        ("in", ("该通行证已进入，请勿重复使用", "Pass already used to enter")),
+        ("out", ("该通行证已外出，请勿重复使用", "Pass already used to go out")),
+    ],
+)
+def test_lane_anti_passback_words_follow_the_lane_direction(
+    direction, words, tmp_path, clock, mock_factory, keydir
+):
+    from kiosk.config import RulesSettings
+    from kiosk.policy import History, Passage
+
+    rules = RulesSettings(anti_passback="hard", anti_passback_by="window")
+    before = Passage("P0007120101", "7-1201", "resident", direction, clock.now())
+    lanes = build(
+        tmp_path, clock, mock_factory, keydir, direction, rules=rules, history=History.of([before])
+    )
+    lane = next(lanes)
+    try:
+        clock.advance(60.0)
+        lane.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+        lane.handle(reading(clock, 36.5))
+        snap = lane.snapshot()
+        assert snap.reason == "ANTI_PASSBACK"
+        assert (snap.message_zh, snap.message_en) == words
+    finally:
+        next(lanes, None)

@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 from kiosk import config as config_mod
 from kiosk.accounts import Accounts
 from kiosk.clock import FakeClock
-from kiosk.daemon import Kiosk
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import create_app
 
 PASSWORD = "correct horse 2020"
@@ -23,7 +23,7 @@ def kiosk(tmp_path):
     cfg = config_mod.from_dict(
         {"gate": {"data_dir": str(tmp_path), "hardware": "sim"}}, tmp_path / "kiosk.toml"
     )
-    k = Kiosk(cfg, clock=FakeClock())
+    k = simulated_kiosk(cfg, FakeClock())
     for name, role in (("guard", "guard"), ("tech", "maintenance"), ("boss", "admin")):
         k.journal.put_user(name, role, CHEAP_HASH)  # what Accounts.add stores, hashed cheaply
     assert Accounts(k.journal).check("tech", PASSWORD) == "maintenance"
@@ -33,7 +33,7 @@ def kiosk(tmp_path):
 
 @pytest.fixture
 def app(kiosk):
-    app = create_app(kiosk, secret_key=b"k" * 32)
+    app = create_app(kiosk.facade, secret_key=b"k" * 32)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     return app
 
@@ -215,7 +215,7 @@ def uplinked(tmp_path):
             "gate": {"gate_id": "kiosk-1", "data_dir": str(tmp_path / "data"), "hardware": "sim"},
             "uplink": {"url": server.url, "token_file": "token"},
         }
-        k = Kiosk(config_mod.from_dict(raw, tmp_path / "kiosk.toml"), clock=FakeClock())
+        k = simulated_kiosk(config_mod.from_dict(raw, tmp_path / "kiosk.toml"), FakeClock())
         k.journal.put_user("tech", "maintenance", CHEAP_HASH)
         k.journal.put_user("guard", "guard", CHEAP_HASH)
         yield k, server
@@ -228,7 +228,7 @@ def test_maintenance_ui_shows_the_refused_record_and_sends_kiosk_event_refused(u
     kiosk.journal.append("pass.scanned", {"pass_id": "P0008030101"}, lane="main")
     server.reject_seq(refused.seq)
     kiosk.uplink.step()
-    app = create_app(kiosk, secret_key=b"k" * 32)
+    app = create_app(kiosk.facade, secret_key=b"k" * 32)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     client = client_as(app, "tech")
     held = client.get("/maintenance/main/state").get_json()["uplink"]["held_event"]
@@ -260,7 +260,7 @@ def test_maintenance_ui_retry_asks_the_server_again_after_a_conflict(uplinked):
     kiosk.journal.append("pass.scanned", {}, lane="main")
     server.inject("overclaim", endpoint="events", n=50)
     kiosk.uplink.step()
-    app = create_app(kiosk, secret_key=b"k" * 32)
+    app = create_app(kiosk.facade, secret_key=b"k" * 32)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     client = client_as(app, "tech")
     state = client.get("/maintenance/main/state").get_json()["uplink"]

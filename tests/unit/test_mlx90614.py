@@ -22,7 +22,8 @@ from kiosk.sensors.mlx90614 import (
     pec,
     word_to_celsius,
 )
-from kiosk.sim.mlx90614 import EmulatedMLX90614, FakeSMBus
+from kiosk.sim.mlx90614 import EmulatedMLX90614
+from kiosk.sim.smbus import FakeSMBus
 
 
 class Sleeps:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kiosk.errors import KioskError
 from kiosk.journal import Journal
 from kiosk.parcels import ParcelForm, ParcelStore, notice, overdue, validate
+from kiosk.retention import purge_personal
 
 
 @pytest.fixture
@@ -205,7 +206,7 @@ def test_parcels_retention_removes_collected_rows_only(tmp_path, clock):
     store.collect(done.id, by="guard")
     journal.set_acked_seq(journal.last_seq())
     clock.advance(40 * 86400)
-    journal.purge_personal(28)
+    purge_personal(journal, 28)
     assert journal.read("SELECT id FROM parcels") == [(waiting.id,)]
     assert [p.id for p in store.waiting()] == [waiting.id]  # still on the shelf
     journal.close()

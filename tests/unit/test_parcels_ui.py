@@ -29,7 +29,7 @@ def test_parcels_api_records_lists_and_collects(client, kiosk, clock):  # noqa: 
     assert state["waiting"][0]["late"] is True and state["waiting"][1]["late"] is False
     assert state["waiting"][0]["waited_s"] == 31 * 60
     assert state["overdue"] == [] and state["items"] == 3
-    assert kiosk.today_counts()["parcels"] == 3
+    assert kiosk.facade.today_counts()["parcels"] == 3
     clock.advance(3 * 86400)
     login(client)
     assert [p["household"] for p in client.get("/api/parcels").get_json()["overdue"]] == [

@@ -178,7 +178,7 @@ TABLE = [
     ),
 ]
 #: Codes only the lane gives (tests/unit/test_lane.py covers them in both directions).
-LANE_ONLY = {Reason.GRANTED_MANUAL, Reason.SENSOR_FAULT}
+LANE_ONLY = {Reason.GRANTED_MANUAL, Reason.SENSOR_FAULT, Reason.JOURNAL_UNWRITABLE}
 
 
 def test_policy_decision_table_in_both_directions():

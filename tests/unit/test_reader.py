@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from kiosk.camera.capture import CameraSettings
 from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
+from kiosk.config import CameraSettings
 from kiosk.errors import CameraError
 from kiosk.events import PassPresented, SensorStatus
 from kiosk.sim.camera import SimCamera

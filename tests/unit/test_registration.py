@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -10,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk import config as config_mod
-from kiosk.daemon import Kiosk
 from kiosk.registrations import id_checksum_ok, mask_id, validate
+from kiosk.retention import purge_personal
+from kiosk.sim.hardware import simulated_kiosk
 
 TODAY = date(2020, 2, 4)
 GOOD_ID = "11010519491231002X"
@@ -121,7 +123,7 @@ def test_registration_validate_never_raises_on_any_text(fields):
 def kiosk(tmp_path, clock):
     cfg = config_mod.load(config_mod.DEMO_CONFIG)
     cfg = dataclasses.replace(cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(tmp_path)))
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     yield k
     k.close()
 
@@ -139,39 +141,66 @@ def _roster(version, observation=()):
 
 def test_registration_store_sends_the_id_number_masked_and_keeps_it_locally(kiosk):
     reg, _ = check(id_number=GOOD_ID)
-    event = kiosk.register(reg, "guard", "main")
+    event = kiosk.facade.register(reg, "guard", "main")
     assert event.type == "registration.created"
     assert event.data["id_number"].endswith("002X") and GOOD_ID not in str(event.data)
     assert event.data["name"] == "王小明" and event.data["by"] == "guard"
     rows = kiosk.journal.read("SELECT data, event_seq FROM registrations")
     assert GOOD_ID in rows[0][0] and rows[0][1] == event.seq
     assert kiosk.registrations.recent()[0]["id_number"] == mask_id(GOOD_ID)
-    assert kiosk.today_counts()["registrations"] == 1
+    assert kiosk.counts.today()["registrations"] == 1
 
 
 def test_registration_home_observation_flags_the_household_through_roster_pulls(kiosk, clock):
     today = clock.now().date()
-    kiosk.replace_roster(_roster("v1"))
+    kiosk.rosters.replace(_roster("v1"))
     reg, errors = validate(
         form(key_area="yes", outcome="observation", arrival_date=today.isoformat()),
         today=today,
     )
     assert errors == {}
-    kiosk.register(reg, "guard", "main")
+    kiosk.facade.register(reg, "guard", "main")
     until = today + timedelta(days=14)
-    assert kiosk.roster().observation_until("7-1201", today) == until
-    kiosk.replace_roster(_roster("v2"))  # the committee has not heard of it yet
-    assert kiosk.roster().observation_until("7-1201", today) == until
+    assert kiosk.rosters.current().observation_until("7-1201", today) == until
+    kiosk.rosters.replace(_roster("v2"))  # the committee has not heard of it yet
+    assert kiosk.rosters.current().observation_until("7-1201", today) == until
     later = until + timedelta(days=3)
-    kiosk.replace_roster(_roster("v3", [("7-1201", later.isoformat())]))
-    assert kiosk.roster().observation_until("7-1201", today) == later
+    kiosk.rosters.replace(_roster("v3", [("7-1201", later.isoformat())]))
+    assert kiosk.rosters.current().observation_until("7-1201", today) == later
 
 
 def test_registration_flag_keeps_the_later_date(kiosk, clock):
     today = clock.now().date()
-    assert kiosk.flag_home_observation("8-0301", today + timedelta(days=14), "guard") == (
+    assert kiosk.facade.flag_home_observation("8-0301", today + timedelta(days=14), "guard") == (
         today + timedelta(days=14)
     )
-    assert kiosk.flag_home_observation("8-0301", today + timedelta(days=2), "guard") == (
+    assert kiosk.facade.flag_home_observation("8-0301", today + timedelta(days=2), "guard") == (
         today + timedelta(days=14)
     )
+
+
+def test_registration_id_is_one_short_kind_in_the_event_and_the_row(kiosk):
+    from kiosk.passes import REGISTRATION_ID_MAX
+
+    reg, _ = check(id_number=GOOD_ID)
+    event = kiosk.facade.register(reg, "guard", "main")
+    registration_id = event.data["registration_id"]
+    assert re.fullmatch(r"R0204[2-9A-HJ-NP-Z]{6}", registration_id)  # month, day, random
+    assert len(registration_id.encode()) <= REGISTRATION_ID_MAX  # it fits a temporary pass
+    assert kiosk.journal.read("SELECT id FROM registrations") == [(registration_id,)]
+
+
+def test_registration_written_while_the_disk_refuses_events_is_purged_in_time(kiosk, clock):
+    kiosk.journal.fail_writes = "database or disk is full"
+    reg, _ = check(id_number=GOOD_ID)
+    waiting = kiosk.facade.register(reg, "guard", "main")
+    assert waiting.seq is None
+    assert kiosk.journal.read("SELECT event_seq FROM registrations") == [(None,)]
+    kiosk.journal.fail_writes = None
+    kiosk.journal.flush()
+    (written,) = kiosk.journal.recent(1, types=("registration.created",))
+    assert kiosk.journal.read("SELECT event_seq FROM registrations") == [(written.seq,)]
+    kiosk.journal.set_acked_seq(kiosk.journal.last_seq())
+    clock.advance(29 * 86400)
+    purge_personal(kiosk.journal, 28)
+    assert kiosk.journal.read("SELECT COUNT(*) FROM registrations") == [(0,)]

@@ -113,7 +113,7 @@ def test_resident_view_never_carries_personal_data(state, reason, temperature, f
 
 @pytest.fixture
 def client(kiosk):  # noqa: F811
-    return create_app(kiosk, secret_key=b"k" * 32).test_client()
+    return create_app(kiosk.facade, secret_key=b"k" * 32).test_client()
 
 
 def test_resident_page_needs_no_sign_in_and_shows_no_household(client, kiosk):  # noqa: F811

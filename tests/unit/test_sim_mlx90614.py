@@ -24,7 +24,8 @@ from kiosk.sensors.mlx90614 import (
     pec,
     word_to_celsius,
 )
-from kiosk.sim.mlx90614 import DEFAULT_CONFIG1, EEPROM_BUSY_S, EmulatedMLX90614, FakeSMBus
+from kiosk.sim.mlx90614 import DEFAULT_CONFIG1, EEPROM_BUSY_S, EmulatedMLX90614
+from kiosk.sim.smbus import FakeSMBus
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.clock import FakeClock
+from kiosk.config import ThermometerSettings
 from kiosk.errors import ConfigError, SensorError
 from kiosk.events import PersonLeft, PersonPresent, SensorStatus, TemperatureRead
 from kiosk.sensors.calibration import Calibration, fit_offset
@@ -18,11 +19,11 @@ from kiosk.sensors.thermometer import (
     AMBIENT_LOW_WARNING,
     LEAVE_AFTER_SAMPLES,
     Thermometer,
-    ThermometerSettings,
     presence,
     stable_median,
 )
-from kiosk.sim.mlx90614 import EmulatedMLX90614, FakeSMBus
+from kiosk.sim.mlx90614 import EmulatedMLX90614
+from kiosk.sim.smbus import FakeSMBus
 
 SETTINGS = ThermometerSettings()
 AMBIENT_C = 24.0

@@ -13,8 +13,8 @@ from gpiozero.pins.mock import MockFactory
 
 from kiosk import config as config_mod
 from kiosk.accounts import Accounts
-from kiosk.daemon import Kiosk
 from kiosk.events import ManualOpen
+from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import create_app, guard
 
 PASSWORD = "long enough 1"
@@ -30,7 +30,7 @@ def _config(tmp_path, **lane_changes):
 
 @pytest.fixture
 def kiosk(tmp_path, clock):
-    k = Kiosk(_config(tmp_path), clock=clock)
+    k = simulated_kiosk(_config(tmp_path), clock)
     accounts = Accounts(k.journal)
     accounts.add("guard", PASSWORD, "guard")
     accounts.add("fixer", PASSWORD, "maintenance")
@@ -40,7 +40,9 @@ def kiosk(tmp_path, clock):
 
 @pytest.fixture
 def app(kiosk):
-    return create_app(kiosk, secret_key=b"k" * 32, session_idle_min=30, maintenance_idle_min=10)
+    return create_app(
+        kiosk.facade, secret_key=b"k" * 32, session_idle_min=30, maintenance_idle_min=10
+    )
 
 
 @pytest.fixture
@@ -238,13 +240,13 @@ def test_ui_fever_alarm_is_acknowledged_with_an_outcome(client, kiosk):
     still = api(client, url, {"outcome": "remeasured", "temperature_c": "37.8"})
     assert still.status_code == 400 and "发热门诊" in still.get_json()["message"]
     assert api(client, url, {"outcome": "ignored"}).status_code == 400
-    assert kiosk.fevers()
+    assert kiosk.facade.fevers()
     assert api(client, url, {"outcome": "remeasured", "temperature_c": "36.8"}).status_code == 200
     ack = kiosk.journal.recent(1)[0]
     assert ack.type == "alert.fever_ack"
     assert ack.data["fever_seq"] == fever.seq and ack.data["temperature_c"] == 36.8
     assert ack.data["by"] == "guard" and ack.lane == "main"
-    assert kiosk.fevers() == []
+    assert kiosk.facade.fevers() == []
     assert api(client, url, {"outcome": "clinic"}).status_code == 404
 
 
@@ -252,13 +254,13 @@ def test_ui_fever_buzzer_sounds_until_acknowledged(tmp_path, clock):
     factory = MockFactory()
     cfg = _config(tmp_path, buzzer_pin=22)
     cfg = dataclasses.replace(cfg, lanes={"main": cfg.lanes["main"]})  # one lane, one buzzer
-    k = Kiosk(cfg, clock=clock, pin_factory=factory)
+    k = simulated_kiosk(cfg, clock, pin_factory=factory)
     try:
         pin = factory.pin(22)
         assert pin.state is False
         fever = _fever(k)
         assert pin.state is True
-        k.acknowledge_fever(fever.seq, "clinic", "guard")
+        k.facade.acknowledge_fever(fever.seq, "clinic", "guard")
         assert pin.state is False
     finally:
         k.close()
@@ -267,13 +269,13 @@ def test_ui_fever_buzzer_sounds_until_acknowledged(tmp_path, clock):
 
 def test_ui_fever_left_open_before_a_restart_is_still_open(tmp_path, clock):
     cfg = _config(tmp_path)
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     first, second = _fever(k), _fever(k)
-    k.acknowledge_fever(first.seq, "reported", "guard")
+    k.facade.acknowledge_fever(first.seq, "reported", "guard")
     k.close()
-    k = Kiosk(cfg, clock=clock)
+    k = simulated_kiosk(cfg, clock)
     try:
-        assert [f["seq"] for f in k.fevers()] == [second.seq]
+        assert [f["seq"] for f in k.facade.fevers()] == [second.seq]
     finally:
         k.close()
 
@@ -284,16 +286,16 @@ def test_ui_today_counts_in_out_denied_fevers(kiosk, clock):
     kiosk.journal.append("access.granted", {}, lane="exit")
     kiosk.journal.append("access.denied", {}, lane="exit")
     _fever(kiosk)
-    assert kiosk.today_counts() == {
+    assert kiosk.counts.today() == {
         "in": 2,
         "out": 1,
         "denied": 1,
         "fevers": 1,
         "registrations": 0,
-        "parcels": 0,
     }
+    assert kiosk.facade.today_counts()["parcels"] == 0  # and the pickup point's items
     clock.advance(24 * 3600)
-    assert kiosk.today_counts()["in"] == 0
+    assert kiosk.counts.today()["in"] == 0
 
 
 def test_ui_stream_ends_when_the_session_ends(app, client, monkeypatch):
@@ -352,7 +354,7 @@ def test_registration_form_records_and_flags_home_observation(client, kiosk, clo
     event = kiosk.journal.recent(1, types=("registration.created",))[0]
     assert event.data["household"] == "7-1201" and event.data["outcome"] == "observation"
     today = clock.now().date()
-    assert kiosk.roster().observation_until("7-1201", today).isoformat() == "2020-02-18"
+    assert kiosk.rosters.current().observation_until("7-1201", today).isoformat() == "2020-02-18"
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -388,3 +390,21 @@ def test_ui_records_csv_opens_in_excel(client, kiosk):
     assert len(rows) == 2 and rows[1][2] == "exit" and "体温异常" in rows[1][8]
     rows = list(csv.reader(io.StringIO(client.get("/records/export.csv").data.decode("utf-8-sig"))))
     assert rows[1][7] == "'=HYPERLINK(1)"
+
+
+def test_registration_offers_a_temporary_pass_under_the_registration_id_even_unwritten(
+    client, kiosk
+):
+    login(client)
+    kiosk.journal.fail_writes = "database or disk is full"  # the event waits in memory
+    admitted = dict(REGISTRATION, key_area="no", outcome="admitted", csrf_token=token(client, "/"))
+    response = client.post("/register/", data=admitted)
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    (shown,) = re.findall(r'data-registration="([^"]*)"', page)
+    assert re.fullmatch(r"R0204[2-9A-HJ-NP-Z]{6}", shown)  # not "RNone"
+    kiosk.journal.fail_writes = None
+    kiosk.journal.flush()
+    event = kiosk.journal.recent(1, types=("registration.created",))[0]
+    assert event.data["registration_id"] == shown
+    assert kiosk.journal.read("SELECT id, event_seq FROM registrations") == [(shown, event.seq)]

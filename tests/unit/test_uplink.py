@@ -759,7 +759,12 @@ def gate_config(tmp_path, **uplink):
     (tmp_path / "token").write_text(TOKEN)
     (tmp_path / "token").chmod(0o600)
     raw = {
-        "gate": {"gate_id": GATE, "site": "xdm-jinwaitan", "data_dir": str(tmp_path / "data")},
+        "gate": {
+            "gate_id": GATE,
+            "site": "xdm-jinwaitan",
+            "data_dir": str(tmp_path / "data"),
+            "hardware": "sim",
+        },  # no camera to name: a Pi config needs one
         "uplink": {"token_file": "token", **uplink},
     }
     return config.from_dict(raw, tmp_path / "kiosk.toml")

@@ -19,7 +19,7 @@ from kiosk.reasons import Reason
 from kiosk.sim.audio import SimAudio
 from kiosk.voice import prompts
 from kiosk.voice.clips import Library, build_defaults, scaled_copy, trim_silence, wav_duration
-from kiosk.voice.speaker import AlsaOutput, Voice, volume_at
+from kiosk.voice.speaker import AlsaOutput, Voice, VoiceThread, volume_at
 
 CST = timezone(timedelta(hours=8))
 
@@ -234,12 +234,19 @@ def test_voice_broken_speaker_is_a_status_not_an_error(speaker, clock):
     assert [p.prompt for p in audio.played] == ["granted"]
 
 
-def test_voice_thread_starts_and_stops(speaker, clock):
-    voice, _ = speaker
-    voice.start()
-    assert voice.alive
-    voice.stop()
-    assert not voice.alive
+def test_voice_thread_prepares_then_speaks_and_stops(tmp_path, clock):
+    audio = SimAudio(clock)
+    voice = Voice(audio, Library(tmp_path / "voice"), clock)
+    thread = VoiceThread(voice)
+    thread.start()
+    assert thread.alive
+    assert thread.settle()  # the first turn checked the output
+    assert voice.status()["state"] == "ok"
+    voice.tell(snap("granted", result_no=1, reason="GRANTED"))
+    assert thread.settle() and thread.settle()
+    assert [p.prompt for p in audio.played] == ["granted"]
+    thread.stop()
+    assert not thread.alive and voice._playing is None
 
 
 # -- audio files -----------------------------------------------------------------------------

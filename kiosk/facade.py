@@ -1,0 +1,386 @@
+"""The one narrow object the screens talk to: everything the guard screen (and any other page
+served by the kiosk) may see and do, as plain data and commands.
+
+:func:`kiosk.ui.create_app` receives a :class:`Facade` and nothing else: no view touches the
+journal, the configuration, the registrations, the hardware or the simulated world. Commands
+that move the gate (:meth:`Facade.open_gate`, :meth:`Facade.manual_temperature`) go through the
+lane's queue, so the lane thread alone actuates. The running :class:`kiosk.daemon.Kiosk`
+builds one over its parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from kiosk import __version__, resident, schema, temporary
+from kiosk.accounts import Accounts
+from kiosk.errors import KioskError, UplinkError
+from kiosk.events import ManualOpen, TemperatureRead
+from kiosk.hardware import TIMESYNC_FLAG
+from kiosk.retention import PERSONAL_FIELDS
+
+
+class Facade:
+    """What the screens may see and do at one gate.
+
+    :param kiosk: the running :class:`kiosk.daemon.Kiosk` whose parts this object fronts.
+    :param health: ``() -> dict``, the liveness of threads and parts (``/healthz``).
+    """
+
+    def __init__(self, kiosk, health: Callable[[], dict]) -> None:
+        self._kiosk = kiosk
+        self._config = kiosk.config
+        self._health = health
+        #: The injected clock (sessions and sign-in throttling count on it).
+        self.clock = kiosk.clock
+
+    # -- who and what this gate is ---------------------------------------------------------
+
+    @property
+    def gate_id(self) -> str:
+        return self._config.gate.gate_id
+
+    @property
+    def threshold_c(self) -> float:
+        """The screening threshold in °C (the 37.3 °C rule)."""
+        return self._config.screening.threshold_c
+
+    @property
+    def simulated(self) -> bool:
+        """True on the simulated world (the demo's simulate panel is offered)."""
+        return self._kiosk.hardware.simulated
+
+    def lanes(self) -> list[str]:
+        """The lanes' names, in configuration order."""
+        return list(self._config.lanes)
+
+    def entry_lanes(self) -> list[str]:
+        """The lanes' names, the ``in`` lanes first (where people register on arrival)."""
+        lanes = self._config.lanes
+        return sorted(lanes, key=lambda name: lanes[name].direction != "in")
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        """The gate's local date."""
+        return self.clock.now().date()
+
+    # -- the guard screen ------------------------------------------------------------------
+
+    def state(self) -> dict:
+        """Everything the guard screen shows, as plain data."""
+        k = self._kiosk
+        return {
+            "gate_id": self.gate_id,
+            "site": self._config.gate.site,
+            "version": __version__,
+            "simulated": self.simulated,
+            "uptime_s": round(self.clock.monotonic() - k.started_mono, 1),
+            "lanes": {n: u.lane.snapshot().to_dict() for n, u in k.units.items()},
+            "roster": k.rosters.current().summary(self.clock.now()),
+            "clock": {"synchronised": k.time_sync.synchronised()},
+            "last_seq": k.journal.last_seq(),
+            "threshold_c": self.threshold_c,
+            "counts": self.today_counts(),
+            "badges": self.badges(),
+            "fevers": self.fevers(),
+        }
+
+    def today_counts(self) -> dict[str, int]:
+        """Today's in, out, denied, fevers and registrations (gate's local date), and the
+        items waiting at the pickup point now (``parcels``)."""
+        return {**self._kiosk.counts.today(), "parcels": self._kiosk.parcels.waiting_items()}
+
+    def subscribe(self):
+        """Live updates: a :class:`kiosk.hub.Subscription` of ``lane``, ``event``, ``fevers``,
+        ``roster`` and ``alert`` messages."""
+        return self._kiosk.hub.subscribe()
+
+    def health(self) -> dict:
+        """Liveness of threads and parts, for ``/healthz``."""
+        return self._health()
+
+    def badges(self) -> dict[str, str]:
+        """Health of thermometer, camera, relay, uplink and clock for the guard screen:
+        ``ok``, ``warn``, ``fault`` or ``off`` (not fitted / not configured)."""
+        lanes = self._health()["lanes"].values()
+        badges = {
+            part: "fault" if any(v[part] == "fault" for v in lanes) else "ok"
+            for part in ("thermometer", "camera")
+        }
+        badges["relay"] = "fault" if any(v["lane_thread"] is False for v in lanes) else "ok"
+        uplink = self._kiosk.uplink
+        if uplink is None or not getattr(uplink, "enabled", False):
+            badges["uplink"] = "off"
+        else:
+            state = uplink.status().get("state")
+            badges["uplink"] = {"ok": "ok", "backing_off": "warn"}.get(state, "fault")
+        badges["clock"] = self._clock_badge()
+        badges["audio"] = self._audio_badge()
+        return badges
+
+    def _audio_badge(self) -> str:
+        """The spoken prompts' output: a fault here is a badge, never a lane's fault."""
+        voice = self._kiosk.voice
+        if voice is None:
+            return "off"
+        return {"ok": "ok", "warn": "warn", "unknown": "warn"}.get(voice.status()["state"], "fault")
+
+    def voice_status(self) -> dict:
+        """The spoken prompts for maintenance: ``state``, ``problem``, ``missing`` prompts,
+        ``played`` (``{"state": "off"}`` without a voice)."""
+        voice = self._kiosk.voice
+        return {"state": "off"} if voice is None else voice.status()
+
+    def _clock_badge(self) -> str:
+        import os
+
+        if self.clock.now().year < 2020:
+            return "fault"  # no RTC and no time server yet: the records' times are wrong
+        if self._kiosk.hardware.clock_trusted or os.path.exists(TIMESYNC_FLAG):
+            return "ok"
+        return "warn"
+
+    def uplink_status(self) -> dict:
+        """The committee uplink's state for the guard and maintenance screens, with the
+        event held because the server refused it (personal fields masked), if any."""
+        uplink = self._kiosk.uplink
+        if uplink is None:
+            return {"state": "disabled"}
+        status = uplink.status()
+        held = uplink.held_event()
+        if held is not None and held["event"] is not None:
+            held["event"] = {**held["event"], "data": _masked(held["event"]["data"])}
+        status["held_event"] = held
+        return status
+
+    def uplink_send_refused(self, seq: int, by: str) -> dict:
+        """Maintenance: send a ``kiosk.event_refused`` in place of held event *seq*.
+
+        :raises UplinkError: no uplink, or *seq* is not held because the server refused it.
+        """
+        if self._kiosk.uplink is None:
+            raise UplinkError("no committee server is configured")
+        return self._kiosk.uplink.send_refused(seq, by)
+
+    def uplink_retry(self) -> int | None:
+        """Maintenance: offer a held event again, or ask the server again after a conflict."""
+        uplink = self._kiosk.uplink
+        return None if uplink is None else uplink.release_quarantine()
+
+    def recent_events(self, limit: int) -> list[dict]:
+        """The latest *limit* journal events, newest first, in the contract's shape."""
+        return [e.to_api() for e in self._kiosk.journal.recent(limit)]
+
+    def _unit(self, lane: str):
+        try:
+            return self._kiosk.units[lane]
+        except KeyError:
+            raise KioskError(f"no lane named {lane!r}") from None
+
+    def open_gate(self, lane: str, reason: str, guard: str) -> None:
+        """Queue a manual opening by *guard* with *reason* (journaled as gate.manual_open).
+
+        :raises KioskError: no such lane.
+        """
+        unit = self._unit(lane)
+        unit.runner.put(ManualOpen(lane, self.clock.monotonic(), reason, guard))
+
+    def manual_temperature(self, lane: str, body_c: float, guard: str) -> None:
+        """Queue a body temperature (°C) measured by hand with a clinical thermometer."""
+        unit = self._unit(lane)
+        unit.runner.put(
+            TemperatureRead(lane, self.clock.monotonic(), "manual", float(body_c), by=guard)
+        )
+
+    def fevers(self) -> list[dict]:
+        """Fever alarms the guard has not acknowledged yet, oldest first."""
+        return self._kiosk.fevers.open()
+
+    def acknowledge_fever(self, seq: int, outcome: str, by: str, **details):
+        """Close the fever alarm *seq* with *outcome*; *details*: ``temperature_c``, ``note``
+        (:meth:`kiosk.fevers.FeverAlarms.acknowledge`)."""
+        return self._kiosk.fevers.acknowledge(seq, outcome, by, **details)
+
+    # -- registrations and temporary passes ------------------------------------------------
+
+    def households(self) -> set[str]:
+        """The households on the roster (empty when no roster was received)."""
+        return set(self._kiosk.rosters.current().households)
+
+    def last_temperature(self, lane: str, max_age_s: float = 300.0) -> dict | None:
+        """The lane's latest body temperature (°C) if younger than *max_age_s*, else None."""
+        self._unit(lane)
+        for event in self._kiosk.journal.recent(20, types=("temperature.measured",), lane=lane):
+            value = event.data.get("temperature_c")
+            if value is None:
+                continue
+            age = (self.clock.now() - datetime.fromisoformat(event.ts)).total_seconds()
+            if age > max_age_s:
+                return None
+            return {"temperature_c": value, "ts": event.ts, "age_s": round(age, 1)}
+        return None
+
+    def register(self, registration, by: str, lane: str | None = None):
+        """Record a health information form (``registration.created``); flag home observation
+        when that is its outcome. Returns the event, whose data carries the
+        ``registration_id``."""
+        event = self._kiosk.registrations.add(registration, by=by, lane=lane)
+        if registration.outcome == "observation" and registration.observation_until:
+            self.flag_home_observation(registration.household, registration.observation_until, by)
+        return event
+
+    def flag_home_observation(self, household: str, until: date, by: str) -> date:
+        """Keep *household* in until *until*; returns the date in force."""
+        return self._kiosk.rosters.flag_home_observation(household, until, by, self.clock.now())
+
+    def recent_registrations(self, limit: int = 100) -> list[dict]:
+        """The latest registrations, newest first, ID number masked."""
+        return self._kiosk.registrations.recent(limit)
+
+    def issue_temporary_pass(self, registration_id: str, household: str, **options) -> dict:
+        """A temporary pass for a registered person; *options*: ``hours``, ``until``,
+        ``single_reentry``, ``guard`` (:func:`kiosk.temporary.issue_temporary_pass`)."""
+        cfg = self._config
+        return temporary.issue_temporary_pass(
+            self._kiosk.journal,
+            keys_dir=cfg.keys_dir,
+            rules=cfg.rules,
+            site=cfg.gate.site,
+            now=self.clock.now(),
+            registration_id=registration_id,
+            household=household,
+            **options,
+        )
+
+    # -- records ---------------------------------------------------------------------------
+
+    def records(self, limit: int, **filters) -> list:
+        """Journal events, newest first, filtered (:meth:`kiosk.journal.Journal.recent`:
+        *before*, *types*, *lane*, *household*, *since*, *until*)."""
+        return self._kiosk.journal.recent(limit, **filters)
+
+    # -- the pickup point (取件处) ----------------------------------------------------------
+
+    def parcels_state(self) -> dict:
+        """The pickup point for the guard: ``waiting`` parcels (takeaway first, each with how
+        long it waited and ``late`` for takeaway past ``takeaway_late_min``), ``overdue``
+        ones (uncollected after ``overdue_days``), and how many ``items`` wait."""
+        settings = self._config.parcels
+        store = self._kiosk.parcels
+        now = self.clock.now()
+        late_s = settings.takeaway_late_min * 60.0
+        waiting = store.waiting()
+        return {
+            "waiting": [
+                {**p.view(now), "late": p.urgent and p.waited_s(now) > late_s} for p in waiting
+            ],
+            "overdue": [p.view(now) for p in store.overdue(settings.overdue_days)],
+            "items": sum(p.count for p in waiting),
+            "overdue_days": settings.overdue_days,
+            "takeaway_late_min": settings.takeaway_late_min,
+        }
+
+    def receive_parcel(self, form, by: str) -> dict:
+        """Record a :class:`kiosk.parcels.ParcelForm` at the pickup point
+        (``parcel.received``); returns the parcel as the guard screen lists it."""
+        return self._kiosk.parcels.receive(form, by=by).view(self.clock.now())
+
+    def collect_parcels(
+        self, by: str, *, household: str | None = None, parcel_id: str | None = None
+    ) -> int:
+        """Mark one parcel, or every parcel of *household*, collected (``parcel.collected``);
+        returns how many records were closed.
+
+        :raises KioskError: *parcel_id* is not waiting.
+        """
+        store = self._kiosk.parcels
+        if parcel_id:
+            store.collect(parcel_id, by=by)
+            return 1
+        return len(store.collect_household(household or "", by=by))
+
+    # -- the resident screen -------------------------------------------------------------
+
+    def resident_view(self, lane: str, snapshot: dict | None = None) -> dict:
+        """What the resident screen of *lane* shows, with no personal data of anyone
+        (:func:`kiosk.resident.view`): from *snapshot* (a lane message of the live stream)
+        or the lane as it is now.
+
+        :raises KioskError: no such lane.
+        """
+        unit = self._unit(lane)
+        snap = snapshot if snapshot is not None else unit.lane.snapshot().to_dict()
+        return resident.view(snap, camera_at=self._config.ui.resident_camera)
+
+    # -- accounts and sign-in --------------------------------------------------------------
+
+    def check_password(self, name: str, password: str) -> str | None:
+        """The account's role if *password* is right, else None."""
+        return Accounts(self._kiosk.journal).check(name, password)
+
+    def record(self, type_: str, data: dict) -> None:
+        """Journal a sign-in event (``auth.login``, ``auth.login_failed``)."""
+        if not type_.startswith("auth."):
+            raise KioskError(f"{type_}: the screens record only auth.* events")
+        self._kiosk.journal.append(type_, data)
+
+    def accounts(self) -> list[tuple[str, str]]:
+        """``(name, role)`` of every account."""
+        return self._kiosk.journal.list_users()
+
+    def config_lines(self) -> list[str]:
+        """The effective configuration as TOML-like lines, secrets hidden."""
+        return schema.lines(self._config)
+
+    @property
+    def config_path(self) -> str:
+        return str(self._config.path or "")
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def thermometer_state(self, lane: str) -> dict:
+        return self._kiosk.maintenance.thermometer_state(lane)
+
+    def calibrate(self, lane: str, *, points: list[tuple[float, float]], by: str) -> dict:
+        return self._kiosk.maintenance.calibrate(lane, points=points, by=by)
+
+    def set_emissivity(self, lane: str, value: float, by: str) -> dict:
+        return self._kiosk.maintenance.set_emissivity(lane, value, by)
+
+    def camera_state(self, lane: str) -> dict:
+        return self._kiosk.maintenance.camera_state(lane)
+
+    def camera_jpeg(self, lane: str) -> bytes | None:
+        return self._kiosk.maintenance.camera_jpeg(lane)
+
+    def test_pulse(self, lane: str, by: str) -> None:
+        """Pulse *lane*'s relay for its ``open_s`` to test it. The gate really opens, so it
+        goes through the lane like any manual opening: journaled as ``gate.manual_open``
+        with reason ``"test"`` and *by* as the guard."""
+        self.open_gate(lane, "test", by)
+
+    # -- the simulated world (demo only) ---------------------------------------------------
+
+    def simulate(self, lane: str, *, object_c: float | None = None, text: str | None = None):
+        """Someone steps in front of *lane* (forehead *object_c* °C, showing *text*), or with
+        ``object_c=None`` walks away; returns what the lane's surroundings are now.
+
+        :raises KioskError: not simulated hardware, or no such lane.
+        """
+        world = self._kiosk.hardware.world
+        if world is None or lane not in world.lanes:
+            raise KioskError(f"no simulated lane named {lane!r}")
+        scene = world.lane(lane)
+        if object_c is None:
+            scene.leave()
+        else:
+            scene.step_in(object_c, text)
+        return scene.state()
+
+
+def _masked(data: dict) -> dict:
+    """*data* with its personal fields shown as ``***`` (a maintenance page shows it)."""
+    return {k: "***" if k in PERSONAL_FIELDS else v for k, v in data.items()}
