@@ -3,7 +3,8 @@
 No sign-in, and served to the kiosk itself only: any client that is not the kiosk's own
 loopback (or that comes through a proxy) is refused, so the page cannot be watched from the
 compound's network. It follows the lane live over server-sent events; every message is
-built by :meth:`Kiosk.resident_view`, which passes on no personal data of anyone.
+built by :meth:`kiosk.facade.Facade.resident_view`, which passes on no personal data of
+anyone.
 """
 
 from __future__ import annotations
