@@ -17,14 +17,7 @@ from kiosk.retention import purge_personal
 
 
 @pytest.fixture
-def journal(tmp_path, clock):
-    j = Journal(tmp_path / "journal.db", clock)
-    yield j
-    j.close()
-
-
-@pytest.fixture
-def store(journal, clock):
+def store(journal, clock):  # the journal fixture: tests/unit/conftest.py
     return ParcelStore(journal, clock)
 
 
