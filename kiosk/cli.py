@@ -324,7 +324,9 @@ def calibrate(config_path, lane, points, raws, references, by, samples, yes, sim
 def scan(files: tuple[str, ...], as_json: bool, backend: str) -> None:
     """Decode the QR codes in image FILES; print per file the texts and the milliseconds.
 
-    Exits 0 when every file was read, found codes or not; 1 when a file could not be read.
+    An image whose header declares more than 50 megapixels is refused without decoding it;
+    every other file is still read. Exits 0 when every file was read, found codes or not; 1
+    when a file could not be read.
     """
     from kiosk.camera.scanner import scan_files
 
