@@ -27,6 +27,7 @@ PARTS = (
     "rest",
     "screen",
     "sigterm",
+    "voice",
     "committee",
 )
 HERE = Path(__file__).resolve().parent
@@ -194,6 +195,25 @@ def rows(name: str, result: dict) -> list[str]:
                 "< 100 ms (max)",
                 result["met"],
             )
+        )
+    elif name == "voice":
+        met = result["met"]
+        out.append(
+            _row(
+                "voice: decision -> result prompt playing (aplay, ALSA null)",
+                result["prompt_start_ms"],
+                " ms",
+                "p95 <= 150 ms",
+                met["prompt_start_ms"],
+            )
+        )
+        off, on = result["gate_latency_voice_off_ms"], result["gate_latency_voice_on_ms"]
+        out.append(
+            f"| voice: gate latency, frame -> relay, voice on | {_f(on['median'], ' ms')} | "
+            f"IQR {_f(on['iqr'])}, p95 {_f(on['p95'])}; voice off (same run) "
+            f"{_f(off['median'], ' ms')}, IQR {_f(off['iqr'])}, p95 {_f(off['p95'])} | "
+            "unchanged (median within 2 ms or 10 %) | "
+            f"{'yes' if met['gate_latency'] else '**no**'} |"
         )
     elif name == "committee":
         out += committee_rows(result)
