@@ -75,6 +75,7 @@
     setField(tile, "flags", flags.join(" · "));
     tile.querySelector(".manual-temp").hidden = !lane.manual_temperature;
     countdowns[lane.name] = lane.hold_s > 0 ? Date.now() + lane.hold_s * 1000 : 0;
+    document.dispatchEvent(new CustomEvent("kiosk:lane", { detail: lane })); // parcels.js
   }
 
   function tickCountdowns() {
@@ -301,6 +302,7 @@
     source.addEventListener("event", (e) => {
       const ev = JSON.parse(e.data);
       loadEventsSoon();
+      document.dispatchEvent(new CustomEvent("kiosk:event", { detail: ev })); // parcels.js
       if (/^(access\.|gate\.manual_open|alert\.|registration\.)/.test(ev.type)) refreshSoon();
     });
     source.addEventListener("fevers", (e) => renderFevers(JSON.parse(e.data)));
