@@ -3,8 +3,9 @@
 Meant for when the daemon is stopped (on the bench, or right after installing a sensor). A
 running daemon owns the lane's calibration in memory and would not see a file changed under
 it until its next start, so the session refuses when the daemon answers on its port: the
-maintenance page calibrates a running kiosk and applies it at once. Talking to the daemon over
-HTTP instead would need a maintenance login from the shell, which the page already gives.
+maintenance page calibrates a running kiosk and applies it at once. A daemon on another port
+is found by the mark it holds in the data folder (:mod:`kiosk.running`). Talking to the daemon
+over HTTP instead would need a maintenance login from the shell, which the page already gives.
 
 The command line parses the options and hands in the hardware (:func:`run`); this module
 holds the session: live raw readings, points, the fit, the confirmation, the journal.
@@ -48,6 +49,17 @@ def daemon_url(cfg) -> str | None:
         return url if "lanes" in json.loads(body) else None
     except (ValueError, TypeError):
         return None
+
+
+def _daemon_on_data(cfg) -> str | None:
+    """The address of a kiosk daemon running on this configuration's data folder, on
+    whatever port it listens (:mod:`kiosk.running`), else None."""
+    from kiosk.running import running
+
+    found = running(cfg.data_dir)
+    if found is None:
+        return None
+    return str(found.get("url") or f"process {found.get('pid', '?')}")
 
 
 def _take_raw(sensor, samples: int, pause_s: float = 0.1, spread_c: float = 0.3) -> float:
@@ -133,7 +145,7 @@ def run(cfg, lane: str, pairs: list, *, by, samples: int, yes: bool, sim_target_
     from kiosk.journal import Journal
     from kiosk.sensors import calibration as cal_mod
 
-    running = daemon_url(cfg)
+    running = daemon_url(cfg) or _daemon_on_data(cfg)
     if running:
         raise KioskError(
             f"the kiosk daemon is running ({running}); calibrate on its maintenance page, "

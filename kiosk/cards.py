@@ -1,8 +1,9 @@
 """Printable pass cards (出入证 / 临时通行证) and batches of them from a households CSV.
 
-A card is A6 portrait (105 x 148 mm, four to an A4 sheet): title, household, the QR code
-(70 mm square with its 4-module quiet zone, about 1.4 mm a module for a version 6 code),
-pass id, validity and short instructions.
+A card is A6 portrait (105 x 148 mm, four to an A4 sheet), Chinese first: the compound's
+name, the title (出入证, then in English), household, the QR code (70 mm square with its
+4-module quiet zone, about 1.4 mm a module for a version 6 code), pass id, validity and short
+instructions.
 
 Formats, chosen by the file suffix:
 
@@ -15,9 +16,9 @@ Formats, chosen by the file suffix:
     provides without embedding (Acrobat, pdf.js, PDFium, poppler with poppler-data,
     Ghostscript); Latin text is Helvetica; every run is measured by its font.
 ``.png``
-    1240 x 1748 pixels, A6 at 300 dpi, for printing or showing on a phone. The QR code is
-    exact; the words are English only, because OpenCV can draw only ASCII and Pillow (with a
-    CJK font) is not a dependency.
+    1240 x 1748 pixels, A6 at 300 dpi, for printing or showing on a phone: the same words
+    as the other formats, Chinese first, drawn with Pillow in a CJK font found through
+    fontconfig (Noto Sans CJK SC, from Debian's ``fonts-noto-cjk``, by preference).
 
 The QR modules come from segno; the card drawing here is only rectangles and text.
 """
@@ -32,7 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-import cv2
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -41,6 +41,7 @@ from kiosk.passes import (
     ParsedToken,
     PassClaims,
     PassKind,
+    household_problem,
     issue_token,
     make_claims,
     parse_token,
@@ -60,10 +61,12 @@ SHEET_NAME = "sheet.pdf"
 ISSUED_NAME = "issued.csv"
 
 TITLES = {
-    PassKind.RESIDENT: ("出入证", "RESIDENT PASS"),
-    PassKind.TEMPORARY: ("临时通行证", "TEMPORARY PASS"),
-    PassKind.WORKER: ("工作人员通行证", "STAFF PASS"),
+    PassKind.RESIDENT: ("出入证", "Resident pass"),
+    PassKind.TEMPORARY: ("临时通行证", "Temporary pass"),
+    PassKind.WORKER: ("工作人员通行证", "Staff pass"),
 }
+#: CJK font families for the PNG card, best first (as fontconfig names them).
+PNG_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
 INSTRUCTIONS_ZH = "出示二维码，看向测温仪，通过后请随手关门"
 INSTRUCTIONS_EN = ("Show the QR code, look at the thermometer,", "then close the gate behind you.")
 NOTES_ZH = {
@@ -94,7 +97,6 @@ class _Text:
 @dataclass(frozen=True)
 class _Layout:
     texts: tuple[_Text, ...]
-    english: tuple[_Text, ...]
     qr_x: float
     qr_y: float
     modules: np.ndarray  # bool, True = dark, quiet zone included
@@ -104,33 +106,28 @@ def _when(moment: datetime, tz: tzinfo | None) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _layout(token: str, claims: PassClaims, tz: tzinfo | None) -> _Layout:
+def _layout(token: str, claims: PassClaims, tz: tzinfo | None, site_name: str = "") -> _Layout:
+    """The card's lines, Chinese first: the compound's name, the title (and in English),
+    the household; the QR code; the pass id, validity and instructions."""
     matrix = np.array([list(row) for row in qr_for(token).matrix], dtype=bool)
     modules = np.pad(matrix, QUIET_ZONE, constant_values=False)
     title_zh, title_en = TITLES[claims.kind]
     start, end = _when(claims.valid_from, tz), _when(claims.valid_until, tz)
     m = _MARGIN_MM
-    texts = (
-        _Text(None, 16, 9, title_zh),
-        _Text(m, 28, 6, f"户号 {claims.household}"),
-        _Text(m, 111, 4, f"证号 {claims.pass_id}"),
-        _Text(m, 118, 3.4, f"有效期 {start} 至 {end}"),
+    texts = [_Text(None, 9, 4.6, site_name.strip())] if site_name.strip() else []
+    texts += [
+        _Text(None, 19, 9, title_zh),
+        _Text(None, 24.5, 3.4, title_en),
+        _Text(m, 32, 5.5, f"户号 {claims.household}"),
+        _Text(m, 112, 4, f"证号 {claims.pass_id}"),
+        _Text(m, 118.5, 3.4, f"有效期 {start} 至 {end}"),
         _Text(m, 127, 3.8, INSTRUCTIONS_ZH),
         _Text(m, 133, 3.4, NOTES_ZH[claims.kind]),
-        _Text(m, 140, 2.6, " ".join(INSTRUCTIONS_EN)),
-    )
-    english = [_Text(m, 16, 6, title_en)]
-    if claims.household.isascii():
-        english.append(_Text(m, 28, 5, f"Household {claims.household}"))
-    if claims.pass_id.isascii():
-        english.append(_Text(m, 111, 4, f"Pass {claims.pass_id}"))
-    english += [
-        _Text(m, 118, 3.2, f"Valid {start} to {end}"),
-        _Text(m, 127, 3.2, INSTRUCTIONS_EN[0]),
-        _Text(m, 133, 3.2, INSTRUCTIONS_EN[1]),
+        _Text(m, 139.5, 2.8, INSTRUCTIONS_EN[0]),
+        _Text(m, 143.5, 2.8, INSTRUCTIONS_EN[1]),
     ]
     qr_x = (CARD_W_MM - QR_MM) / 2
-    return _Layout(texts, tuple(english), qr_x, 33.0, modules)
+    return _Layout(tuple(texts), qr_x, 35.0, modules)
 
 
 def _runs(modules: np.ndarray) -> Iterator[tuple[int, int, int]]:
@@ -176,7 +173,43 @@ def _svg(layout: _Layout) -> str:
 # --- PNG -----------------------------------------------------------------------------------
 
 
-def _png(layout: _Layout) -> np.ndarray:
+def png_font() -> tuple[str, int]:
+    """A CJK font for the PNG card: ``(file, face index)``, asked of fontconfig.
+
+    :raises PassError: no font covering Chinese is installed (name the package to install).
+    """
+    import shutil
+    import subprocess
+
+    found: dict[str, tuple[str, int]] = {}
+    if shutil.which("fc-list"):
+        listing = subprocess.run(
+            ["fc-list", "-f", "%{file}\t%{index}\t%{family}\n", ":lang=zh-cn:style=Regular"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+        for line in sorted(listing.splitlines()):
+            path, _, rest = line.partition("\t")
+            index, _, families = rest.partition("\t")
+            for family in families.split(","):
+                found.setdefault(family.strip(), (path, int(index or 0)))
+    for family in PNG_FONTS:
+        if family in found:
+            return found[family]
+    if found:
+        return next(iter(found.values()))
+    raise PassError(
+        "a PNG card needs a Chinese font: install fonts-noto-cjk (or write the card as .svg "
+        "or .pdf)"
+    )
+
+
+def _png(layout: _Layout):
+    """The card as a greyscale Pillow image, 300 dpi."""
+    from PIL import Image, ImageDraw, ImageFont
+
     px_per_mm = PNG_DPI / 25.4
     width, height = round(CARD_W_MM * px_per_mm), round(CARD_H_MM * px_per_mm)
     image = np.full((height, width), 255, dtype=np.uint8)
@@ -187,14 +220,17 @@ def _png(layout: _Layout) -> np.ndarray:
     left = (width - qr.shape[1]) // 2
     top = round(layout.qr_y * px_per_mm)
     image[top : top + qr.shape[0], left : left + qr.shape[1]] = qr
-    font = cv2.FONT_HERSHEY_DUPLEX
-    cap_height = cv2.getTextSize("H", font, 1.0, 1)[0][1]
-    for line in layout.english:
-        font_scale = line.size * 0.7 * px_per_mm / cap_height
-        thickness = max(1, round(font_scale * 1.5))
-        origin = (round(line.x * px_per_mm), round(line.y * px_per_mm))
-        cv2.putText(image, line.text, origin, font, font_scale, 0, thickness, cv2.LINE_AA)
-    return image
+    canvas = Image.fromarray(image, mode="L")
+    draw = ImageDraw.Draw(canvas)
+    path, index = png_font()
+    for line in layout.texts:
+        font = ImageFont.truetype(path, round(line.size * px_per_mm), index=index)
+        y = round(line.y * px_per_mm)
+        if line.x is None:
+            draw.text((width / 2, y), line.text, fill=0, font=font, anchor="ms")
+        else:
+            draw.text((round(line.x * px_per_mm), y), line.text, fill=0, font=font, anchor="ls")
+    return canvas
 
 
 # --- PDF (reportlab, the "print" extra) ---------------------------------------------------
@@ -273,28 +309,37 @@ def _pdf_card(pdf, layout: _Layout, left_mm: float, top_mm: float, page_h_mm: fl
 # --- cards ---------------------------------------------------------------------------------
 
 
-def _checked_layout(token: str, claims: PassClaims, tz: tzinfo | None) -> _Layout:
+def _checked_layout(
+    token: str, claims: PassClaims, tz: tzinfo | None, site_name: str = ""
+) -> _Layout:
     parsed = parse_token(token)
     if not isinstance(parsed, ParsedToken):
         raise PassError(f"not a pass token: {parsed.detail}")
     if parsed.claims != claims:
         raise PassError("the token does not say what the card would print")
-    return _layout(token, claims, tz)
+    return _layout(token, claims, tz, site_name)
 
 
 def write_card(
-    token: str, claims: PassClaims, path: str | os.PathLike[str], *, tz: tzinfo | None = None
+    token: str,
+    claims: PassClaims,
+    path: str | os.PathLike[str],
+    *,
+    tz: tzinfo | None = None,
+    site_name: str = "",
 ) -> Path:
     """Write a printable card for *token* to *path* (``.png``, ``.svg`` or ``.pdf``).
 
     :param claims: what *token* says (checked, so a card never prints another household).
     :param tz: time zone for the printed validity; ``None`` is this machine's local zone.
-    :raises PassError: unknown suffix, or *token* is not a pass saying *claims*.
+    :param site_name: the compound's name, printed above the title ("" prints none).
+    :raises PassError: unknown suffix, *token* is not a pass saying *claims*, or (PNG) no
+        Chinese font is installed.
     :raises OSError: the file cannot be written.
     """
     path = Path(path)
     _check_suffix(path)
-    _write_layout(_checked_layout(token, claims, tz), path)
+    _write_layout(_checked_layout(token, claims, tz, site_name), path)
     return path
 
 
@@ -312,10 +357,7 @@ def _write_layout(layout: _Layout, path: Path) -> None:
         _pdf_card(pdf, layout, 0, 0, CARD_H_MM)
         pdf.save()
     else:
-        ok, encoded = cv2.imencode(".png", _png(layout))
-        if not ok:
-            raise PassError(f"{path}: PNG encoding failed")
-        path.write_bytes(encoded.tobytes())
+        _png(layout).save(path, format="PNG", dpi=(PNG_DPI, PNG_DPI))
 
 
 def write_sheet(
@@ -323,12 +365,14 @@ def write_sheet(
     path: str | os.PathLike[str],
     *,
     tz: tzinfo | None = None,
+    site_name: str = "",
 ) -> Path:
-    """Write *cards* (token, claims) to one PDF, four A6 cards to an A4 page, with cut lines.
+    """Write *cards* (token, claims) to one PDF, four A6 cards to an A4 page, with cut lines;
+    *site_name*, the compound's name, on each.
 
     :raises PassError: a token does not say its claims.
     """
-    layouts = [_checked_layout(token, claims, tz) for token, claims in cards]
+    layouts = [_checked_layout(token, claims, tz, site_name) for token, claims in cards]
     _write_sheet(layouts, Path(path))
     return Path(path)
 
@@ -382,6 +426,7 @@ def issue_batch(
     now: datetime,
     *,
     card_format: str = "png",
+    site_name: str = "",
 ) -> list[BatchRow]:
     """Issue one pass and card per row of *csv_path*, plus a printable sheet of them all.
 
@@ -396,6 +441,7 @@ def issue_batch(
     *out_dir*. A bad row is skipped with an error naming its line; the other rows go on.
 
     :param private_key: the committee's key; *kid* is its key id.
+    :param site_name: the compound's name, printed on every card.
     :raises PassError: the file is unreadable, not UTF-8, lacks a ``household`` column or has
         an unknown one; *card_format* is not png, svg or pdf; *days* is not positive;
         reportlab (the ``print`` extra) is not installed.
@@ -447,7 +493,7 @@ def issue_batch(
             results.append(BatchRow(line, household, error=f"{csv_path.name} line {line}: {exc}"))
             continue
         token = issue_token(claims, private_key)
-        layout = _layout(token, claims, now.tzinfo)
+        layout = _layout(token, claims, now.tzinfo, site_name)
         card = out / f"{pass_id}.{card_format}"
         _write_layout(layout, card)
         layouts.append(layout)
@@ -478,6 +524,8 @@ def _read_rows(
         kind = _BATCH_KINDS.get(kind_name)
         if not household:
             problem = "household is empty"
+        elif household_problem(household):
+            problem = household_problem(household)
         elif kind is None:
             problem = (
                 f"kind {kind_name!r} is not resident or worker"
@@ -486,16 +534,14 @@ def _read_rows(
         else:
             problem = None
         if problem is None and pass_id is None:
-            match = _BUILDING_ROOM.fullmatch(household)
-            if match is None:
+            number = per_household.get(household, 0) + 1
+            pass_id = pass_id_for(household, number)
+            if pass_id is None:
                 problem = (
                     f"no pass_id, and household {household!r} is not building-room like 7-1201"
                 )
             else:
-                number = per_household.get(household, 0) + 1
                 per_household[household] = number
-                building, room = (int(group) for group in match.groups())
-                pass_id = f"P{building:04d}{room:04d}{number:02d}"
         if problem is None and not _SAFE_PASS_ID.fullmatch(pass_id):
             problem = f"pass_id {pass_id!r} may hold only letters, digits, '-' and '_'"
         if problem is None and pass_id in seen:
@@ -506,6 +552,17 @@ def _read_rows(
         else:
             rows.append((line, household, problem))
     return rows
+
+
+def pass_id_for(household: str, number: int = 1, prefix: str = "P") -> str | None:
+    """The pass id made from a ``building-room`` household and the pass's *number* in it:
+    ``7-1201`` gives ``P0007120101`` for its first pass; None for any other household (its
+    pass ids are given, not made)."""
+    match = _BUILDING_ROOM.fullmatch(household)
+    if match is None or not 1 <= number <= 99:
+        return None
+    building, room = (int(group) for group in match.groups())
+    return f"{prefix}{building:04d}{room:04d}{number:02d}"
 
 
 def _write_issued(path: Path, rows: Sequence[BatchRow]) -> None:

@@ -91,6 +91,7 @@ _HEADER = struct.Struct(">BBB3sIIB")  # version|kind, flags, kid, site tag, from
 _MIN_RAW = _HEADER.size + 2 + SIGNATURE_BYTES
 _MAX_RAW = _HEADER.size + PASS_ID_MAX + HOUSEHOLD_MAX + 1 + REGISTRATION_ID_MAX + SIGNATURE_BYTES
 _BASE45_BODY = re.compile(r"[0-9A-Z $%*+\-./:]+")
+_HOUSEHOLD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _UINT32_LIMIT = 2**32
 
 
@@ -201,6 +202,21 @@ class PassClaims:
             _text_field("registration id", self.registration_id, REGISTRATION_ID_MAX)
             if self.kind is not PassKind.TEMPORARY:
                 raise PassError("only a temporary pass carries a registration id")
+
+
+def household_problem(household: str) -> str | None:
+    """Why *household* cannot be printed on a pass, or None when it can: letters and digits
+    (any script: ``7-1201``, ``7号1201``) in parts joined by single hyphens, at most
+    :data:`HOUSEHOLD_MAX` UTF-8 bytes; no spaces or punctuation, so that ``7 1201!`` is
+    refused rather than taken for ``7-1201``."""
+    if not isinstance(household, str) or not household:
+        return "a household is needed, like 7-1201"
+    size = len(household.encode("utf-8"))
+    if size > HOUSEHOLD_MAX:
+        return f"household {household!r} is {size} bytes in UTF-8; at most {HOUSEHOLD_MAX}"
+    if not _HOUSEHOLD.fullmatch(household):
+        return f"{household!r} is not a household: letters and digits joined by '-', like 7-1201"
+    return None
 
 
 def short_id(prefix: str, now: datetime) -> str:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from kiosk.errors import ConfigError
+from kiosk.running import RunningMark
 from kiosk.sdnotify import Notifier
 from kiosk.ui import create_app, serve
 
@@ -166,6 +167,13 @@ class Service:
             received.append((signum, time.monotonic()))
             stop.set()
 
+        mark = RunningMark(kiosk.config.data_dir)
+        try:
+            mark.hold(f"http://{host}:{port}")  # what kiosk calibrate asks, whatever the port
+        except ConfigError:
+            server.close()
+            kiosk.close()
+            raise
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         http = threading.Thread(target=server.run, name="http", daemon=True)
         watchdog = Watchdog(kiosk, notifier)
@@ -192,6 +200,7 @@ class Service:
             server.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            mark.release()
             log.info("stopped")
 
 

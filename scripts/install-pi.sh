@@ -25,7 +25,7 @@ fi
 say "system packages"
 apt-get update -qq
 apt-get install -y -qq python3-venv python3-dev libzbar0 i2c-tools rsync cage chromium \
-    espeak-ng alsa-utils >/dev/null
+    espeak-ng alsa-utils fonts-noto-cjk >/dev/null
 
 say "users and groups"
 for group in i2c gpio video render input audio; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the system packages kiosk needs are present.
 #   runtime: libzbar0 (pyzbar's decoder library), espeak-ng (makes the spoken prompts'
-#            default audio, Mandarin voice), alsa-utils (aplay plays them)
+#            default audio, Mandarin voice), alsa-utils (aplay plays them), fonts-noto-cjk
+#            (Chinese on the guard screen and on PNG pass cards)
 #   test:    runtime + chromium (browser tests) + zbar-tools (zbarimg, a benchmark peer)
 #            + postgresql (the committee server's tests and benchmark start a throwaway one)
 # As root, missing packages are installed with apt-get; otherwise the exact command is
@@ -14,6 +15,8 @@ have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 have_lib 'libzbar\.so\.0' || missing+=(libzbar0)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v aplay >/dev/null 2>&1 || missing+=(alsa-utils)
+command -v fc-list >/dev/null 2>&1 || missing+=(fontconfig)
+[ -n "$(fc-list ':lang=zh-cn' file 2>/dev/null)" ] || missing+=(fonts-noto-cjk)
 if [ "$want" = test ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)

@@ -96,7 +96,7 @@ def test_cards_png_card_still_scans_printed_small_and_blurred(tmp_path):
     assert decode(cv2.GaussianBlur(small, (3, 3), 0)) == [token]
 
 
-def test_cards_png_card_leaves_out_a_chinese_household_but_scans(tmp_path):
+def test_cards_png_card_with_a_chinese_household_scans(tmp_path):
     token, claims = resident(household="7号1201")
     image = cv2.imread(str(write_card(token, claims, tmp_path / "card.PNG", tz=CST)))
     assert decode(image) == [token]
@@ -106,11 +106,23 @@ def test_cards_svg_card_has_the_words_and_a_qr_that_decodes(tmp_path):
     token, claims = resident(household="7号1201")
     svg = write_card(token, claims, tmp_path / "card.svg", tz=CST).read_text(encoding="utf-8")
     texts = [el.text for el in ET.fromstring(svg).iter() if el.tag.endswith("text")]
-    assert texts[:2] == ["出入证", "户号 7号1201"]
+    assert texts[:3] == ["出入证", "Resident pass", "户号 7号1201"]  # Chinese first
     assert "证号 P0007120101" in texts
     assert "有效期 2020-02-04 08:15 至 2020-03-05 08:15" in texts
     assert "出示二维码，看向测温仪，通过后请随手关门" in texts
     assert decode(raster_svg_qr(svg)) == [token]
+
+
+def test_cards_carry_the_compound_name_above_the_title(tmp_path):
+    token, claims = resident()
+    svg = write_card(token, claims, tmp_path / "c.svg", tz=CST, site_name="金外滩小区")
+    texts = [
+        el.text for el in ET.fromstring(svg.read_text("utf-8")).iter() if el.tag.endswith("text")
+    ]
+    assert texts[:2] == ["金外滩小区", "出入证"]
+    pdf = write_card(token, claims, tmp_path / "c.pdf", tz=CST, site_name="金外滩小区")
+    (page,) = pdf_pages(pdf.read_bytes())
+    assert pdf_text(page).splitlines()[:2] == ["金外滩小区", "出入证"]
 
 
 def test_cards_svg_escapes_markup_in_fields(tmp_path):
@@ -152,7 +164,7 @@ def test_cards_pdf_card_is_well_formed_with_chinese_and_a_qr_that_decodes(tmp_pa
     width, height = page.get_size()
     assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (105, 148)  # A6
     lines = pdf_text(page).splitlines()
-    assert lines[:2] == ["出入证", "户号 7-1201"]
+    assert lines[:3] == ["出入证", "Resident pass", "户号 7-1201"]  # Chinese first
     assert "证号 P0007120101" in lines
     assert "有效期 2020-02-04 08:15 至 2020-03-05 08:15" in lines
     assert "出示二维码，看向测温仪，通过后请随手关门" in lines
