@@ -1,5 +1,7 @@
-"""Fixtures of the unit tests of the uplink: a journal, the fake committee server on loopback,
-and a factory of uplinks to it (stopped at the end of the test)."""
+"""Fixtures of the unit tests: for the uplink a journal, the fake committee server on loopback,
+and a factory of uplinks to it (stopped at the end of the test); for the guard screen a demo
+kiosk (not started, on the fake clock) with a guard and a maintenance account, its app and a
+client (tests/unit/guard_app.py has the helpers)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ import random
 
 import pytest
 
+from kiosk.accounts import Accounts
 from kiosk.journal import Journal
 from kiosk.sim.committee import CommitteeServer
+from kiosk.sim.hardware import simulated_kiosk
+from kiosk.ui import create_app
 from kiosk.uplink import Uplink
 
 TOKEN = "gate-token-7Hq2mX9vLp"
@@ -64,3 +69,28 @@ def run_until_idle(uplink, clock, limit=200):
             return
         clock.advance(wait)
     raise AssertionError(f"not idle after {limit} steps: {uplink.status()}")
+
+
+@pytest.fixture
+def ui_kiosk(tmp_path, clock):
+    from tests.unit.guard_app import PASSWORD, ui_config
+
+    k = simulated_kiosk(ui_config(tmp_path), clock)
+    accounts = Accounts(k.journal)
+    accounts.add("guard", PASSWORD, "guard")
+    accounts.add("fixer", PASSWORD, "maintenance")
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def ui_app(ui_kiosk):
+    return create_app(
+        ui_kiosk.facade, secret_key=b"k" * 32, session_idle_min=30, maintenance_idle_min=10
+    )
+
+
+@pytest.fixture
+def ui(ui_app):
+    """A test client of the guard-screen app."""
+    return ui_app.test_client()

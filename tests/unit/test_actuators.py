@@ -107,3 +107,24 @@ def test_indicator_on_pin(mock_factory):
     assert mock_factory.pin(5).state is True
     assert lamp.is_on is True
     lamp.close()
+
+
+def test_relay_trace_reads_the_pin_back_high_then_low(relay, clock):
+    assert relay.trace() == [(0.0, "low")]
+    relay.pulse(3.0)
+    clock.advance(3.0)
+    relay.tick()
+    assert relay.trace() == [(0.0, "low"), (0.0, "high"), (3.0, "low")]
+    assert relay.level() == "low" and states(relay.pin) == [False, True, False]
+    relay.off()  # already off: no change to record
+    assert len(relay.trace()) == 3
+
+
+def test_relay_trace_of_an_active_low_relay_is_the_pins_level(mock_factory, clock):
+    r = Relay(27, active_high=False, max_open_s=10.0, clock=clock, pin_factory=mock_factory)
+    try:
+        r.pulse(1.0)
+        assert r.is_open and r.level() == "low"  # energised on a low level
+        assert [level for _, level in r.trace()] == ["high", "low"]
+    finally:
+        r.close()

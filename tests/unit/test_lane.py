@@ -331,3 +331,43 @@ def test_lane_anti_passback_words_follow_the_lane_direction(
         assert (snap.message_zh, snap.message_en) == words
     finally:
         next(lanes, None)
+
+
+def test_lane_someone_measured_without_a_pass_shows_their_temperature_until_they_leave(rig, clock):
+    rig.handle(PersonPresent("main", clock.monotonic()))
+    rig.handle(reading(clock, 36.7))
+    snap = rig.snapshot()
+    assert (snap.state, snap.present, snap.temperature_c) == (IDLE, True, 36.7)  # "show a pass"
+    rig.handle(PersonLeft("main", clock.monotonic()))
+    assert rig.snapshot().temperature_c is None
+
+
+def test_lane_household_under_observation_coming_in_is_granted_with_the_date_to_check(
+    tmp_path, clock, mock_factory, keydir
+):
+    from datetime import date
+
+    from kiosk.config import RulesSettings
+
+    lanes = build(tmp_path, clock, mock_factory, keydir, "in", rules=RulesSettings())
+    lane = next(lanes)
+    try:
+        lane.roster_box["value"] = Roster(
+            version="r1",
+            passes={"P0007120201": ("7-1202", "active")},
+            home_observation={"7-1202": date(2020, 2, 18)},
+        )
+        lane.handle(reading(clock, 36.5))
+        lane.handle(
+            PassPresented("main", clock.monotonic(), token(keydir, clock, "P0007120201", "7-1202"))
+        )
+        snap = lane.snapshot()
+        assert (snap.state, snap.warnings, snap.observation_until) == (
+            GRANTED,
+            ("HOME_OBSERVATION",),
+            "2020-02-18",
+        )
+        granted = lane.journal.recent(1, types=("access.granted",))[0]
+        assert granted.data["warnings"] == ["HOME_OBSERVATION"]  # the committee sees it too
+    finally:
+        next(lanes, None)

@@ -270,3 +270,107 @@ def test_maintenance_ui_retry_asks_the_server_again_after_a_conflict(uplinked):
     kiosk.uplink.step()
     assert client.get("/maintenance/main/state").get_json()["uplink"]["state"] == "ok"
     assert server.stored_seqs() == [1]
+
+
+# -- the calibration's confirm step and its undo; the focus guide; the relay's pin ------------
+
+
+def test_maintenance_ui_calibration_preview_changes_nothing(app, kiosk):
+    client = client_as(app, "tech")
+    preview = client.post("/maintenance/main/calibration/preview", json={"points": [[36.1, 36.4]]})
+    assert preview.status_code == 200
+    body = preview.get_json()
+    assert body["before"]["identity"] is True
+    assert body["after"]["offset_c"] == pytest.approx(0.3)
+    assert events(kiosk, "calibration.changed") == []
+    assert kiosk.units["main"].thermometer.calibration.is_identity
+    assert not (kiosk.config.data_dir / "calibration-main.json").exists()
+    refused = client.post("/maintenance/main/calibration/preview", json={"points": [[31, 36.5]]})
+    assert refused.status_code == 400 and refused.get_json()["message"].startswith("校准被拒绝")
+
+
+def test_maintenance_ui_restore_puts_the_previous_calibration_back_at_once(app, kiosk):
+    client = client_as(app, "tech")
+    state = lambda: client.get("/maintenance/main/state").get_json()["thermometer"]  # noqa: E731
+    nothing = client.post("/maintenance/main/calibration/restore")
+    assert nothing.status_code == 400 and nothing.get_json()["error"] == "no_previous"
+    assert state()["previous"] is None
+    client.post("/maintenance/main/calibration", json={"points": [[36.1, 36.4]]})
+    client.post("/maintenance/main/calibration", json={"points": [[36.0, 36.5]]})
+    assert state()["previous"]["offset_c"] == pytest.approx(0.3)
+    undone = client.post("/maintenance/main/calibration/restore").get_json()
+    assert undone["after"]["offset_c"] == pytest.approx(0.3)
+    assert kiosk.units["main"].thermometer.calibration.offset_c == pytest.approx(0.3)
+    last = events(kiosk, "calibration.changed")[-1]
+    assert (last.data["kind"], last.data["by"]) == ("restore", "tech")
+    # undoing the undo goes back to what it undid
+    client.post("/maintenance/main/calibration/restore")
+    assert kiosk.units["main"].thermometer.calibration.offset_c == pytest.approx(0.5)
+
+
+def test_maintenance_ui_focus_guide_says_good_poor_or_hold_a_pass(app, kiosk):
+    import dataclasses
+
+    from kiosk.sim.camera import PHONE
+
+    clock, unit = kiosk.clock, kiosk.units["main"]
+    camera = kiosk.world.lanes["main"].camera
+    client = client_as(app, "tech")
+    guide = lambda: client.get("/maintenance/main/state").get_json()["camera"]  # noqa: E731
+    assert guide()["focus_guide"] == "no_frame"
+    unit.reader.poll()
+    assert guide()["focus_guide"] == "no_pass"  # nothing read yet: hold a pass up
+    text = "KP1:" + "FOCUSGUIDE" * 6
+    camera.present(text, style=dataclasses.replace(PHONE, blur_sigma=0.0, tilt_deg=0.0))
+    clock.advance(0.1)
+    unit.reader.poll()
+    sharp = guide()
+    assert sharp["focus_guide"] == "good" and sharp["focus_best"] == pytest.approx(sharp["focus"])
+    camera.present(text, style=dataclasses.replace(PHONE, blur_sigma=1.2, tilt_deg=0.0))
+    clock.advance(0.1)
+    unit.reader.poll()
+    blurred = guide()
+    assert blurred["focus"] < 0.7 * blurred["focus_best"]
+    assert blurred["focus_guide"] == "poor"
+    clock.advance(6.0)  # the pass taken away a while ago
+    camera.present(None)
+    unit.reader.poll()
+    assert guide()["focus_guide"] == "no_pass"
+
+
+def test_maintenance_ui_relay_state_shows_the_pin_went_high_and_low(app, kiosk):
+    client = client_as(app, "tech")
+    unit = kiosk.units["main"]
+    client.post("/maintenance/main/pulse")
+    unit.lane.handle(unit.runner.inputs.get_nowait())
+    high = client.get("/maintenance/main/state").get_json()["relay"]
+    assert (high["pin"], high["level"], high["open"]) == (17, "high", True)
+    kiosk.clock.advance(3.0)
+    unit.relay.tick()
+    relay = client.get("/maintenance/main/state").get_json()["relay"]
+    assert [c["level"] for c in relay["trace"]] == ["low", "high", "low"]
+    assert relay["trace"][-1]["at"] == "2020-02-04T07:30:03.000+08:00"  # the gate's clock
+    assert relay["level"] == "low" and relay["open"] is False
+
+
+def test_maintenance_ui_upload_now_needs_a_committee_server(app):
+    client = client_as(app, "tech")
+    refused = client.post("/maintenance/main/uplink/push")
+    assert refused.status_code == 409 and refused.get_json()["error"] == "uplink_off"
+
+
+def test_maintenance_ui_upload_now_pushes_during_a_back_off(uplinked):
+    kiosk, server = uplinked
+    kiosk.journal.append("pass.scanned", {}, lane="main")
+    server.inject("error", endpoint="events", status=503)
+    kiosk.uplink.step()
+    assert kiosk.uplink.status()["state"] == "backing_off" and server.stored_seqs() == []
+    kiosk.uplink.step()  # the back-off holds the next push back (the fake clock stands still)
+    assert server.stored_seqs() == []
+    app = create_app(kiosk.facade, secret_key=b"k" * 32)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    pushed = client_as(app, "tech").post("/maintenance/main/uplink/push")
+    assert pushed.status_code == 200
+    kiosk.uplink.step()
+    assert server.stored_seqs()[:1] == [1]  # upload now: pushed at once
+    assert client_as(app, "guard").post("/maintenance/main/uplink/push").status_code == 403

@@ -204,6 +204,17 @@ def test_policy_soft_anti_passback_grants_and_warns():
     assert got.data("in")["warnings"] == ["ANTI_PASSBACK"]
 
 
+def test_policy_household_under_observation_coming_in_is_let_in_with_a_warning():
+    home = token("P5", "7-1202")
+    got = decide(home, "in")
+    assert got.granted and got.warnings == ("HOME_OBSERVATION",)  # may be back from a test
+    assert got.data("in")["warnings"] == ["HOME_OBSERVATION"]
+    assert decide(home, "out").reason == Reason.HOME_OBSERVATION  # going out: stopped
+    off = dataclasses.replace(RULES, home_observation="off")
+    assert decide(home, "in", rules=off).warnings == ()
+    assert decide(GOOD, "in").warnings == ()  # a household not under observation
+
+
 def test_policy_anti_passback_window_without_out_lane():
     rules = dataclasses.replace(RULES, anti_passback_window_s=600)
     check = passes.verify(GOOD, KEYRING, site=SITE, now=NOW)

@@ -11,64 +11,27 @@ import re
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from kiosk import config as config_mod
-from kiosk.accounts import Accounts
 from kiosk.events import ManualOpen
 from kiosk.sim.hardware import simulated_kiosk
-from kiosk.ui import create_app, guard
+from kiosk.ui import guard
+from tests.unit.guard_app import PASSWORD, REGISTRATION, api, login, token, types, ui_config
 
-PASSWORD = "long enough 1"
-
-
-def _config(tmp_path, **lane_changes):
-    cfg = config_mod.load(config_mod.DEMO_CONFIG)
-    lanes = {n: dataclasses.replace(s, **lane_changes) for n, s in cfg.lanes.items()}
-    return dataclasses.replace(
-        cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(tmp_path)), lanes=lanes
-    )
+_config = ui_config
 
 
 @pytest.fixture
-def kiosk(tmp_path, clock):
-    k = simulated_kiosk(_config(tmp_path), clock)
-    accounts = Accounts(k.journal)
-    accounts.add("guard", PASSWORD, "guard")
-    accounts.add("fixer", PASSWORD, "maintenance")
-    yield k
-    k.close()
+def kiosk(ui_kiosk):
+    return ui_kiosk
 
 
 @pytest.fixture
-def app(kiosk):
-    return create_app(
-        kiosk.facade, secret_key=b"k" * 32, session_idle_min=30, maintenance_idle_min=10
-    )
+def app(ui_app):
+    return ui_app
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-def token(client, path="/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-
-
-def login(client, user="guard", password=PASSWORD, **kwargs):
-    return client.post(
-        "/login",
-        data={"user": user, "password": password, "csrf_token": token(client)},
-        **kwargs,
-    )
-
-
-def api(client, path, body=None):
-    return client.post(path, json=body or {}, headers={"X-CSRFToken": token(client, "/")})
-
-
-def types(kiosk):
-    return [e.type for e in kiosk.journal.recent(500)]
+def client(ui):
+    return ui
 
 
 # -- sessions and protection ---------------------------------------------------------------
@@ -312,21 +275,6 @@ def test_ui_stream_ends_when_the_session_ends(app, client, monkeypatch):
 
 
 # -- registration ----------------------------------------------------------------------------
-
-
-REGISTRATION = {
-    "kind": "returning",
-    "name": "李四",
-    "phone": "13800138000",
-    "household": "7-1201",
-    "from_province": "湖北",
-    "arrival_date": "2020-02-04",
-    "key_area": "yes",
-    "contact": "no",
-    "temperature_c": "36.6",
-    "outcome": "observation",
-    "lane": "main",
-}
 
 
 def test_registration_form_keeps_what_was_typed_and_says_what_is_wrong(client, kiosk):
