@@ -100,6 +100,8 @@ def _part(type_: str, key: str, value, lang: str, tz: tzinfo | None) -> str:
         return i18n.translate(f"reg.kind.{value}", lang)
     if key == "kind":
         return ""  # the pass kind: the event's name says enough
+    if key in ("source", "state") and type_ != "alert.sensor_fault":
+        return ""  # a roster's source, a lane's state: the event's name says enough
     if key == "source":
         return i18n.translate(f"badge.{value}", lang)
     if key == "state":

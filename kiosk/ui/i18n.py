@@ -298,7 +298,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "maint.restore_confirm": ("确认恢复", "Confirm: restore it"),
     "maint.restored": ("已恢复并应用", "Restored and applied"),
     "maint.detail": ("技术细节", "Details"),
-    "maint.no_calibration": ("未校准（使用原始读数）", "None (raw readings as they are)"),
+    "maint.no_calibration": ("未校准（使用原始读数）", "Not calibrated (raw readings as they are)"),
     "maint.cal.gain": ("增益", "gain"),
     "maint.cal.offset": ("偏移", "offset"),
     "maint.cal.at_body": ("36.5 °C 处修正", "correction at 36.5 °C"),

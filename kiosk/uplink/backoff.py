@@ -38,6 +38,8 @@ class Backoff:
         """Failures in a row."""
         self.retry_at = 0.0
         """Monotonic time before which nothing is sent."""
+        self.asked_until = 0.0
+        """Monotonic time before which the server asked not to be called (Retry-After)."""
         self.down_since: float | None = None
         """When the current run of failures began (None while it answers)."""
 
@@ -47,6 +49,7 @@ class Backoff:
         self.failures += 1
         if retry_after is not None:
             delay = max(retry_after, self.min_s)
+            self.asked_until = now + delay
         else:
             cap = min(self.max_s, self.min_s * 2 ** min(self.failures - 1, 30))
             delay = max(self.min_s, self.rng.uniform(0.0, cap))
@@ -62,6 +65,11 @@ class Backoff:
         self.retry_at = 0.0
         self.down_since = None
         return was_down
+
+    def skip_wait(self) -> None:
+        """Try at once (a person said the link is mended), but never before the server's own
+        Retry-After; the failures still count towards the next delay."""
+        self.retry_at = min(self.retry_at, self.asked_until)
 
     def wait(self) -> float:
         """Seconds left before the next try may go (0 when it may go now)."""

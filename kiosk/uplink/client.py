@@ -179,9 +179,9 @@ class Uplink:
 
     def push_now(self) -> None:
         """Maintenance's "upload now": push at once, even during a back-off after failures
-        (the link was mended). A refused token, a held event or a conflict still hold the
-        push back, as their own panels say."""
-        self.pusher.backoff.retry_at = 0.0
+        (the link was mended), though never before a server's Retry-After. A refused token,
+        a held event or a conflict still hold the push back, as their own panels say."""
+        self.pusher.backoff.skip_wait()
         self.nudge()
 
     def journal_listener(self, event: Event) -> None:

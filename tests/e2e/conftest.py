@@ -30,6 +30,10 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 USER, PASSWORD = "guard", "demo-guard-2020"
+MAINT, MAINT_PASSWORD = "maint", "demo-maint-2020"
+#: The two screens every page is looked at on: the kiosk's 7-inch one and a laptop's.
+SIZES = ((800, 480), (1280, 800))
+LANGUAGES = ("zh", "en")
 #: Forehead temperatures (°C) the simulated sensor sees (body = forehead + 1.0 °C).
 NORMAL_FOREHEAD_C, FEVER_FOREHEAD_C = 35.4, 37.6
 
@@ -48,6 +52,10 @@ class LiveKiosk:
 
     def token(self, household: str) -> str:
         return next(p.token for p in self.passes if p.household == household and "valid" in p.label)
+
+    def pass_token(self, pass_id: str) -> str:
+        """The demo pass *pass_id* (of any kind: revoked, under home observation, ...)."""
+        return next(p.token for p in self.passes if p.pass_id == pass_id)
 
     def types(self, limit: int = 200) -> list[str]:
         return [e.type for e in self.kiosk.journal.recent(limit)]
@@ -82,7 +90,9 @@ def live(tmp_path_factory):
     demo_kit.ensure_keys(cfg.keys_dir)
     kiosk = simulated_kiosk(cfg)
     try:
-        passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
+        passes, _ = demo_kit.seed(
+            kiosk, user=USER, password=PASSWORD, maintenance=(MAINT, MAINT_PASSWORD)
+        )
         app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
         port = _free_port()
         server = serve(app, "127.0.0.1", port, threads=8)
@@ -115,3 +125,38 @@ def page(browser, live):
     page.wait_for_selector('body[data-stream="open"]')
     yield page
     context.close()
+
+
+def sign_in(browser, url, *, user=USER, password=PASSWORD, size=(800, 480), lang="zh"):
+    """A fresh browser context at *size*, signed in as *user*, its pages in *lang*:
+    ``(context, page)``; the page is on the guard screen with its live stream open."""
+    context = browser.new_context(
+        viewport={"width": size[0], "height": size[1]}, accept_downloads=True
+    )
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    page.goto(url + "/login")
+    page.fill('input[name="user"]', user)
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_selector('body[data-stream="open"]')
+    if lang == "en":
+        page.click("#lang-switch")
+        page.wait_for_selector('html[lang="en"] body[data-stream="open"]')
+    return context, page
+
+
+@pytest.fixture
+def screens(browser, live):
+    """Open signed-in pages: ``screens(size=..., lang=..., user=..., password=...)``; every
+    context is closed at the end of the test."""
+    opened = []
+
+    def open_screen(**kwargs):
+        context, page = sign_in(browser, live.url, **kwargs)
+        opened.append(context)
+        return page
+
+    yield open_screen
+    for context in opened:
+        context.close()

@@ -37,6 +37,18 @@ def test_backoff_grows_with_full_jitter_and_is_reset_by_a_success():
     assert backoff.succeeded() is False
 
 
+def test_backoff_skip_wait_tries_at_once_but_never_before_retry_after(clock):
+    backoff = Backoff(clock, random.Random(1))
+    for _ in range(6):
+        backoff.failed()
+    assert backoff.wait() > 0
+    backoff.skip_wait()  # upload now
+    assert backoff.wait() == 0 and backoff.failures == 6
+    backoff.failed(retry_after=120.0)  # the server asks for two minutes
+    backoff.skip_wait()
+    assert backoff.wait() == 120.0
+
+
 def test_backoff_waits_at_least_retry_after_and_never_below_the_minimum():
     backoff = Backoff(FakeClock(), random.Random(1))
     assert backoff.failed(retry_after=120) == 120

@@ -110,7 +110,10 @@
     }
     const r = state.roster || {};
     const roster = $("roster");
-    roster.textContent = w("roster") + " " + (r.version || w("roster.none")) + (r.version ? " · " + age(r.age_s) : "");
+    // the committee's version reads "2020-02-04T08:00:00+08:00#17": the guard sees "#17"
+    const version = r.version ? (r.version.match(/#\d+$/) || [r.version])[0] : w("roster.none");
+    roster.textContent = w("roster") + " " + version + (r.version ? " · " + age(r.age_s) : "");
+    roster.title = r.version || "";
     roster.classList.toggle("stale", r.age_s == null || r.age_s > 86400);
   }
 
@@ -268,7 +271,7 @@
   let lostTimer = null;
 
   function setLost(lost) {
-    document.body.classList.toggle("stream-lost", lost);
+    document.body.classList.toggle("not-live", lost);
     document.body.dataset.live = lost ? "lost" : "live";
     $("stream-lost").hidden = !lost;
     // nothing the guard taps can reach a gate that does not answer
@@ -276,7 +279,7 @@
   }
 
   function streamTrouble() {
-    if (lostTimer || document.body.classList.contains("stream-lost")) return;
+    if (lostTimer || document.body.classList.contains("not-live")) return;
     lostTimer = setTimeout(() => {
       lostTimer = null;
       setLost(true);

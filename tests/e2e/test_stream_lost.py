@@ -1,0 +1,111 @@
+"""A guard screen that has lost its live stream says so over the whole screen (tiles greyed, a
+banner), and comes back by itself: in Chromium at 800x480 in Chinese and 1280x800 in English
+(tests/e2e/test_fit.py looks at the banner at 800x480 in both), against a stream cut while
+the gate stays up, and against the real daemon stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import LANGUAGES, SIZES, sign_in
+from tests.e2e.test_guard_steps import on_screen
+
+ROOT = Path(__file__).resolve().parents[2]
+#: What the page allows the stream to be away before saying so (guard.js), and a margin.
+GRACE_MS, MARGIN_MS = 4000, 6000
+LOST = {"zh": "连接中断 — 画面不是实时的", "en": "Connection lost — this screen is not live"}
+
+
+def cut_stream(live, page) -> None:
+    """End every open stream and refuse new ones, as a gate that stops answering would."""
+    page.route("**/stream", lambda route: route.abort("connectionrefused"))
+    live.kiosk.hub.publish("bye", None)
+
+
+def greyed(page) -> bool:
+    return page.locator("#lanes").evaluate("(el) => getComputedStyle(el).filter") == "grayscale(1)"
+
+
+@pytest.mark.parametrize(("size", "lang"), list(zip(SIZES, LANGUAGES, strict=True)))
+def test_lost_stream_greys_the_screen_under_a_banner_and_comes_back(browser, live, size, lang):
+    context, page = sign_in(browser, live.url, size=size, lang=lang)
+    try:
+        page.evaluate("() => { window.sameDocument = true; }")
+        banner = page.locator("#stream-lost")
+        expect(banner).to_be_hidden()
+        cut_stream(live, page)
+        expect(page.locator("body")).to_have_attribute("data-stream", "reconnecting")
+        expect(banner).to_be_hidden()  # a blink of the network is not an alarm
+        expect(banner).to_be_visible(timeout=GRACE_MS + MARGIN_MS)
+        expect(banner).to_contain_text(LOST[lang])
+        on_screen(banner)  # the guard cannot miss it, at 800x480 too
+        assert greyed(page)
+        expect(page.locator("#lane-main .open-gate")).to_be_disabled()
+        expect(page.locator("body")).to_have_class(re.compile(r"\bnot-live\b"))
+        page.unroute("**/stream")  # the gate answers again: the screen comes back by itself
+        expect(page.locator("body")).to_have_attribute("data-stream", "open", timeout=10000)
+        expect(banner).to_be_hidden()
+        assert not greyed(page)
+        expect(page.locator("#lane-main .open-gate")).to_be_enabled()
+        assert page.evaluate("() => window.sameDocument") is True  # not reloaded
+        live.kiosk.world.lanes["main"].step_in(35.4, live.token("7-1201"))
+        expect(page.locator("#lane-main")).to_have_class(re.compile(r"\bstate-granted\b"))
+        live.kiosk.world.lanes["main"].leave()
+    finally:
+        context.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_stopped_daemon_is_not_shown_as_healthy(browser, tmp_path):
+    config = tmp_path / "demo.toml"
+    config.write_text(
+        (ROOT / "config" / "demo.toml")
+        .read_text(encoding="utf-8")
+        .replace('data_dir = "../var/demo"', f'data_dir = "{tmp_path / "data"}"'),
+        encoding="utf-8",
+    )
+    port = _free_port()
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60.0)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
+    command = [sys.executable, "-m", "kiosk.cli", "demo", "--config", str(config)]
+    command += ["--port", str(port), "--no-committee"]
+    log = (tmp_path / "demo.log").open("w")  # a file, never a pipe that could fill up
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    context = None
+    try:
+        while not notify.recv(4096).decode().startswith("READY=1"):
+            pass
+        context, page = sign_in(browser, f"http://127.0.0.1:{port}")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        banner = page.locator("#stream-lost")
+        expect(banner).to_be_visible(timeout=GRACE_MS + MARGIN_MS)
+        assert greyed(page)
+        badges = page.locator("[data-badge]")
+        for i in range(badges.count()):  # no green badge left on a screen that is not live
+            colour = badges.nth(i).evaluate("(el) => getComputedStyle(el).borderColor")
+            assert colour != "rgb(76, 212, 116)", badges.nth(i).inner_text()
+    finally:
+        notify.close()
+        if context is not None:
+            context.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+        log.close()
