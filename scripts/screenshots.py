@@ -1,6 +1,7 @@
-"""Screenshots for the docs: the guard screen (idle, granted, the fever alarm) and the
-resident screen (idle, granted with a parcel waiting, fever, a refused pass, the thermometer
-faulty), at the kiosk's 7-inch 800x480 screen and at 1280x800.
+"""Screenshots for the docs: the guard screen (idle, granted, a warning on the tile, the fever
+alarm beside the other lane, the live stream lost), the health form, the records, the
+maintenance page, and the resident screen (idle, granted with a parcel waiting, fever, a
+refused pass, the thermometer faulty), at the kiosk's 7-inch 800x480 screen and at 1280x800.
 
 Starts a demo kiosk (simulated hardware, a throw-away data folder) on a free loopback port,
 drives it with Playwright and Debian's Chromium, and writes PNG files to ``docs/``::
@@ -39,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 SIZES = ((800, 480), (1280, 800))
 USER, PASSWORD = "guard", "demo-guard-2020"
+MAINT, MAINT_PASSWORD = "maint", "demo-maint-2020"
 #: Forehead temperatures (°C) the simulated sensor sees: a normal person and a fever.
 NORMAL_FOREHEAD_C, FEVER_FOREHEAD_C = 35.4, 37.6
 
@@ -61,7 +63,9 @@ def start_demo(data_dir: Path):
     demo_kit.ensure_keys(cfg.keys_dir)
     committee, cfg = demo_kit.start_committee(cfg)
     kiosk = simulated_kiosk(cfg)
-    passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
+    passes, _ = demo_kit.seed(
+        kiosk, user=USER, password=PASSWORD, maintenance=(MAINT, MAINT_PASSWORD)
+    )
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
     port = free_port()
     server = serve(app, "127.0.0.1", port, threads=8)
@@ -95,13 +99,83 @@ def shoot(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
             page.wait_for_selector("#lane-main.state-idle", timeout=15000)
             lane.step_in(FEVER_FOREHEAD_C, token)
             page.wait_for_selector("#fever:not([hidden])", timeout=15000)
-            page.wait_for_selector("#lane-main.state-denied", timeout=15000)
+            # the alarm takes the place of its lane's tile
+            page.wait_for_selector("#lane-main.state-denied", state="attached", timeout=15000)
             written.append(_save(page, out / f"guard-fever-{width}x{height}.png"))
             page.fill("#fever-note", "")
             page.click("#fever-clinic")
             page.wait_for_selector("#fever", state="hidden")
             lane.leave()
             written += _pickup(page, kiosk, lane, token, out / f"guard-{{}}-{width}x{height}.png")
+            page.close()
+        browser.close()
+    return written
+
+
+def _signed_in(browser, url, size, *, user=USER, password=PASSWORD, english=False):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, locale="zh-CN")
+    page.goto(url + "/login")
+    page.fill('input[name="user"]', user)
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_selector('body[data-stream="open"]')
+    if english:
+        page.click("#lang-switch")
+        page.wait_for_selector('html[lang="en"] body[data-stream="open"]')
+    return page
+
+
+def shoot_steps(url: str, kiosk, passes, out: Path, chromium: str, english=False) -> list[Path]:
+    """The guard's and maintenance's steps: a warning on the tile (a household under home
+    observation coming in), the live stream lost, the health form with the lane's readings to
+    pick, the records, the maintenance page (focus guide, the relay's pin)."""
+    from playwright.sync_api import sync_playwright
+
+    observed = next(p.token for p in passes if p.pass_id == "P0007120201")
+    token = next(p.token for p in passes if p.expect == "GRANTED")
+    lane = kiosk.world.lanes["main"]
+    tag = "-en" if english else ""
+    written = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for width, height in SIZES:
+            size = f"{width}x{height}"
+            page = _signed_in(browser, url, (width, height), english=english)
+            lane.leave()
+            page.wait_for_selector("#lane-main.state-idle", timeout=15000)
+            lane.step_in(NORMAL_FOREHEAD_C, observed)
+            page.wait_for_selector("#lane-main.has-warning", timeout=15000)
+            written.append(_save(page, out / f"guard-warning{tag}-{size}.png"))
+            lane.leave()
+            page.wait_for_selector("#lane-main.state-idle", timeout=15000)
+            page.route("**/stream", lambda route: route.abort("connectionrefused"))
+            kiosk.hub.publish("bye", None)
+            page.wait_for_selector("#stream-lost:not([hidden])", timeout=15000)
+            written.append(_save(page, out / f"guard-lost{tag}-{size}.png"))
+            page.unroute("**/stream")
+            page.wait_for_selector("#stream-lost", state="hidden", timeout=15000)
+            lane.step_in(NORMAL_FOREHEAD_C, None)  # measured: a reading to pick
+            page.wait_for_selector("#lane-main.asks-pass", timeout=15000)
+            lane.leave()
+            page.click("#nav-register")
+            page.click("button.reading")
+            page.click("summary")
+            page.fill("#f-id", "110101199003074258")
+            written.append(_save(page, out / f"register{tag}-{size}.png"))
+            page.goto(url + "/records/")
+            written.append(_save(page, out / f"records{tag}-{size}.png"))
+            page.close()
+            page = _signed_in(
+                browser, url, (width, height), user=MAINT, password=MAINT_PASSWORD,
+                english=english,
+            )  # fmt: skip
+            page.goto(url + "/maintenance/main")
+            lane.present(token)
+            page.wait_for_selector('#focus-guide[data-guide="good"]', timeout=15000)
+            page.click("#pulse")
+            page.wait_for_selector("#pulse-result.ok:has-text('3.0')", timeout=15000)
+            written.append(_save(page, out / f"maintenance{tag}-{size}.png", full=True))
+            lane.leave()
             page.close()
         browser.close()
     return written
@@ -209,8 +283,8 @@ def shoot_resident(url: str, kiosk, passes, out: Path, chromium: str) -> list[Pa
     return written
 
 
-def _save(page, path: Path) -> Path:
-    page.screenshot(path=str(path))
+def _save(page, path: Path, *, full: bool = False) -> Path:
+    page.screenshot(path=str(path), full_page=full)
     return path
 
 
@@ -226,10 +300,14 @@ def main() -> int:
         try:
             for path in shoot(url, kiosk, passes, args.out, args.chromium):
                 print(path)
+            for path in shoot_steps(url, kiosk, passes, args.out, args.chromium):
+                print(path)
             for path in shoot_resident(url, kiosk, passes, args.out, args.chromium):
                 print(path)
             if args.english_to:
                 for path in look_english(url, args.chromium, args.english_to):
+                    print(path)
+                for path in shoot_steps(url, kiosk, passes, args.english_to, args.chromium, True):
                     print(path)
         finally:
             kiosk.stop()
