@@ -228,3 +228,17 @@ def test_upload_now_pushes_at_once_after_a_failure(browser, uploading):
         expect(page.locator("#uplink-status + form [role=status]")).to_have_text("已开始上传")
     finally:
         context.close()
+
+
+def test_language_switch_keeps_the_calibration_points_typed(browser, live):
+    context, page = maintenance(browser, live)
+    try:
+        page.fill("#raw-1", "35.10")
+        page.fill("#ref-1", "35.00")
+        page.click("#lang-switch")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page).to_have_url(re.compile(r"/maintenance/main$"))
+        expect(page.locator("#raw-1")).to_have_value("35.10")
+        expect(page.locator("#ref-1")).to_have_value("35.00")
+    finally:
+        context.close()

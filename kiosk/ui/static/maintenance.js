@@ -184,6 +184,9 @@
     })
   );
 
+  // The points are in a form so that the language switch keeps them; Enter sends nothing.
+  $("wizard-form").addEventListener("submit", (e) => e.preventDefault());
+
   // Calibration: a first tap checks the points and says what would change; a second saves.
   function points() {
     const out = [];
