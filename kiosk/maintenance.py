@@ -100,20 +100,24 @@ class Maintenance:
 
         :raises CalibrationError: the lane's calibration was never changed, or no *by*.
         """
-        unit = self._lane(lane)
-        with self._lock:
+
+        def restore(unit, limit):
             previous = calibration_mod.previous(self.journal, lane)
             if previous is None:
                 raise CalibrationError("this lane's calibration was never changed")
-            before, after = calibration_mod.restore(
-                unit.store,
-                self.journal,
-                lane,
-                previous,
-                by=by,
-                now=self.clock.now(),
-                max_correction_c=unit.thermometer.settings.max_correction_c,
-            )
+            return calibration_mod.restore(
+                unit.store, self.journal, lane, previous, by=by, now=self.clock.now(),
+                max_correction_c=limit,
+            )  # fmt: skip
+
+        return self._apply(lane, restore)
+
+    def _apply(self, lane: str, change) -> dict:
+        """Make a calibration *change* of *lane* (``(unit, max_correction_c) -> (before,
+        after)``, saved and journaled) and apply it at once, one change at a time."""
+        unit = self._lane(lane)
+        with self._lock:
+            before, after = change(unit, unit.thermometer.settings.max_correction_c)
             unit.thermometer.set_calibration(after)
         return {"lane": lane, "before": calibration_dict(before), "after": calibration_dict(after)}
 
@@ -127,19 +131,13 @@ class Maintenance:
         :raises CalibrationError: the correction is beyond the limit or the points are
             unusable; nothing changes then.
         """
-        unit = self._lane(lane)
-        with self._lock:
-            before, after = calibration_mod.change(
-                unit.store,
-                self.journal,
-                lane,
-                points,
-                by=by,
-                now=self.clock.now(),
-                max_correction_c=unit.thermometer.settings.max_correction_c,
-            )
-            unit.thermometer.set_calibration(after)
-        return {"lane": lane, "before": calibration_dict(before), "after": calibration_dict(after)}
+        return self._apply(
+            lane,
+            lambda unit, limit: calibration_mod.change(
+                unit.store, self.journal, lane, points, by=by, now=self.clock.now(),
+                max_correction_c=limit,
+            ),
+        )  # fmt: skip
 
     def set_emissivity(self, lane: str, value: float, by: str) -> dict:
         """Write the emissivity into the sensor's EEPROM, journaled as ``calibration.changed``

@@ -3,6 +3,7 @@ demo kiosk (simulated hardware, real threads, waitress on a free loopback port) 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import socket
@@ -77,6 +78,30 @@ def browser():
         chromium.close()
 
 
+@contextlib.contextmanager
+def serving(kiosk, extras: dict | None = None):
+    """Start *kiosk* (built, not started) and serve its guard screen on a free loopback port:
+    yields the URL; stops both at the end."""
+    try:
+        app = build_app(kiosk, extras)
+        port = _free_port()
+        server = serve(app, "127.0.0.1", port, threads=8)
+    except BaseException:
+        kiosk.close()
+        raise
+    kiosk.start()
+    http = threading.Thread(target=server.run, name="http", daemon=True)
+    http.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        kiosk.stop()  # ends the event streams
+        # close the listening socket from inside waitress's own loop, so the loop ends
+        server.trigger.pull_trigger(server.close)
+        http.join(5)
+        server.task_dispatcher.shutdown()
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """A started demo kiosk with its guard screen: :class:`LiveKiosk`."""
@@ -93,23 +118,11 @@ def live(tmp_path_factory):
         passes, _ = demo_kit.seed(
             kiosk, user=USER, password=PASSWORD, maintenance=(MAINT, MAINT_PASSWORD)
         )
-        app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
-        port = _free_port()
-        server = serve(app, "127.0.0.1", port, threads=8)
     except BaseException:
         kiosk.close()
         raise
-    kiosk.start()
-    http = threading.Thread(target=server.run, name="http", daemon=True)
-    http.start()
-    try:
-        yield LiveKiosk(kiosk, f"http://127.0.0.1:{port}", passes)
-    finally:
-        kiosk.stop()  # ends the event streams
-        # close the listening socket from inside waitress's own loop, so the loop ends
-        server.trigger.pull_trigger(server.close)
-        http.join(5)
-        server.task_dispatcher.shutdown()
+    with serving(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)}) as url:
+        yield LiveKiosk(kiosk, url, passes)
 
 
 @pytest.fixture

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
 
 from kiosk import config as config_mod
 from kiosk.accounts import Accounts
-from kiosk.service import build_app
 from kiosk.sim import demo as demo_kit
 from kiosk.sim.camera import PHONE
 from kiosk.sim.committee import CommitteeServer
 from kiosk.sim.hardware import simulated_kiosk
-from kiosk.ui import serve
-from tests.e2e.conftest import LANGUAGES, MAINT, MAINT_PASSWORD, SIZES, _free_port, sign_in
+from tests.e2e.conftest import LANGUAGES, MAINT, MAINT_PASSWORD, SIZES, serving, sign_in
 from tests.e2e.test_guard_steps import on_screen
 
 #: What a debug dump shows and a maintenance page must not: key=value, Python's None and
@@ -191,19 +188,8 @@ def uploading(tmp_path_factory):
         demo_kit.ensure_keys(cfg.keys_dir)
         kiosk = simulated_kiosk(cfg)
         Accounts(kiosk.journal).add(MAINT, MAINT_PASSWORD, "maintenance")
-        app = build_app(kiosk)
-        port = _free_port()
-        server = serve(app, "127.0.0.1", port, threads=8)
-        kiosk.start()
-        http = threading.Thread(target=server.run, name="http", daemon=True)
-        http.start()
-        try:
-            yield kiosk, committee, f"http://127.0.0.1:{port}"
-        finally:
-            kiosk.stop()
-            server.trigger.pull_trigger(server.close)
-            http.join(5)
-            server.task_dispatcher.shutdown()
+        with serving(kiosk) as url:
+            yield kiosk, committee, url
 
 
 def test_upload_now_pushes_at_once_after_a_failure(browser, uploading):

@@ -21,7 +21,7 @@ from kiosk.sim import demo as demo_kit
 from kiosk.sim.committee import CommitteeServer
 from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import serve
-from tests.e2e.conftest import _free_port
+from tests.e2e.conftest import _free_port, sign_in
 
 TECH, PASSWORD = "tech", "demo-maintenance-2020"
 TOKEN = "gate-token-e2e-maint-8Rv"
@@ -64,13 +64,7 @@ def uplinked(tmp_path_factory):
 
 
 def signed_in(browser, url, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    page.goto(url + "/login")
-    page.fill('input[name="user"]', TECH)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
+    context, page = sign_in(browser, url, user=TECH, password=PASSWORD, size=(width, height))
     page.goto(url + "/maintenance/main")
     return context, page
 

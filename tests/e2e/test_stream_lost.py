@@ -5,12 +5,8 @@ the gate stays up, and against the real daemon stopped with SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +44,8 @@ def test_lost_stream_greys_the_screen_under_a_banner_and_comes_back(browser, liv
         expect(banner).to_be_visible(timeout=GRACE_MS + MARGIN_MS)
         expect(banner).to_contain_text(LOST[lang])
         on_screen(banner)  # the guard cannot miss it, at 800x480 too
+        for lane in ("main", "exit"):  # greyed, not pushed away
+            on_screen(page.locator(f"#lane-{lane} .state"))
         assert greyed(page)
         expect(page.locator("#lane-main .open-gate")).to_be_disabled()
         expect(page.locator("body")).to_have_class(re.compile(r"\bnot-live\b"))
@@ -64,13 +62,9 @@ def test_lost_stream_greys_the_screen_under_a_banner_and_comes_back(browser, liv
         context.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_stopped_daemon_is_not_shown_as_healthy(browser, tmp_path):
+    from tests.integration.daemon_child import free_port, ready_daemon
+
     config = tmp_path / "demo.toml"
     config.write_text(
         (ROOT / "config" / "demo.toml")
@@ -78,22 +72,14 @@ def test_stopped_daemon_is_not_shown_as_healthy(browser, tmp_path):
         .replace('data_dir = "../var/demo"', f'data_dir = "{tmp_path / "data"}"'),
         encoding="utf-8",
     )
-    port = _free_port()
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(60.0)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
-    command = [sys.executable, "-m", "kiosk.cli", "demo", "--config", str(config)]
-    command += ["--port", str(port), "--no-committee"]
-    log = (tmp_path / "demo.log").open("w")  # a file, never a pipe that could fill up
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
+    args = ("demo", "--config", str(config), "--port", str(port), "--no-committee")
     context = None
     try:
-        while not notify.recv(4096).decode().startswith("READY=1"):
-            pass
-        context, page = sign_in(browser, f"http://127.0.0.1:{port}")
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
+        with ready_daemon(tmp_path, *args) as daemon:
+            context, page = sign_in(browser, f"http://127.0.0.1:{port}")
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(30) == 0
         banner = page.locator("#stream-lost")
         expect(banner).to_be_visible(timeout=GRACE_MS + MARGIN_MS)
         assert greyed(page)
@@ -102,10 +88,5 @@ def test_stopped_daemon_is_not_shown_as_healthy(browser, tmp_path):
             colour = badges.nth(i).evaluate("(el) => getComputedStyle(el).borderColor")
             assert colour != "rgb(76, 212, 116)", badges.nth(i).inner_text()
     finally:
-        notify.close()
         if context is not None:
             context.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
-        log.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -53,3 +55,36 @@ def spawn(code: str, *, env: dict | None = None) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def ready_daemon(folder: Path, *args: str, ready_s: float = 60.0):
+    """``kiosk ARGS`` (``run --config F``, ``demo ...``) in a child process, yielded once it
+    said READY=1 on its systemd notify socket (bounded by *ready_s*); stopped with SIGTERM
+    (then killed) at the end. Its output goes to ``folder / "daemon.log"``."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(folder / "notify.sock"))
+    notify.settimeout(ready_s)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NOTIFY_SOCKET=str(folder / "notify.sock"))
+    log = (folder / "daemon.log").open("w")  # a file, never a pipe that could fill up
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        while not notify.recv(4096).decode().startswith("READY=1"):
+            pass
+        yield proc
+    finally:
+        notify.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        log.close()

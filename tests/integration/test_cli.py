@@ -142,14 +142,8 @@ def test_cli_demo_serves_and_stops_cleanly_on_sigterm(tmp_path):
     assert last.data["relays"] == {"main": "off", "exit": "off"}
 
 
-def _ready(proc, notify) -> None:
-    """Wait (bounded by the socket's timeout) for the daemon's READY=1."""
-    while not notify.recv(4096).decode().startswith("READY=1"):
-        pass
-
-
 def test_cli_calibrate_refuses_beside_a_daemon_on_another_port_and_saves_nothing(tmp_path):
-    from tests.integration.daemon_child import free_port, write_config
+    from tests.integration.daemon_child import free_port, ready_daemon, write_config
 
     daemon_port, other_port = free_port(), free_port()
     daemon_cfg = write_config(tmp_path, daemon_port)
@@ -157,41 +151,23 @@ def test_cli_calibrate_refuses_beside_a_daemon_on_another_port_and_saves_nothing
     # another --port): the calibration would go to the same data folder
     mine = tmp_path / "mine.toml"
     mine.write_text(daemon_cfg.read_text().replace(f"port = {daemon_port}", f"port = {other_port}"))
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(30.0)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "run", "--config", str(daemon_cfg)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     calibration = tmp_path / "data" / "calibration-main.json"
     args = ["calibrate", "--config", str(mine), "--by", "t", "--point", "35:35.2"]
-    try:
-        _ready(proc, notify)
+    with ready_daemon(tmp_path, "run", "--config", str(daemon_cfg)) as daemon:
         refused = kiosk_cmd(*args)
         assert refused.returncode == 1, refused.stderr
         assert "daemon is running" in refused.stderr
         assert f"http://127.0.0.1:{daemon_port}" in refused.stderr  # where to calibrate
         assert not calibration.exists()
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=15)
-    finally:
-        notify.close()
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
     saved = kiosk_cmd(*args)  # the daemon stopped: its mark is gone with it
     assert saved.returncode == 0, saved.stderr
     assert calibration.exists()
 
 
 def test_cli_second_daemon_on_one_data_folder_is_refused(tmp_path):
-    from tests.integration.daemon_child import free_port, write_config
+    from tests.integration.daemon_child import free_port, ready_daemon, write_config
 
     first_port, second_port = free_port(), free_port()
     first_cfg = write_config(tmp_path, first_port)
@@ -199,26 +175,7 @@ def test_cli_second_daemon_on_one_data_folder_is_refused(tmp_path):
     second.write_text(
         first_cfg.read_text().replace(f"port = {first_port}", f"port = {second_port}")
     )
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(30.0)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "run", "--config", str(first_cfg)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _ready(proc, notify)
+    with ready_daemon(tmp_path, "run", "--config", str(first_cfg)):
         other = kiosk_cmd("run", "--config", str(second))
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=15)
-    finally:
-        notify.close()
-        if proc.poll() is None:
-            proc.kill()
     assert other.returncode == 2
     assert "another kiosk daemon runs on this data folder" in other.stderr
