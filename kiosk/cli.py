@@ -118,8 +118,7 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         port = port or cfg.ui.port
         extras = {"kiosk.demo_passes": demo_kit.as_json(passes)}
         service = Service(kiosk, host, port, extras=extras)
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        click.echo(f"Guard screen:  http://{shown}:{port}")
+        click.echo(f"Guard screen:  {service.server.url}")
         if cfg.ui.demo_user:
             click.echo(f"Demo login:    {cfg.ui.demo_user} / {cfg.ui.demo_password}")
         click.echo(f"Demo passes:   {folder}  ({len(passes)} PNG files)")
