@@ -72,6 +72,8 @@ def parse(schema: type[B]) -> B:
         raise BadBody(schema, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise BadBody(schema, f"the body is not JSON: {exc}") from None
+    except RecursionError:  # an unknown field's value is skipped, however deep it goes
+        raise BadBody(schema, "the body is nested too deeply") from None
 
 
 def refusal(exc: BadBody):
