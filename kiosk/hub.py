@@ -67,6 +67,11 @@ class Hub:
                 self._subs.remove(sub)
 
     @property
+    def listeners(self) -> int:
+        with self._lock:
+            return len(self._listeners)
+
+    @property
     def subscribers(self) -> int:
         with self._lock:
             return len(self._subs)

@@ -55,6 +55,7 @@ class ScreenServer:
         workers: int = WORKERS,
         keepalive_s: float = stream.KEEPALIVE_S,
     ) -> None:
+        self.app = app
         facade = app.extensions["kiosk"]
         sessions = app.extensions["kiosk.sessions"]
         self.streams = stream.Streams(
