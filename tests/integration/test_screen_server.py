@@ -106,7 +106,7 @@ def test_screen_200_open_streams_leave_healthz_and_sign_in_answering(screen):
 
 
 def test_screen_stream_ends_when_the_session_ends(screen):
-    kiosk, server = screen
+    _, server = screen
     client = _signed_in(server)
     live = client.open_stream()
     assert b"event: state" in live.next()
@@ -257,8 +257,7 @@ def test_screen_demo_stops_cleanly_with_guard_screens_open(tmp_path, sig):
     config.write_text(DEMO_TOML.format(data=tmp_path / "data"))
     port = free_port()
     child = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "demo", "--config", str(config)]
-        + ["--port", str(port), "--no-committee"],
+        [sys.executable, "-m", "kiosk.cli", "demo", "--config", str(config), "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
