@@ -21,11 +21,11 @@ from kiosk.clock import FakeClock
 from kiosk.service import screen_server
 from kiosk.sim import demo
 from kiosk.sim.hardware import simulated_kiosk
+from kiosk.sim.screen_client import ScreenClient
 from kiosk.ui import create_app, stream
 from kiosk.ui.auth import THROTTLE_AFTER
 from tests.conftest import self_signed_cert
 from tests.integration.daemon_child import ROOT, free_port
-from tests.integration.screen_client import ScreenClient
 
 PASSWORD = "long enough 1"
 #: Seconds between a stream's keep-alives in these tests.

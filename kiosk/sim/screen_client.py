@@ -1,6 +1,6 @@
-"""A small HTTP client for the guard screen's real server: sign in (from a chosen loopback
-address), call pages and JSON endpoints with the CSRF token, hold live streams open without a
-thread each."""
+"""A scripted browser for the guard screen's real server, for tests and benchmarks: sign in
+(from a chosen loopback address), call pages and JSON endpoints with the CSRF token, hold live
+streams open without a thread each."""
 
 from __future__ import annotations
 
