@@ -371,11 +371,6 @@ class UISettings:
         """True when the screen is served over HTTPS."""
         return bool(self.tls_cert_file)
 
-    @property
-    def local_only(self) -> bool:
-        """True when only this machine can reach the screen (a loopback address)."""
-        return self.host in ("localhost", "::1") or self.host.startswith("127.")
-
 
 @dataclass(frozen=True)
 class UplinkSettings:
