@@ -30,6 +30,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from kiosk.camera.images import MAX_IMAGE_PIXELS, load_image
 from kiosk.errors import CameraError, ConfigError
 
 __all__ = [
@@ -235,14 +236,22 @@ class FileSource:
     order. At the end, :meth:`read` returns ``None`` (no new frame), or starts again when
     *loop* is set.
 
+    Each image's size is read from its header and checked against *max_pixels* before it
+    is decoded; a video's frame size as its container declares it (the frames' own
+    bitstream is not checked: FFmpeg decodes it).
+
     :param path: a video file OpenCV can read, or a folder of images.
     :param loop: start again from the first frame at the end.
+    :param max_pixels: refuse images (and videos) of more pixels than this, width x height.
     :raises CameraError: if *path* does not exist, or is a folder with no images.
     """
 
-    def __init__(self, path: str | Path, loop: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, loop: bool = False, *, max_pixels: int = MAX_IMAGE_PIXELS
+    ) -> None:
         self.path = Path(path)
         self.loop = loop
+        self.max_pixels = max_pixels
         self.name = f"file:{self.path.name}"
         self._closed = False
         self._index = 0
@@ -262,7 +271,8 @@ class FileSource:
         """The next frame (BGR), or ``None`` at the end when not looping.
 
         :raises CameraError: after :meth:`close`, for a video OpenCV cannot open, or for an
-            image in the folder that cannot be decoded (the next read goes on past it).
+            image in the folder that cannot be decoded or declares more than *max_pixels*
+            (the next read goes on past it).
         """
         if self._closed:
             raise CameraError(f"{self.path}: source is closed")
@@ -277,10 +287,7 @@ class FileSource:
             self._index = 0
         path = self._images[self._index]
         self._index += 1
-        frame = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise CameraError(f"{path}: not an image OpenCV can read")
-        return frame
+        return load_image(path, grey=False, max_pixels=self.max_pixels)
 
     def _read_video(self) -> np.ndarray | None:
         if self._video is None:
@@ -288,6 +295,13 @@ class FileSource:
             if not video.isOpened():
                 video.release()
                 raise CameraError(f"{self.path}: not a video OpenCV can read")
+            width = int(video.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(video.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            if width * height > self.max_pixels:  # as the container declares it
+                video.release()
+                raise CameraError(
+                    f"{self.path}: refused, the video declares {width}x{height} pixels a frame"
+                )
             self._video = video
         ok, frame = self._video.read()
         if ok:

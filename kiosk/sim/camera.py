@@ -10,7 +10,8 @@ per :meth:`SimCamera.present`; each :meth:`SimCamera.read` adds only cheap per-f
 noise from a precomputed bank, so a frame costs about a millisecond. A static empty scene
 still changes from frame to frame, as a real sensor does.
 
-:func:`render_frame` is also used by the benchmark corpus (``bench/corpus.py``).
+:mod:`kiosk.sim.camera_model` renders slower, more faithful frames (light, lens, sensor) for
+the benchmark corpus (``bench/corpus.py``) and the scanner's hard-case tests.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import segno
 from click.testing import CliRunner
 
 from kiosk.cli import main
+from tests.unit.crafted_images import png_declaring
 
 
 @pytest.fixture
@@ -72,3 +73,26 @@ def test_scan_cli_rejects_an_unknown_backend(images):
     result = CliRunner().invoke(main, ["scan", "--backend", "opencv", str(code)])
     assert result.exit_code == 2
     assert "opencv" in result.output
+
+
+def test_scan_cli_refuses_an_image_bomb_and_reports_every_other_file(images, tmp_path):
+    code, empty, _ = images
+    bomb = png_declaring(tmp_path / "bomb.png", 60000, 60000, rows=10)
+    result = CliRunner().invoke(main, ["scan", str(bomb), str(code), str(empty)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"kiosk: {bomb}: refused, the image declares 60000x60000 pixels" in result.stderr
+    assert "KIOSK-PASS-0001" in result.stdout
+    assert f"{empty}: 0 codes" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_scan_cli_json_reports_an_image_bomb_as_an_error_entry(images, tmp_path):
+    code, _, _ = images
+    bomb = png_declaring(tmp_path / "bomb.png", 60000, 60000, rows=10)
+    result = CliRunner().invoke(main, ["scan", "--json", str(code), str(bomb)])
+    assert result.exit_code == 1
+    entries = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["path"] for e in entries] == [str(code), str(bomb)]
+    assert entries[0]["texts"] == ["KIOSK-PASS-0001"]
+    assert "60000x60000" in entries[1]["error"]

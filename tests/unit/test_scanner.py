@@ -221,3 +221,54 @@ def test_scanner_finds_codes_from_far_to_close(module_px):
 @pytest.mark.parametrize("shape", [(0, 0), (1, 1), (15, 17), (3, 5, 3)])
 def test_scanner_returns_nothing_for_tiny_frames(shape):
     assert Scanner().scan(np.zeros(shape, np.uint8)) == []
+
+
+class CountingBackend:
+    """zxing-cpp that counts how often, and on what size of image, it is asked."""
+
+    name = "zxing"
+
+    def __init__(self) -> None:
+        self.inner = ZxingBackend()
+        self.calls: list[tuple[int, int]] = []
+
+    def decode(self, gray):
+        self.calls.append(gray.shape[:2])
+        return self.inner.decode(gray)
+
+
+def faint_code(text: str, inverted: bool = False, size=(480, 640)) -> np.ndarray:
+    """A code 24 grey levels deep on a mid-grey scene, with sensor noise: a veiled screen."""
+    code = flat_code(text, module_px=4, inverted=inverted).astype(np.float32)
+    h, w = code.shape
+    frame = np.full(size, 0.5, np.float32)
+    frame[100 : 100 + h, 150 : 150 + w] = code / 255.0
+    frame = 118 + (frame - 0.5) * 24
+    frame = cv2.GaussianBlur(frame, (0, 0), 0.8) + np.random.default_rng(3).normal(0, 1.5, size)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("inverted", "step"), [(False, "whole"), (True, "whole-invert")])
+def test_scanner_reads_a_faint_code_the_region_search_passes_over(inverted, step):
+    frame = faint_code("FAINT BUT THERE", inverted=inverted)
+    regions_only = Scanner(whole_frame=False)
+    assert regions_only.scan(frame) == []
+    assert regions_only.stats.candidates == 0  # too faint for the edge test
+    scanner = Scanner()
+    assert [d.text for d in scanner.scan(frame)] == ["FAINT BUT THERE"]
+    assert scanner.stats.step == step
+
+
+def test_scanner_decodes_a_whole_empty_scene_only_up_to_640x480():
+    for size, calls in (((480, 640), 2), ((720, 1280), 0)):
+        backend = CountingBackend()
+        scanner = Scanner(backend, whole_frame=True)
+        assert scanner.scan(np.full(size, 120, np.uint8)) == []
+        assert scanner.stats.candidates == 0
+        assert backend.calls == [size] * calls
+
+
+def test_scanner_with_pyzbar_does_not_decode_whole_frames_by_default():
+    assert Scanner("pyzbar").whole_frame is False
+    assert Scanner("zxing").whole_frame is True
+    assert Scanner("zxing", ladder=False).whole_frame is False
