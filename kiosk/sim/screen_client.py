@@ -91,8 +91,12 @@ class ScreenClient:
 
     def open_stream(self, timeout: float = 10.0) -> Stream:
         """``GET /stream``, its headers read; the stream stays open."""
+        return self.open_stream_at("/stream", timeout)
+
+    def open_stream_at(self, path: str, timeout: float = 10.0) -> Stream:
+        """``GET path`` of a live stream, its headers read; the stream stays open."""
         conn = self.connection(timeout)
-        conn.request("GET", "/stream", headers=self._headers({"Accept": "text/event-stream"}))
+        conn.request("GET", path, headers=self._headers({"Accept": "text/event-stream"}))
         return Stream(conn, conn.getresponse())
 
 

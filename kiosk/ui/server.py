@@ -1,5 +1,6 @@
 """Serving the guard screen: uvicorn (an asyncio HTTP server), the Flask app in a2wsgi's
-thread pool, the live stream (:mod:`kiosk.ui.stream`) native on the event loop.
+thread pool, the live streams (:mod:`kiosk.ui.stream`: the guard screen's and the resident
+screen's) native on the event loop.
 
 A page or an API call takes a pool thread for as long as it runs; an open guard screen's
 stream takes none, so any number of open screens leaves ``/healthz`` and sign-in answering.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import threading
 from pathlib import Path
@@ -24,10 +26,12 @@ from a2wsgi import WSGIMiddleware
 from flask import Flask
 
 from kiosk.errors import ConfigError
-from kiosk.ui import SECURITY_HEADERS, auth, stream
+from kiosk.ui import SECURITY_HEADERS, auth, resident, stream
 
 log = logging.getLogger(__name__)
 
+#: The resident screen's live stream, served on the loop too.
+RESIDENT_STREAM = re.compile(r"/resident/([^/]+)/stream")
 #: Threads running the Flask app (pages, API calls, sign-ins).
 WORKERS = 16
 #: Seconds the server waits for requests in flight when it stops.
@@ -63,6 +67,8 @@ class ScreenServer:
             alive=lambda sid: sessions.get(sid, touch=False) is not None,
             state=facade.state,
             listen=facade.listen,
+            resident_view=facade.resident_view,
+            kiosk_only=resident.kiosk_only,
             headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
             keepalive_s=keepalive_s,
         )
@@ -110,10 +116,15 @@ class ScreenServer:
         return f"{'https' if self.https else 'http'}://{host}:{self.port}"
 
     async def _asgi(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] == stream.PATH:
-            await self.streams(scope, receive, send)
-        else:
-            await self.wsgi(scope, receive, send)
+        if scope["type"] == "http":
+            if scope["path"] == stream.PATH:
+                await self.streams(scope, receive, send)
+                return
+            lane = RESIDENT_STREAM.fullmatch(scope["path"])
+            if lane:
+                await self.streams.resident(scope, receive, send, lane.group(1))
+                return
+        await self.wsgi(scope, receive, send)
 
     def start(self) -> threading.Thread:
         """Serve in a thread of its own (``http``) until :meth:`close`."""

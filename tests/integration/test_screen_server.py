@@ -289,3 +289,26 @@ def test_screen_demo_stops_cleanly_with_guard_screens_open(tmp_path, sig):
     assert child.returncode == 0, output
     assert "Traceback" not in output and "Error" not in output, output
     assert "stopped" in output
+
+
+def test_screen_resident_stream_is_the_kiosk_s_own_and_follows_its_lane(screen):
+    kiosk, server = screen
+    own = ScreenClient(server.url)
+    live = own.open_stream_at("/resident/main/stream")
+    assert live.status == 200
+    assert b"event: view" in live.next()
+    snapshot = kiosk.units["main"].lane.snapshot().to_dict()
+    kiosk.hub.publish("lane", {**snapshot, "name": "exit"})  # another lane: not this screen's
+    kiosk.hub.publish("event", {"type": "access.granted", "data": {"household": "7-1201"}})
+    kiosk.hub.publish("lane", snapshot)
+    message = _next_of(live, b"event:")
+    assert message.startswith(b"event: view") and b"7-1201" not in message
+    assert server.streams.count == 1
+    live.close()
+    # anything but the kiosk's own display is refused, the stream as the page
+    other = ScreenClient(server.url, source="127.0.0.5")
+    assert other.request("GET", "/resident/main/stream")[0] == 403
+    proxied = own.request("GET", "/resident/main/stream", headers={"X-Forwarded-For": "10.0.0.7"})
+    assert proxied[0] == 403
+    assert own.request("GET", "/resident/nowhere/stream")[0] == 404
+    assert server.streams.wait_until(lambda s: s.count == 0, 10)
