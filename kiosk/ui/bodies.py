@@ -151,6 +151,29 @@ class StepIn(Body):
     message: ClassVar[str] = "sim.error.step_in"
 
 
+class ParcelReceived(Body):
+    """``POST /api/parcels``: a parcel left at the pickup point (checked further by
+    :func:`kiosk.parcels.validate`: plain strings or numbers)."""
+
+    household: str | int = ""
+    count: str | int = 1
+    slot: str | int = ""
+    kind: str = "parcel"
+    courier: str = ""
+    message: ClassVar[str] = "parcel.error.household"
+    fields: ClassVar[dict[str, str]] = {
+        name: f"parcel.error.{name}" for name in ("household", "count", "slot", "kind", "courier")
+    }
+
+
+class ParcelCollected(Body):
+    """``POST /api/parcels/collect``: one parcel (``id``) or a household's all."""
+
+    id: str = ""
+    household: str = ""
+    message: ClassVar[str] = "parcel.error.which"
+
+
 # -- maintenance -----------------------------------------------------------------------------
 
 Point = tuple[Finite, Finite]
