@@ -117,7 +117,8 @@ class Attempt:
     """What the throttle says about one sign-in attempt.
 
     :ivar wait_s: > 0: refused, try again in this many seconds (nothing was counted).
-    :ivar left: failures left before the account is refused, counting this attempt as one.
+    :ivar left: failures the account has left before it is refused, should this attempt
+        turn out wrong (0: this one pauses it).
     :ivar lock_s: seconds refused from now on should this attempt turn out wrong.
     """
 
@@ -170,7 +171,7 @@ class Throttle:
                 del self._keys[next(iter(self._keys))]
             (account, limit), *_ = keys
             lock = max(self._block_s(self._keys[k][0], n, local) for k, n in keys)
-            return Attempt(left=limit - self._keys[account][0] + 1, lock_s=lock)
+            return Attempt(left=max(0, limit - self._keys[account][0]), lock_s=lock)
 
     def succeeded(self, *keys: str) -> None:
         with self._lock:
@@ -290,8 +291,7 @@ def login():
         if attempt.lock_s:
             data["throttled_s"] = attempt.lock_s
         _facade().record("auth.login_failed", data)
-        left = attempt.left - 1
-        return _login_page(name, "login.failed", 401, attempt.lock_s, left=left)
+        return _login_page(name, "login.failed", 401, attempt.lock_s, left=attempt.left)
     _throttle().succeeded(*(key for key, _ in keys))
     _sessions().end(session.get("sid"))
     lang = request.form.get("lang")

@@ -140,6 +140,23 @@ def test_auth_throttle_grows_per_account_and_spares_the_client_s_other_accounts(
     assert response.status_code == 302  # another client, an account not attacked
 
 
+def test_auth_throttle_counts_each_attempt_before_its_check(clock):
+    import concurrent.futures
+
+    from kiosk.ui.auth import THROTTLE_AFTER, Throttle
+
+    throttle = Throttle(clock)
+    keys = [("user:guard", THROTTLE_AFTER), ("client:10.0.0.8", 50)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        attempts = list(pool.map(lambda _: throttle.attempt(keys), range(100)))
+    let_through = [a for a in attempts if a.wait_s == 0]
+    assert len(let_through) == THROTTLE_AFTER
+    assert sorted(a.left for a in let_through) == list(range(THROTTLE_AFTER))
+    assert [a.lock_s for a in let_through if a.left == 0] == [60.0]
+    throttle.succeeded("user:guard", "client:10.0.0.8")  # a right password clears both
+    assert throttle.attempt(keys).wait_s == 0
+
+
 def test_auth_one_client_is_throttled_only_at_a_much_higher_count(kiosk, client, clock):
     from kiosk.ui.auth import CLIENT_THROTTLE_AFTER, THROTTLE_AFTER
 
