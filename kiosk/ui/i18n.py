@@ -21,6 +21,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "login.failed": ("用户名或密码错误", "Wrong user name or password"),
     "login.throttled": ("尝试次数过多，请稍后再试", "Too many attempts: try again later"),
     "login.wait": ("秒后可再试", "seconds before the next try"),
+    "login.locked": ("暂停登录：", "Sign-in paused:"),
+    "login.ready": ("现在可以再试", "You can try again now"),
+    "login.last_try": (
+        "再输错一次，此账号将暂停登录 {s} 秒",
+        "One more wrong password pauses sign-in for this account for {s} s",
+    ),
     "logout": ("退出", "Sign out"),
     "lang.switch": ("English", "中文"),
     "lane": ("通道", "Lane"),
@@ -180,6 +186,25 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "error.csrf": ("页面已过期，请刷新", "Page expired: reload"),
     "error.forbidden": ("无权访问", "Not allowed"),
     "error.bad_input": ("输入有误", "Bad input"),
+    "error.bad_body": (
+        "请求内容有误，请刷新页面再试",
+        "The request was not understood: reload and try again",
+    ),
+    "temporary.error.registration": ("请先登记此人", "Register this person first"),
+    "temporary.error.hours": ("有效小时数应为数字", "Hours: a number"),
+    "temporary.error.until": (
+        "有效期格式如 2020-02-04T20:00+08:00",
+        "Valid until: a time like 2020-02-04T20:00+08:00",
+    ),
+    "temporary.error.single_reentry": ("单次返回：是或否", "Single re-entry: yes or no"),
+    "sim.error.part": (
+        "请选择测温仪或摄像头，拔出或插回",
+        "Choose the thermometer or the camera, unplugged or plugged in",
+    ),
+    "sim.error.step_in": (
+        "模拟：文本最多 4000 字，额温 -20 至 60 °C",
+        "Simulate: text up to 4000 characters, forehead -20 to 60 °C",
+    ),
     "event.pass.scanned": ("扫码", "Pass scanned"),
     "event.temperature.measured": ("测温", "Temperature"),
     "event.access.granted": ("放行", "Granted"),

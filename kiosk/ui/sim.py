@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-import math
-
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from kiosk.errors import KioskError
+from kiosk.ui import bodies
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("sim", __name__, url_prefix="/api/sim")
-
-#: The parts of a simulated lane the panel can unplug.
-SIM_PARTS = ("thermometer", "camera")
 
 
 def _simulate(lane: str, **person):
@@ -36,17 +32,8 @@ def demo_passes():
 def step_in(lane: str):
     if lane not in current_app.extensions["kiosk"].lanes():
         return jsonify(error="no such lane"), 404
-    body = request.get_json(silent=True) or {}
-    text = body.get("text")
-    if text is not None and (not isinstance(text, str) or len(text) > 4000):
-        return jsonify(error="text: at most 4000 characters"), 400
-    try:
-        object_c = float(body.get("object_c", 36.4))
-    except (TypeError, ValueError):
-        return jsonify(error="object_c: a number"), 400
-    if not math.isfinite(object_c) or not -20.0 <= object_c <= 60.0:
-        return jsonify(error="object_c: between -20 and 60 °C"), 400
-    return _simulate(lane, object_c=object_c, text=text or None)
+    body = bodies.parse(bodies.StepIn)
+    return _simulate(lane, object_c=body.object_c, text=body.text or None)
 
 
 @bp.post("/<lane>/leave")
@@ -60,12 +47,9 @@ def leave(lane: str):
 def part(lane: str):
     """Unplug (``{"part": "thermometer"|"camera", "plugged": false}``) or plug back a lane's
     simulated thermometer or camera, to show the guard's manual steps."""
-    body = request.get_json(silent=True) or {}
-    which, plugged = body.get("part"), body.get("plugged")
-    if which not in SIM_PARTS or not isinstance(plugged, bool):
-        return jsonify(error="part: thermometer or camera; plugged: true or false"), 400
+    body = bodies.parse(bodies.SimPart)
     try:
-        state = current_app.extensions["kiosk"].simulate_part(lane, which, plugged=plugged)
+        state = current_app.extensions["kiosk"].simulate_part(lane, body.part, plugged=body.plugged)
     except KioskError:
         return jsonify(error="no such lane"), 404
     return jsonify(ok=True, lane=state)

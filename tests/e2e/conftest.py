@@ -1,13 +1,12 @@
 """Browser tests: one headless Chromium (Debian's, driven by Playwright) per session, one live
-demo kiosk (simulated hardware, real threads, waitress on a free loopback port) per module."""
+demo kiosk (simulated hardware, real threads, the guard screen's server on a free loopback
+port) per module."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import shutil
-import socket
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -62,12 +61,6 @@ class LiveKiosk:
         return [e.type for e in self.kiosk.journal.recent(limit)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -84,22 +77,17 @@ def serving(kiosk, extras: dict | None = None):
     yields the URL; stops both at the end."""
     try:
         app = build_app(kiosk, extras)
-        port = _free_port()
-        server = serve(app, "127.0.0.1", port, threads=8)
+        server = serve(app, "127.0.0.1", 0, workers=8)
     except BaseException:
         kiosk.close()
         raise
     kiosk.start()
-    http = threading.Thread(target=server.run, name="http", daemon=True)
-    http.start()
+    server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
         kiosk.stop()  # ends the event streams
-        # close the listening socket from inside waitress's own loop, so the loop ends
-        server.trigger.pull_trigger(server.close)
-        http.join(5)
-        server.task_dispatcher.shutdown()
+        server.close()
 
 
 @pytest.fixture(scope="module")
@@ -128,14 +116,7 @@ def live(tmp_path_factory):
 @pytest.fixture
 def page(browser, live):
     """A fresh browser context (no cookies) at 800x480, signed in as the demo guard."""
-    context = browser.new_context(viewport={"width": 800, "height": 480}, accept_downloads=True)
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    page.goto(live.url + "/login")
-    page.fill('input[name="user"]', USER)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_selector('body[data-stream="open"]')
+    context, page = sign_in(browser, live.url)
     yield page
     context.close()
 
