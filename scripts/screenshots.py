@@ -26,6 +26,7 @@ from kiosk import config as config_mod  # noqa: E402
 from kiosk.service import build_app  # noqa: E402
 from kiosk.sim import demo as demo_kit  # noqa: E402
 from kiosk.sim.hardware import simulated_kiosk  # noqa: E402
+from kiosk.sim.screen_client import crowd_out  # noqa: E402
 from kiosk.ui import serve  # noqa: E402
 
 CHROMIUM_ARGS = [
@@ -139,11 +140,14 @@ def shoot_steps(url: str, kiosk, passes, out: Path, chromium: str, english=False
             written.append(_save(page, out / f"guard-warning{tag}-{size}.png"))
             lane.leave()
             page.wait_for_selector("#lane-main.state-idle", timeout=15000)
+            # the stream cut while the gate stays up: ended by the server, reconnects refused
             page.route("**/stream", lambda route: route.abort("connectionrefused"))
-            kiosk.hub.publish("bye", None)
+            held = crowd_out(url, {c["name"]: c["value"] for c in page.context.cookies()})
             page.wait_for_selector("#stream-lost:not([hidden])", timeout=15000)
             written.append(_save(page, out / f"guard-lost{tag}-{size}.png"))
             page.unroute("**/stream")
+            for stream in held:
+                stream.close()
             page.wait_for_selector("#stream-lost", state="hidden", timeout=15000)
             lane.step_in(NORMAL_FOREHEAD_C, None)  # measured: a reading to pick
             page.wait_for_selector("#lane-main.asks-pass", timeout=15000)

@@ -122,3 +122,25 @@ class Stream:
         """Close the connection, as a browser tab that goes away does."""
         self.response.close()  # the socket closes only once its file is closed too
         self.conn.close()
+
+
+def crowd_out(base: str, cookies: dict[str, str]) -> list[Stream]:
+    """Open as many live streams as one session may hold
+    (:data:`kiosk.ui.stream.PER_SESSION`) with that session's *cookies* (a browser's): the
+    server ends the session's older streams, as a dropped connection ends a screen's stream
+    while the gate stays up. Close the streams returned when done."""
+    from kiosk.ui.stream import PER_SESSION
+
+    client = ScreenClient(base)
+    client.cookies = dict(cookies)
+    held: list[Stream] = []
+    try:
+        for _ in range(PER_SESSION):
+            held.append(client.open_stream())
+            if held[-1].status != 200:
+                raise RuntimeError(f"a stream of the session got {held[-1].status}")
+    except BaseException:
+        for stream in held:
+            stream.close()
+        raise
+    return held

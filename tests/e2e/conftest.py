@@ -16,6 +16,7 @@ from kiosk.daemon import Kiosk
 from kiosk.service import build_app
 from kiosk.sim import demo as demo_kit
 from kiosk.sim.hardware import simulated_kiosk
+from kiosk.sim.screen_client import crowd_out
 from kiosk.ui import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -154,3 +155,18 @@ def screens(browser, live):
     yield open_screen
     for context in opened:
         context.close()
+
+
+@contextlib.contextmanager
+def stream_cut(url, page):
+    """*page*'s live stream cut while the gate stays up, as a dropped connection would cut it:
+    the server ends the stream and the page's reconnects are refused until the block ends."""
+    page.route("**/stream", lambda route: route.abort("connectionrefused"))
+    held = []
+    try:
+        held = crowd_out(url, {c["name"]: c["value"] for c in page.context.cookies()})
+        yield
+    finally:
+        page.unroute("**/stream")
+        for stream in held:
+            stream.close()

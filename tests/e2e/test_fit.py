@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import FEVER_FOREHEAD_C, LANGUAGES, MAINT, MAINT_PASSWORD
+from tests.e2e.conftest import FEVER_FOREHEAD_C, LANGUAGES, MAINT, MAINT_PASSWORD, stream_cut
 from tests.e2e.test_guard_screen import _idle
 from tests.e2e.test_guard_steps import on_screen
 
@@ -150,12 +150,10 @@ def test_fit_guard_screen_with_its_panel_and_dialogs(screens, live, lang):
 def test_fit_the_stream_lost_banner_in_english(screens, live):
     # (in Chinese: tests/e2e/test_stream_lost.py, at 800x480)
     page = guard_screen(screens, "en")
-    page.route("**/stream", lambda route: route.abort("connectionrefused"))
-    live.kiosk.hub.publish("bye", None)
-    expect(page.locator("#stream-lost")).to_be_visible(timeout=10000)
-    # greyed, not gone: the tiles are still on screen under the banner
-    assert problems(page, f"#stream-lost, {HEADER}, .lane .state, [data-badge]") == []
-    page.unroute("**/stream")
+    with stream_cut(live.url, page):
+        expect(page.locator("#stream-lost")).to_be_visible(timeout=10000)
+        # greyed, not gone: the tiles are still on screen under the banner
+        assert problems(page, f"#stream-lost, {HEADER}, .lane .state, [data-badge]") == []
     expect(page.locator("#stream-lost")).to_be_hidden(timeout=10000)
 
 

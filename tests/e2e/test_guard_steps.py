@@ -125,15 +125,20 @@ def test_household_under_observation_coming_in_is_a_notice_to_the_guard(screens,
 def test_person_with_no_pass_is_asked_for_it_with_their_temperature(screens, live, lang):
     page = screens(lang=lang)
     _idle(live, page)
-    live.kiosk.world.lanes["main"].step_in(NORMAL_FOREHEAD_C, None)
     tile = page.locator("#lane-main")
-    expect(tile.locator('[data-field="state"]')).to_have_text(
-        "请出示出入证" if lang == "zh" else "Show your pass"
-    )
-    expect(tile.locator('[data-field="temperature"]')).to_have_text(
-        f"{NORMAL_FOREHEAD_C + 1.0:.1f} °C"
-    )
-    live.kiosk.world.lanes["main"].leave()
+    shown = tile.locator('[data-field="temperature"]')
+    live.kiosk.world.lanes["main"].step_in(NORMAL_FOREHEAD_C, None)
+    try:
+        expect(tile.locator('[data-field="state"]')).to_have_text(
+            "请出示出入证" if lang == "zh" else "Show your pass"
+        )
+        expect(shown).to_have_text(re.compile(r"^\d\d\.\d °C$"))
+        (measured,) = live.kiosk.journal.recent(1, types=("temperature.measured",))
+        value = measured.data["temperature_c"]  # the sensor's noise: within 0.2 °C
+        assert abs(value - (NORMAL_FOREHEAD_C + 1.0)) <= 0.2, value
+        expect(shown).to_have_text(f"{value:.1f} °C")
+    finally:
+        live.kiosk.world.lanes["main"].leave()
     expect(tile.locator('[data-field="state"]')).to_have_text("等待" if lang == "zh" else "Waiting")
     expect(tile.locator('[data-field="temperature"]')).to_have_text("—")
 

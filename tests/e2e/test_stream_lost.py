@@ -12,19 +12,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import LANGUAGES, SIZES, sign_in
+from tests.e2e.conftest import LANGUAGES, SIZES, sign_in, stream_cut
 from tests.e2e.test_guard_steps import on_screen
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the page allows the stream to be away before saying so (guard.js), and a margin.
 GRACE_MS, MARGIN_MS = 4000, 6000
 LOST = {"zh": "连接中断 — 画面不是实时的", "en": "Connection lost — this screen is not live"}
-
-
-def cut_stream(live, page) -> None:
-    """End every open stream and refuse new ones, as a gate that stops answering would."""
-    page.route("**/stream", lambda route: route.abort("connectionrefused"))
-    live.kiosk.hub.publish("bye", None)
 
 
 def greyed(page) -> bool:
@@ -38,18 +32,18 @@ def test_lost_stream_greys_the_screen_under_a_banner_and_comes_back(browser, liv
         page.evaluate("() => { window.sameDocument = true; }")
         banner = page.locator("#stream-lost")
         expect(banner).to_be_hidden()
-        cut_stream(live, page)
-        expect(page.locator("body")).to_have_attribute("data-stream", "reconnecting")
-        expect(banner).to_be_hidden()  # a blink of the network is not an alarm
-        expect(banner).to_be_visible(timeout=GRACE_MS + MARGIN_MS)
-        expect(banner).to_contain_text(LOST[lang])
-        on_screen(banner)  # the guard cannot miss it, at 800x480 too
-        for lane in ("main", "exit"):  # greyed, not pushed away
-            on_screen(page.locator(f"#lane-{lane} .state"))
-        assert greyed(page)
-        expect(page.locator("#lane-main .open-gate")).to_be_disabled()
-        expect(page.locator("body")).to_have_class(re.compile(r"\bnot-live\b"))
-        page.unroute("**/stream")  # the gate answers again: the screen comes back by itself
+        with stream_cut(live.url, page):
+            expect(page.locator("body")).to_have_attribute("data-stream", "reconnecting")
+            expect(banner).to_be_hidden()  # a blink of the network is not an alarm
+            expect(banner).to_be_visible(timeout=GRACE_MS + MARGIN_MS)
+            expect(banner).to_contain_text(LOST[lang])
+            on_screen(banner)  # the guard cannot miss it, at 800x480 too
+            for lane in ("main", "exit"):  # greyed, not pushed away
+                on_screen(page.locator(f"#lane-{lane} .state"))
+            assert greyed(page)
+            expect(page.locator("#lane-main .open-gate")).to_be_disabled()
+            expect(page.locator("body")).to_have_class(re.compile(r"\bnot-live\b"))
+        # the gate answers again: the screen comes back by itself
         expect(page.locator("body")).to_have_attribute("data-stream", "open", timeout=10000)
         expect(banner).to_be_hidden()
         assert not greyed(page)
