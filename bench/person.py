@@ -15,7 +15,7 @@ frame that arrived after it, as a camera that keeps only its newest frame does. 
 decision is from the arrival of the first frame in which the whole code is in view to the end
 of the poll that reported the pass; a person not read before the clip ends counts as not read.
 
-``python -m bench.person [--quick] [--json]``
+``python -m bench.person [--quick] [--people N] [--seed N]``
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import time
-from dataclasses import replace
 
 import numpy as np
 
@@ -81,18 +80,19 @@ def clip(rng: np.random.Generator, kind: str, width: int = 640, height: int = 48
         the whole code in view, or ``None``), ``text`` and ``kind``.
     """
     setup = draw_setup(rng, TUNING_PRIOR, kind, width, height)
-    pres, scene, camera = setup.presentation, setup.scene, setup.camera
+    scene = setup.scene
     tilt = np.radians(rng.uniform(0, TUNING_PRIOR.tilt_deg))
     direction = rng.uniform(0, 2 * np.pi)
     rot_end = np.array([tilt * np.cos(direction), tilt * np.sin(direction),
                         np.radians(rng.uniform(-30, 30))])  # fmt: skip
     plane = final = None
     while final is None:  # where the person ends up holding it, the code in view
+        pres, camera = setup.presentation, setup.camera
         plane = render_plane(setup.text, pres, rng, scene.ambient_nits)
         final = place(plane, pres.module_px, rng, width, height, edge_modules=3.0,
-                      rotation=tuple(rot_end))  # fmt: skip
-        if final is None:
-            pres = replace(pres, module_px=pres.module_px * 0.9)
+                      rotation=tuple(rot_end), focal=camera.focal)  # fmt: skip
+        if final is None:  # too large for the frame: held a little further back
+            setup = setup.at(setup.distance_mm / 0.9)
     mid = plane.corners.mean(axis=0)
     end = np.asarray(cv2_point(final, mid))
     start = np.array([end[0] + rng.uniform(-120, 120), height + rng.uniform(0.4, 0.9) * height])
@@ -109,7 +109,7 @@ def clip(rng: np.random.Generator, kind: str, width: int = 640, height: int = 48
     wobble_deg = rng.uniform(0.3, 1.5)  # the hand turns a little too
     # a highlight on the glass moves as the pass turns: by the camera distance (in plane
     # pixels) times the turn, in radians
-    distance = 1.1 * width * plane.px / pres.module_px
+    distance = camera.focal * plane.px / pres.module_px
     wall = wall_light(scene, width * SUPERSAMPLE, height * SUPERSAMPLE)
 
     def where(t: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -137,7 +137,9 @@ def clip(rng: np.random.Generator, kind: str, width: int = 640, height: int = 48
             behind, _, _ = where(max(0.0, t - 0.5 / FPS))
             speed = (ahead - behind) * FPS
             h = place(plane, module_px, rng, width, height, centre=tuple(centre),
-                      rotation=tuple(rotation))  # fmt: skip
+                      rotation=tuple(rotation), focal=camera.focal)  # fmt: skip
+            # further away while it is raised: smaller, and out of focus by as much
+            seen = setup.at(setup.distance_mm * pres.module_px / module_px).camera
             turn = rotation - rot_end
             shift = (float(distance * turn[1]), float(distance * turn[0]))
             pose = Pose(h, (float(speed[0]), float(speed[1])), shift)
@@ -147,7 +149,8 @@ def clip(rng: np.random.Generator, kind: str, width: int = 640, height: int = 48
         # auto exposure: exposes for what it metered, moving a share of the way each frame
         if own is not None:
             metered = own if metered is None else metered + 0.35 * (own - metered)
-        frame, exposure = render(plane if pose is not None else None, pose, scene, camera, rng,
+        frame, exposure = render(plane if pose is not None else None, pose, scene,
+                                 seen if pose is not None else camera, rng,
                                  metered_nits=metered, wall=wall)  # fmt: skip
         own = exposure.metered_nits
         frames.append(frame)
@@ -187,10 +190,15 @@ def time_to_read(person: dict) -> float | None:
     return None
 
 
-def run(quick: bool = False, *, people: int | None = None, seed: int = 2024) -> dict:
+PERSON_SEED = 4_721_005
+"""The reported clips' seed: new with corpus version 4, never looked at while tuning (tune
+with ``--seed`` and another number)."""
+
+
+def run(quick: bool = False, *, people: int | None = None, seed: int = PERSON_SEED) -> dict:
     """Render *people* clips (200, or 40 with *quick*) and time each through the reader.
 
-    :param seed: the clips' seed; the default's clips were never looked at while tuning.
+    :param seed: the clips' seed (:data:`PERSON_SEED` for the reported figure).
     """
     import cv2
 
@@ -239,8 +247,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.person", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="40 people instead of 200")
     parser.add_argument("--people", type=int, help="how many people")
+    parser.add_argument("--seed", type=int, default=PERSON_SEED, help="the clips' seed")
     args = parser.parse_args()
-    print(json.dumps(run(args.quick, people=args.people), indent=2))
+    print(json.dumps(run(args.quick, people=args.people, seed=args.seed), indent=2))
 
 
 if __name__ == "__main__":
