@@ -60,6 +60,19 @@ def _scanner_rows(part: str, size: str, decoders: dict, checks: dict) -> list[st
         f"{_f(ours.get('median_ms_empty'))} ms; {peer_ms} | median <= {limit} ms, empty <= 2 ms, "
         f"p95 <= 15 ms | {'yes' if all(checks[c] for c in time_checks) else '**no**'} |"
     )
+    apart = ours.get("subsets", {})
+    if apart:
+        alone = decoders.get("zxing-cpp", {}).get("subsets", {})
+        words = "; ".join(
+            f"{name} ({v['frames']} frames) {_f(v['decode_rate'], ' %')}"
+            + (f", zxing-cpp {_f(alone[name]['decode_rate'], ' %')}" if name in alone else "")
+            for name, v in apart.items()
+        )
+        rows.append(
+            f"| scanner {part} {size}: frames apart (kiosk, zxing) | "
+            f"{_f(apart.get('still, 3 px a module or more', {}).get('decode_rate'), ' %')} "
+            f"held still at 3 px a module or more | {words} | | |"
+        )
     return rows
 
 
@@ -80,6 +93,18 @@ def rows(name: str, result: dict) -> list[str]:
             f"{result['not_read']} | >= 99 % | "
             f"{'yes' if result['read_within_1s_percent'] >= 99 else '**no**'} |"
         )
+        apart = result.get("apart", {})
+        if apart:
+            words = "; ".join(
+                f"{k} ({v['people']} people) {_f(v['within_1s_percent'], ' %')}"
+                for k, v in apart.items()
+            )
+            held = apart.get("held at 3 px a module or more", {})
+            out.append(
+                f"| per person, apart: read within 1 s | "
+                f"{_f(held.get('within_1s_percent'), ' %')} held at 3 px a module or more | "
+                f"{words} | | |"
+            )
         median, p95 = result["median_s"], result["p95_s"]
         out.append(
             f"| per person: code in view -> pass read | {_f(median, ' s')} | p95 {_f(p95)} s "

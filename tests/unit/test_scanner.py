@@ -67,6 +67,12 @@ def test_zxing_backend_without_ladder_misses_inverted_code_that_ladder_reads():
     assert scanner.stats.step == "invert"
 
 
+def test_zxing_backend_reads_an_inverted_code_itself_only_with_try_invert():
+    image = flat_code("LIGHT ON DARK", inverted=True)
+    assert ZxingBackend().decode(image) == []
+    assert [d.text for d in ZxingBackend(try_invert=True).decode(image)] == ["LIGHT ON DARK"]
+
+
 def test_pyzbar_reads_inverted_code_only_through_the_ladder():
     image = flat_code("INVERTED", inverted=True)
     assert PyzbarBackend().decode(image) == []
