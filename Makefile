@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,committee]'
 	@touch $@
 
 setup: $(STAMP)
@@ -22,8 +22,8 @@ demo: setup
 	$(BIN)/kiosk demo $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check kiosk tests bench scripts
-	$(BIN)/ruff format --check kiosk tests bench scripts
+	$(BIN)/ruff check kiosk committee tests bench scripts
+	$(BIN)/ruff format --check kiosk committee tests bench scripts
 
 test: setup-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -17,7 +17,19 @@ from pathlib import Path
 
 from bench.stats import machine
 
-PARTS = ("scanner", "person", "gate", "journal", "uplink", "roster", "rest", "screen", "sigterm")
+PARTS = (
+    "scanner",
+    "person",
+    "gate",
+    "journal",
+    "uplink",
+    "roster",
+    "rest",
+    "screen",
+    "sigterm",
+    "voice",
+    "committee",
+)
 HERE = Path(__file__).resolve().parent
 
 
@@ -208,6 +220,59 @@ def rows(name: str, result: dict) -> list[str]:
                 "< 100 ms (max)",
                 result["met"],
             )
+        )
+    elif name == "voice":
+        met = result["met"]
+        out.append(
+            _row(
+                "voice: decision -> result prompt playing (aplay, ALSA null)",
+                result["prompt_start_ms"],
+                " ms",
+                "p95 <= 150 ms",
+                met["prompt_start_ms"],
+            )
+        )
+        off, on = result["gate_latency_voice_off_ms"], result["gate_latency_voice_on_ms"]
+        out.append(
+            f"| voice: gate latency, frame -> relay, voice on | {_f(on['median'], ' ms')} | "
+            f"IQR {_f(on['iqr'])}, p95 {_f(on['p95'])}; voice off (same run) "
+            f"{_f(off['median'], ' ms')}, IQR {_f(off['iqr'])}, p95 {_f(off['p95'])} | "
+            "unchanged (median within 2 ms or 10 %) | "
+            f"{'yes' if met['gate_latency'] else '**no**'} |"
+        )
+    elif name == "committee":
+        out += committee_rows(result)
+    return out
+
+
+def committee_rows(result: dict) -> list[str]:
+    """One row per engine and street size of ``bench.committee``."""
+    from bench.committee import TARGETS, key
+
+    out = []
+    sizes = sorted({r["gates"] for r in result["scenarios"]})
+    for r in result["scenarios"]:
+        targets = ["0 duplicates, 0 gaps, memory flat"]
+        if r["gates"] == sizes[-1] and r["engine"] == "postgresql" and not r["pace_s"]:
+            targets.append(f">= {TARGETS['pg_events_per_s_500']}/s")
+        if r["gates"] == sizes[0] and r["pace_s"]:
+            targets.append(f"p95 ack <= {TARGETS['p95_ms_55']} ms")
+        met = result["met"][key(r)]
+        out.append(
+            f"| committee server, {r['engine']}, {r['gates']} gates x {r['events_per_gate']} "
+            f"events, {r['mode']} (batches of {r['batch']}, 10 % of replies dropped): "
+            f"stored events/s | "
+            f"{r['events_per_s']}/s | ack p50 {r['ack_p50_ms']} ms, p95 {r['ack_p95_ms']} ms; "
+            f"{r['duplicates']} duplicates, {r['gaps']} gaps, {r['conflicts_409']} resends "
+            f"answered 409; server RSS {r['server_rss_first_quarter_mib']} -> "
+            f"{r['server_rss_last_quarter_mib']} MiB, peak {r['server_peak_mib']} MiB | "
+            f"{', '.join(targets)} | {'yes' if met else '**no**'} |"
+        )
+    load = result.get("load_before")
+    if load:
+        out.append(
+            f"| committee bench: machine load average before the run | {load[0]} | "
+            f"after: {result.get('load_after', ['?'])[0]} | | |"
         )
     return out
 

@@ -24,7 +24,8 @@ from kiosk import config
 from kiosk.sim import demo
 
 
-def _config(folder: Path) -> config.Config:
+def _config(folder: Path, voice: dict | None = None) -> config.Config:
+    """The bench's one-lane simulated kiosk; *voice* is its ``[voice]`` table (default: off)."""
     cfg = config.from_dict(
         {
             "gate": {
@@ -41,6 +42,7 @@ def _config(folder: Path) -> config.Config:
                     "thermometer": {"sample_hz": 10.0},
                 }
             },
+            "voice": voice or {"output": "off"},
         }
     )
     demo.ensure_keys(cfg.keys_dir)
@@ -59,10 +61,10 @@ def _wait(predicate, timeout=10.0):
 class _Rig:
     """A running kiosk with hooks that time the first frame with a pass and the relay."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, voice: dict | None = None) -> None:
         from kiosk.sim.hardware import simulated_kiosk
 
-        self.kiosk = simulated_kiosk(_config(folder))
+        self.kiosk = simulated_kiosk(_config(folder, voice))
         self.unit = self.kiosk.units["main"]
         self.world = self.kiosk.world.lanes["main"]
         self.key = demo.committee_key(self.kiosk.config.keys_dir)

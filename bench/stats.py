@@ -46,6 +46,8 @@ def machine() -> dict:
         "flask",
         "waitress",
         "cryptography",
+        "sqlalchemy",
+        "psycopg",
     ):
         try:
             libs[name] = metadata.version(name)

@@ -15,6 +15,7 @@ import click
 from kiosk import __version__
 from kiosk import config as config_mod
 from kiosk.cli_passes import keys, pass_group
+from kiosk.cli_voice import voice
 from kiosk.errors import ConfigError, ContractError, KioskError, ScenarioError
 
 CONFIG_HELP = config_mod.CONFIG_HELP
@@ -69,6 +70,7 @@ def main(verbose: bool) -> None:
 
 main.add_command(keys)
 main.add_command(pass_group)
+main.add_command(voice)
 
 
 @main.command()
@@ -91,7 +93,7 @@ def run(config_path: str | None) -> None:
     "--committee/--no-committee",
     "with_committee",
     default=True,
-    help="Upload to a simulated committee server on loopback (default on).",
+    help="Run a committee server on loopback and upload to it (default on).",
 )
 def demo(config_path: str | None, port: int | None, host: str | None, with_committee) -> None:
     """Run the kiosk on simulated hardware with a demo compound."""
@@ -120,12 +122,15 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         service = Service(kiosk, host, port, extras=extras)
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         click.echo(f"Guard screen:  http://{shown}:{port}")
+        resident = ", ".join(f"http://127.0.0.1:{port}/resident/{lane}" for lane in cfg.lanes)
+        click.echo(f"Resident screen: {resident}  (open beside the guard screen, on this machine)")
+        click.echo(f"Voice:         {_demo_voice(kiosk)}")
         if cfg.ui.demo_user:
             click.echo(f"Demo login:    {cfg.ui.demo_user} / {cfg.ui.demo_password}")
         click.echo(f"Demo passes:   {folder}  ({len(passes)} PNG files)")
         click.echo(f"Journal:       {cfg.data_dir / 'journal.db'}")
         if committee is not None:
-            click.echo(f"Committee:     {committee.url}  (simulated committee server, loopback)")
+            click.echo(f"Committee:     {committee.url}  ({committee.description})")
         click.echo("Stop with Ctrl-C.")
         service.run()
     finally:
@@ -133,16 +138,43 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
             committee.stop()
 
 
+def _demo_voice(kiosk) -> str:
+    """Whether the demo's prompts are heard, in plain words."""
+    voice = kiosk.config.voice
+    forward = getattr(getattr(kiosk.world, "audio", None), "forward", None)
+    if kiosk.voice is None:
+        return 'off ([voice] output = "off")'
+    if forward is None:
+        return "recorded and shown on the resident screen, not played ([voice] output)"
+    problem = forward.check()
+    if problem:
+        return (
+            f"this machine has no working audio output ({problem}): the prompts are shown on "
+            "the resident screen and recorded, not heard"
+        )
+    return f"speaking through ALSA device {voice.device!r}"
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per journal event.")
-def simulate(scenario: str, as_json: bool) -> None:
-    """Run SCENARIO headless on simulated hardware and print the journal."""
-    from kiosk.sim.scenario import run_file
+@click.option(
+    "--prompts",
+    "as_prompts",
+    is_flag=True,
+    help='One JSON object per prompt spoken: {"t", "lane", "prompt", "text"}.',
+)
+def simulate(scenario: str, as_json: bool, as_prompts: bool) -> None:
+    """Run SCENARIO headless on simulated hardware and print the journal (or the prompts)."""
+    from kiosk.sim.scenario import load, run_outcome
 
     logging.getLogger().setLevel(logging.WARNING)
-    events = run_file(scenario)
-    for event in events:
+    outcome = run_outcome(load(scenario))
+    if as_prompts:
+        for played in outcome.prompts:
+            click.echo(json.dumps(played.to_json(), ensure_ascii=False))
+        return
+    for event in outcome.events:
         if as_json:
             click.echo(json.dumps(event.to_api(), ensure_ascii=False))
         else:

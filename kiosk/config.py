@@ -344,9 +344,77 @@ class UISettings:
     #: Demo only: a guard account created at start with this name/password ("" = none).
     demo_user: str = ""
     demo_password: str = ""
+    #: Where the camera is as the person in front of the resident screen sees it:
+    #: ``"below"``, ``"above"``, ``"left"`` or ``"right"`` (the idle screen points there).
+    resident_camera: Literal["below", "above", "left", "right"] = "below"
 
     def __post_init__(self) -> None:
-        check(self, "ui", (1 <= self.port <= 65535, "port", f"{self.port} is not a TCP port"))
+        check(
+            self,
+            "ui",
+            (1 <= self.port <= 65535, "port", f"{self.port} is not a TCP port"),
+        )
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """``[voice]``: spoken prompts for the person at the gate (kiosk/voice/)."""
+
+    #: ``"auto"``: the ALSA output on a Pi, the simulated speaker (records only) on simulated
+    #: hardware; ``"alsa"``: the ALSA output (simulated hardware records and plays); ``"sim"``:
+    #: record only; ``"off"``: no voice.
+    output: Literal["auto", "alsa", "sim", "off"] = "auto"
+    #: ALSA PCM device the prompts play on (``aplay -L`` lists them).
+    device: str = "default"
+    #: Volume from 0 to 1 outside the quiet hours.
+    volume: float = 0.8
+    #: Local hours ``"HH:MM-HH:MM"`` at ``quiet_volume`` (``""``: none).
+    quiet_hours: str = "22:00-06:00"
+    #: Volume from 0 to 1 during the quiet hours (0: silent).
+    quiet_volume: float = 0.3
+    #: Say every prompt in English too, after the Mandarin.
+    english: bool = False
+    #: Folder of the prompt audio, relative to data_dir: recorded ``<name>.wav`` files here
+    #: win over the defaults made into its ``default/`` folder by ``kiosk voice build``.
+    folder: str = "voice"
+
+    def __post_init__(self) -> None:
+        try:
+            parse_hours(self.quiet_hours)
+            hours = ""
+        except ValueError as exc:
+            hours = str(exc)
+        check(
+            self,
+            "voice",
+            (bool(self.device.strip()), "device", "an ALSA device name, e.g. 'default'"),
+            (0.0 <= self.volume <= 1.0, "volume", "from 0 to 1"),
+            (0.0 <= self.quiet_volume <= 1.0, "quiet_volume", "from 0 to 1"),
+            (not hours, "quiet_hours", hours),
+        )
+
+    @cached_property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """``quiet_hours`` as ``(start, end)`` local time, ``None`` for none; parsed once."""
+        return parse_hours(self.quiet_hours)
+
+
+@dataclass(frozen=True)
+class ParcelSettings:
+    """``[parcels]``: the pickup point (取件处) at the gate."""
+
+    #: Parcels uncollected after this many days are listed for the guard.
+    overdue_days: int = 3
+    #: Takeaway waiting longer than this (minutes) is shown in red.
+    takeaway_late_min: int = 30
+
+    def __post_init__(self) -> None:
+        check(
+            self,
+            "parcels",
+            (1 <= self.overdue_days <= 60, "overdue_days", "from 1 to 60"),
+            (1 <= self.takeaway_late_min <= 24 * 60, "takeaway_late_min", "from 1 to 1440"),
+        )
 
 
 @dataclass(frozen=True)
@@ -505,6 +573,8 @@ class Config:
     uplink: UplinkSettings = field(default_factory=UplinkSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    parcels: ParcelSettings = field(default_factory=ParcelSettings)
     path: Path | None = None
 
     def resolve(self, value: str, base: Path | None = None) -> Path:
@@ -523,6 +593,10 @@ class Config:
     @property
     def keys_dir(self) -> Path:
         return self.resolve(self.gate.keys_dir, self.data_dir)
+
+    @property
+    def voice_dir(self) -> Path:
+        return self.resolve(self.voice.folder, self.data_dir)
 
 
 def load_or_default(path: str | Path | None, *, demo: bool = False) -> Config:

@@ -2,14 +2,15 @@
 
 Startup reads like a list (:meth:`Kiosk.__init__` runs ``_setup_hardware``,
 ``_setup_journal``, ``_setup_roster``, ``_setup_alarms``, ``_setup_rules``, ``_setup_lanes``,
-``_setup_drift``, ``_setup_uplink``, ``_setup_facade`` in order); each step registers what it
-opened, and closing turns every relay off, then closes in reverse. The hardware comes from a
-provider the caller chose once (:mod:`kiosk.hardware`). There are no module-level globals:
-everything hangs off one :class:`Kiosk`.
+``_setup_voice``, ``_setup_drift``, ``_setup_uplink``, ``_setup_facade`` in order); each
+step registers what it opened, and closing turns every relay off, then closes in reverse.
+The hardware comes from a provider the caller chose once (:mod:`kiosk.hardware`). There are
+no module-level globals: everything hangs off one :class:`Kiosk`.
 
 The rooms it builds: the journal and registrations, the roster holder
 (:mod:`kiosk.roster_holder`), fever alarms (:mod:`kiosk.fevers`), today's counts
-(:mod:`kiosk.counts`), each lane's parts (:class:`LaneUnit`), maintenance
+(:mod:`kiosk.counts`), the pickup point's parcels (:mod:`kiosk.parcels`), each lane's parts
+(:class:`LaneUnit`), the voice (:mod:`kiosk.voice`), maintenance
 (:mod:`kiosk.maintenance`), housekeeping (:mod:`kiosk.housekeeping`), the uplink, and the one
 object the screens talk to, :attr:`Kiosk.facade` (:mod:`kiosk.facade`).
 """
@@ -37,6 +38,7 @@ from kiosk.journal import Journal
 from kiosk.keys import load_public_keys
 from kiosk.lane import Lane, LaneSnapshot, LaneThread, load_history
 from kiosk.maintenance import Maintenance
+from kiosk.parcels import ParcelStore
 from kiosk.registrations import RegistrationStore
 from kiosk.roster_holder import RosterHolder
 from kiosk.sensors.calibration import CalibrationStore, DriftSettings, DriftWatch
@@ -89,6 +91,7 @@ class Kiosk:
         self.hub = Hub()
         self.units: dict[str, LaneUnit] = {}
         self.uplink = None
+        self.voice = None
         self._running = False
         self._closed = False
         self._closers = contextlib.ExitStack()  # what setup opened, closed in reverse
@@ -100,6 +103,7 @@ class Kiosk:
                 self._setup_alarms,
                 self._setup_rules,
                 self._setup_lanes,
+                self._setup_voice,
                 self._setup_drift,
                 self._setup_uplink,
                 self._setup_facade,
@@ -142,6 +146,7 @@ class Kiosk:
         self._closers.callback(self.journal.close)
         self._closers.callback(self.hub.close)
         self.registrations = RegistrationStore(self.journal)
+        self.parcels = ParcelStore(self.journal, self.clock)
 
     def _setup_roster(self) -> None:
         keys_dir = self.config.keys_dir
@@ -228,6 +233,7 @@ class Kiosk:
             history=self.history,
             has_out_lane=any(s.direction == "out" for s in self.config.lanes.values()),
             clock_synchronised=self.time_sync.synchronised,
+            parcels=self.parcels.notice,
         )
         runner = LaneThread(lane)
         threads = [
@@ -272,6 +278,35 @@ class Kiosk:
             inputs,
             buzzer,
         )
+
+    def _setup_voice(self) -> None:
+        """The spoken prompts, on the audio output the hardware provides (the kiosk's ALSA
+        output; the simulated world's loudspeaker), on a thread of their own."""
+        settings = self.config.voice
+        folder = self.config.voice_dir
+        output = self.hardware.audio(settings, folder / "default" / "at-volume")
+        if output is None:
+            return
+        from kiosk.voice.clips import Library
+        from kiosk.voice.speaker import Voice, VoiceThread, volume_at
+
+        self.voice = Voice(
+            output,
+            Library(folder, english=settings.english),
+            self.clock,
+            volume=lambda moment: volume_at(settings, moment),
+            on_status=self._on_voice_status,
+        )
+        self.voice_thread = VoiceThread(self.voice)
+        self._closers.callback(self.voice.silence)
+
+    def _on_voice_status(self, status: dict) -> None:
+        """The audio output broke or came back: an alert for the guard's health badge."""
+        data = {"state": status["state"], "message": str(status.get("problem") or "")[:300]}
+        try:
+            self.journal.append("alert.audio", data)
+        except KioskError:
+            log.exception("could not journal alert.audio")
 
     def _setup_drift(self) -> None:
         """Give the drift watch today's and yesterday's readings from the journal."""
@@ -324,6 +359,8 @@ class Kiosk:
 
     def _on_lane_change(self, snapshot: LaneSnapshot) -> None:
         self.hub.publish("lane", snapshot.to_dict())
+        if self.voice is not None:
+            self.voice.tell(snapshot)
 
     def _storage_alert(self, source: str, problem: str) -> None:
         """Raise (non-empty *problem*) or clear a gate-wide storage alert on every lane."""
@@ -406,6 +443,8 @@ class Kiosk:
                     unit.runner.put(event)
         if self.uplink is not None:
             self.uplink.start()
+        if self.voice is not None:
+            self.voice_thread.start()
         self._running = True
         self._fevers_changed()  # alarms left open before a restart sound again
 
@@ -425,12 +464,14 @@ class Kiosk:
                     self.uplink.stop(timeout=5)
                 except RuntimeError as exc:  # StopTimeout is one
                     log.error("%s", exc)
-            for unit in self.units.values():
-                for worker in (*unit.threads, unit.runner):
-                    try:
-                        worker.stop()
-                    except StopTimeout as exc:  # it holds no pin: stopping goes on
-                        log.error("%s", exc)
+            workers = [w for u in self.units.values() for w in (*u.threads, u.runner)]
+            if self.voice is not None:
+                workers.append(self.voice_thread)
+            for worker in workers:
+                try:
+                    worker.stop()
+                except StopTimeout as exc:  # it holds no pin: stopping goes on
+                    log.error("%s", exc)
             try:
                 relays = {n: ("open" if u.relay.is_open else "off") for n, u in self.units.items()}
                 self.journal.append("kiosk.stopped", {"uptime_s": self._uptime(), "relays": relays})

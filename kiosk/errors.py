@@ -57,3 +57,7 @@ class ContractError(KioskError, ValueError):
 
 class StopTimeout(KioskError, RuntimeError):
     """A thread did not stop within its timeout (after gpiozero's ``ZombieThread``)."""
+
+
+class AudioError(KioskError, RuntimeError):
+    """The audio output cannot play, or a prompt's audio file is missing or unusable."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from kiosk import __version__, schema, temporary
+from kiosk import __version__, resident, schema, temporary
 from kiosk.accounts import Accounts
 from kiosk.errors import KioskError, UplinkError
 from kiosk.events import ManualOpen, TemperatureRead
@@ -83,10 +83,15 @@ class Facade:
             "clock": {"synchronised": k.time_sync.synchronised()},
             "last_seq": k.journal.last_seq(),
             "threshold_c": self.threshold_c,
-            "counts": k.counts.today(),
+            "counts": self.today_counts(),
             "badges": self.badges(),
             "fevers": self.fevers(),
         }
+
+    def today_counts(self) -> dict[str, int]:
+        """Today's in, out, denied, fevers and registrations (gate's local date), and the
+        items waiting at the pickup point now (``parcels``)."""
+        return {**self._kiosk.counts.today(), "parcels": self._kiosk.parcels.waiting_items()}
 
     def subscribe(self):
         """Live updates: a :class:`kiosk.hub.Subscription` of ``lane``, ``event``, ``fevers``,
@@ -113,7 +118,21 @@ class Facade:
             state = uplink.status().get("state")
             badges["uplink"] = {"ok": "ok", "backing_off": "warn"}.get(state, "fault")
         badges["clock"] = self._clock_badge()
+        badges["audio"] = self._audio_badge()
         return badges
+
+    def _audio_badge(self) -> str:
+        """The spoken prompts' output: a fault here is a badge, never a lane's fault."""
+        voice = self._kiosk.voice
+        if voice is None:
+            return "off"
+        return {"ok": "ok", "warn": "warn", "unknown": "warn"}.get(voice.status()["state"], "fault")
+
+    def voice_status(self) -> dict:
+        """The spoken prompts for maintenance: ``state``, ``problem``, ``missing`` prompts,
+        ``played`` (``{"state": "off"}`` without a voice)."""
+        voice = self._kiosk.voice
+        return {"state": "off"} if voice is None else voice.status()
 
     def _clock_badge(self) -> str:
         import os
@@ -242,6 +261,59 @@ class Facade:
         """Journal events, newest first, filtered (:meth:`kiosk.journal.Journal.recent`:
         *before*, *types*, *lane*, *household*, *since*, *until*)."""
         return self._kiosk.journal.recent(limit, **filters)
+
+    # -- the pickup point (取件处) ----------------------------------------------------------
+
+    def parcels_state(self) -> dict:
+        """The pickup point for the guard: ``waiting`` parcels (takeaway first, each with how
+        long it waited and ``late`` for takeaway past ``takeaway_late_min``), ``overdue``
+        ones (uncollected after ``overdue_days``), and how many ``items`` wait."""
+        settings = self._config.parcels
+        store = self._kiosk.parcels
+        now = self.clock.now()
+        late_s = settings.takeaway_late_min * 60.0
+        waiting = store.waiting()
+        return {
+            "waiting": [
+                {**p.view(now), "late": p.urgent and p.waited_s(now) > late_s} for p in waiting
+            ],
+            "overdue": [p.view(now) for p in store.overdue(settings.overdue_days)],
+            "items": sum(p.count for p in waiting),
+            "overdue_days": settings.overdue_days,
+            "takeaway_late_min": settings.takeaway_late_min,
+        }
+
+    def receive_parcel(self, form, by: str) -> dict:
+        """Record a :class:`kiosk.parcels.ParcelForm` at the pickup point
+        (``parcel.received``); returns the parcel as the guard screen lists it."""
+        return self._kiosk.parcels.receive(form, by=by).view(self.clock.now())
+
+    def collect_parcels(
+        self, by: str, *, household: str | None = None, parcel_id: str | None = None
+    ) -> int:
+        """Mark one parcel, or every parcel of *household*, collected (``parcel.collected``);
+        returns how many records were closed.
+
+        :raises KioskError: *parcel_id* is not waiting.
+        """
+        store = self._kiosk.parcels
+        if parcel_id:
+            store.collect(parcel_id, by=by)
+            return 1
+        return len(store.collect_household(household or "", by=by))
+
+    # -- the resident screen -------------------------------------------------------------
+
+    def resident_view(self, lane: str, snapshot: dict | None = None) -> dict:
+        """What the resident screen of *lane* shows, with no personal data of anyone
+        (:func:`kiosk.resident.view`): from *snapshot* (a lane message of the live stream)
+        or the lane as it is now.
+
+        :raises KioskError: no such lane.
+        """
+        unit = self._unit(lane)
+        snap = snapshot if snapshot is not None else unit.lane.snapshot().to_dict()
+        return resident.view(snap, camera_at=self._config.ui.resident_camera)
 
     # -- accounts and sign-in --------------------------------------------------------------
 

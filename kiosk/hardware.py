@@ -15,6 +15,9 @@ A provider gives the kiosk, lane by lane, what its drivers need and nothing else
     (0 s); a source that does not block is paced at the configured frame rate.
 ``sleep(seconds)``
     How drivers wait (retry pauses, EEPROM writes).
+``audio(settings, cache)``
+    Where the spoken prompts play (``[voice]``): the kiosk's ALSA output, the simulated world's
+    loudspeaker, or ``None`` for no voice.
 ``inputs_claimed(lane)``
     Called once the lane's input pins are claimed.
 ``clock_trusted``
@@ -96,6 +99,15 @@ class PiHardware:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def audio(self, settings, cache):
+        """The ALSA output ``[voice] device`` names (``None`` with ``output = "off"``, or
+        ``"sim"``, which only the simulated world has); *cache* holds volume-scaled copies."""
+        if settings.output not in ("auto", "alsa"):
+            return None
+        from kiosk.voice.speaker import AlsaOutput
+
+        return AlsaOutput(settings.device, cache)
 
     def inputs_claimed(self, lane: str) -> None:
         """Nothing to do: real switches are where they are."""

@@ -122,6 +122,24 @@ _MIGRATIONS: list[str] = [
         flagged_at TEXT NOT NULL
     );
     """,
+    # 3: parcels at the pickup point, the gate's index of its parcel.received and
+    # parcel.collected events (applied_seq: the last event applied to the row)
+    """
+    CREATE TABLE parcels (
+        id TEXT PRIMARY KEY,
+        household TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        slot TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        courier TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        received_seq INTEGER,
+        collected_at TEXT,
+        collected_seq INTEGER,
+        applied_seq INTEGER NOT NULL
+    );
+    CREATE INDEX parcels_waiting ON parcels(household) WHERE collected_at IS NULL;
+    """,
 ]
 
 

@@ -68,6 +68,12 @@ class LaneSnapshot:
     warnings: tuple[str, ...] = ()
     #: End date (ISO) of a household's home observation, for the amber alert.
     observation_until: str | None = None
+    #: How many results (granted or denied) the lane has shown: a new number is a new
+    #: decision, even when two people in a row get the same one.
+    result_no: int = 0
+    #: The household's parcels waiting at the pickup point (``kiosk.parcels.Notice`` as a
+    #: dict), for the guard's tile; the resident is only told that there are some.
+    parcels: dict | None = None
     version: int = 0
 
     def to_dict(self) -> dict:
@@ -93,6 +99,8 @@ class Lane:
         recorded in it.
     :param has_out_lane: the gate has an ``out`` lane (anti-passback by direction).
     :param clock_synchronised: ``() -> bool | None``, e.g. :meth:`TimeSync.synchronised`.
+    :param parcels: ``(household) -> notice or None``: the household's parcels waiting at the
+        pickup point (:meth:`kiosk.parcels.ParcelStore.notice`); must not block.
     """
 
     def __init__(
@@ -111,6 +119,7 @@ class Lane:
         history: policy.History | None = None,
         has_out_lane: bool = False,
         clock_synchronised: Callable[[], bool | None] = lambda: None,
+        parcels: Callable[[str | None], object | None] = lambda household: None,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -125,6 +134,7 @@ class Lane:
         self.history = history
         self.has_out_lane = has_out_lane
         self.clock_synchronised = clock_synchronised
+        self.parcels = parcels
         self.state = IDLE
         self._deadline: float | None = None
         self._check = None  # the PassCheck waiting for a temperature
@@ -193,6 +203,7 @@ class Lane:
                 temperature_c=None,
                 warnings=(),
                 observation_until=None,
+                parcels=None,
             )
             self._publish()
 
@@ -245,6 +256,7 @@ class Lane:
             household=getattr(claims, "household", None),
             pass_id=getattr(claims, "pass_id", None),
             temperature_c=None,
+            parcels=self._parcels(getattr(claims, "household", None)),
         )
         self._publish()
 
@@ -470,8 +482,21 @@ class Lane:
             temperature_c=decision.temperature_c if decision else None,
             warnings=decision.warnings if decision else (),
             observation_until=until,
+            result_no=self._snapshot.result_no + 1,
+            parcels=self._parcels(household),
         )
         self._publish()
+
+    def _parcels(self, household: str | None) -> dict | None:
+        """The household's parcels waiting at the pickup point, for the tile; never raises."""
+        if not household:
+            return None
+        try:
+            notice = self.parcels(household)
+        except Exception:  # the pickup point never stops the gate
+            log.exception("lane %s: parcel lookup failed", self.name)
+            return None
+        return notice.to_dict() if notice is not None else None
 
     # -- output ----------------------------------------------------------------------------
 

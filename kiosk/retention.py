@@ -3,7 +3,8 @@ the journal stays under its size cap.
 
 :func:`purge_personal` strips personal fields from events that the committee acknowledged
 and that are older than ``retention_days`` (an event of the health form loses all its data),
-and runs the hooks (:data:`HOOKS`: the registrations table) in the same transaction.
+and runs the hooks (:data:`HOOKS`: the registrations and parcels tables) in the same
+transaction.
 :func:`enforce_size` keeps the database under its cap by deleting the oldest events that are
 both uploaded and purged; an unsent event is never deleted.
 """
@@ -61,9 +62,22 @@ def purge_registrations(conn: sqlite3.Connection, cutoff: datetime, purged_seq: 
     ).rowcount
 
 
+def purge_collected_parcels(conn: sqlite3.Connection, cutoff: datetime, purged_seq: int) -> int:
+    """Retention hook for the ``parcels`` table (journal migration 3): a collected parcel
+    goes once its ``parcel.collected`` event is purged; one still waiting stays, whatever its
+    age, since it is still on the shelf."""
+    return conn.execute(
+        "DELETE FROM parcels WHERE collected_seq IS NOT NULL AND collected_seq <= ?",
+        (purged_seq,),
+    ).rowcount
+
+
 #: ``hook(conn, cutoff, purged_seq) -> rows changed``, run inside each purge's transaction;
 #: *purged_seq* is the highest seq whose event is purged.
-HOOKS: list[Callable[[sqlite3.Connection, datetime, int], int]] = [purge_registrations]
+HOOKS: list[Callable[[sqlite3.Connection, datetime, int], int]] = [
+    purge_registrations,
+    purge_collected_parcels,
+]
 
 
 def _kept(type_: str, data: dict) -> dict:

@@ -25,15 +25,15 @@ fi
 say "system packages"
 apt-get update -qq
 apt-get install -y -qq python3-venv python3-dev libzbar0 i2c-tools rsync cage chromium \
-    >/dev/null
+    espeak-ng alsa-utils >/dev/null
 
 say "users and groups"
-for group in i2c gpio video render input; do
+for group in i2c gpio video render input audio; do
     getent group "$group" >/dev/null || groupadd --system "$group"
 done
 id kiosk >/dev/null 2>&1 ||
     useradd --system --home-dir /var/lib/kiosk --no-create-home --shell /usr/sbin/nologin kiosk
-usermod -a -G i2c,gpio,video kiosk
+usermod -a -G i2c,gpio,video,audio kiosk
 id kiosk-screen >/dev/null 2>&1 ||
     useradd --system --home-dir /var/lib/kiosk-screen --no-create-home \
         --shell /usr/sbin/nologin kiosk-screen
@@ -56,9 +56,16 @@ else
 fi
 install -d -m 0750 -o kiosk -g kiosk /var/lib/kiosk
 
+say "spoken prompts (espeak-ng, offline)"
+sudo -u kiosk "$PREFIX/venv/bin/kiosk" voice build --config "$ETC/kiosk.toml" ||
+    warn "the default prompt audio could not be made; run: sudo -u kiosk $PREFIX/venv/bin/kiosk voice build --config $ETC/kiosk.toml"
+
 say "systemd units"
 install -m 0644 "$SRC/systemd/kiosk.service" /etc/systemd/system/kiosk.service
 install -m 0644 "$SRC/systemd/kiosk-screen.service" /etc/systemd/system/kiosk-screen.service
+# the resident screen needs its display attached to seat1 first: enabled by hand (operations.md)
+install -m 0644 "$SRC/systemd/kiosk-resident-screen.service" \
+    /etc/systemd/system/kiosk-resident-screen.service
 systemctl daemon-reload
 systemctl enable kiosk.service kiosk-screen.service >/dev/null
 

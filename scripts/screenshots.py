@@ -1,5 +1,6 @@
-"""Screenshots of the guard screen for the docs: idle, granted and the fever alarm, at the
-kiosk's 7-inch 800x480 screen and at a 1280x800 laptop.
+"""Screenshots for the docs: the guard screen (idle, granted, the fever alarm) and the
+resident screen (idle, granted with a parcel waiting, fever, a refused pass, the thermometer
+faulty), at the kiosk's 7-inch 800x480 screen and at 1280x800.
 
 Starts a demo kiosk (simulated hardware, a throw-away data folder) on a free loopback port,
 drives it with Playwright and Debian's Chromium, and writes PNG files to ``docs/``::
@@ -52,7 +53,11 @@ def start_demo(data_dir: Path):
     """A started demo kiosk uploading to a loopback committee server, with its guard screen
     on a free port: ``(kiosk, server, url, passes, committee)``."""
     cfg = config_mod.load(config_mod.DEMO_CONFIG)
-    cfg = dataclasses.replace(cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(data_dir)))
+    cfg = dataclasses.replace(
+        cfg,
+        gate=dataclasses.replace(cfg.gate, data_dir=str(data_dir)),
+        voice=dataclasses.replace(cfg.voice, output="sim"),  # this machine's audio is no part
+    )
     demo_kit.ensure_keys(cfg.keys_dir)
     committee, cfg = demo_kit.start_committee(cfg)
     kiosk = simulated_kiosk(cfg)
@@ -96,6 +101,109 @@ def shoot(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
             page.click("#fever-clinic")
             page.wait_for_selector("#fever", state="hidden")
             lane.leave()
+            written += _pickup(page, kiosk, lane, token, out / f"guard-{{}}-{width}x{height}.png")
+            page.close()
+        browser.close()
+    return written
+
+
+def _pickup(page, kiosk, lane, token, pattern) -> list[Path]:
+    """The pickup point: a parcel's notice on the tile at the household's scan, and the
+    dialog with takeaway waiting."""
+    from kiosk.parcels import ParcelForm
+
+    page.wait_for_selector("#lane-main.state-idle", timeout=15000)
+    kiosk.parcels.receive(ParcelForm("7-1201", 2, "A3", courier="顺丰"), by="guard")
+    kiosk.parcels.receive(ParcelForm("9-0502", 1, "T1", "takeaway", "美团"), by="guard")
+    lane.step_in(NORMAL_FOREHEAD_C, token)
+    page.wait_for_selector("#lane-main .parcel-notice:not([hidden])", timeout=15000)
+    page.locator('#counts [data-count="parcels"]').filter(has_text="3").wait_for()
+    shots = [_save(page, Path(str(pattern).format("parcel-notice")))]
+    page.click("#lane-main .parcel-collect")
+    lane.leave()
+    page.click("#parcel-toggle")
+    page.wait_for_selector("#parcel-waiting li.urgent")
+    page.fill("#parcel-household", "8-0301")
+    page.fill("#parcel-slot", "B2")
+    shots.append(_save(page, Path(str(pattern).format("pickup"))))
+    page.click("#parcel-close")
+    kiosk.parcels.collect_household("9-0502", by="guard")
+    return shots
+
+
+def look_english(url: str, chromium: str, out: Path) -> list[Path]:
+    """The guard screen in English with a parcel waiting (to look at; not for the docs)."""
+    from playwright.sync_api import sync_playwright
+
+    shots = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for width, height in SIZES:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url + "/login")
+            page.fill('input[name="user"]', USER)
+            page.fill('input[name="password"]', PASSWORD)
+            page.click('button[type="submit"]')
+            page.wait_for_selector('body[data-stream="open"]')
+            page.click("#lang-switch")
+            page.wait_for_selector('body[data-stream="open"]')
+            shots.append(_save(page, out / f"english-guard-{width}x{height}.png"))
+            page.click("#parcel-toggle")
+            page.wait_for_selector("#parcel-dialog[open]")
+            shots.append(_save(page, out / f"english-pickup-{width}x{height}.png"))
+            page.close()
+        browser.close()
+    return shots
+
+
+def shoot_resident(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
+    """The resident screen of lane ``main`` through a whole person, at each size."""
+    from playwright.sync_api import sync_playwright
+
+    from kiosk.parcels import ParcelForm
+
+    token = next(p.token for p in passes if p.expect == "GRANTED")
+    household = next(p.household for p in passes if p.expect == "GRANTED")
+    revoked = next(p.token for p in passes if p.expect == "PASS_REVOKED")
+    lane = kiosk.world.lanes["main"]
+    unit = kiosk.units["main"]
+    written = []
+
+    def person(object_c, text, colour, name, page, size):
+        lane.step_in(object_c, text)
+        page.wait_for_selector(f'body[data-colour="{colour}"]', timeout=15000)
+        written.append(_save(page, out / f"resident-{name}-{size}.png"))
+        lane.leave()
+        page.wait_for_selector('body[data-colour="idle"]', timeout=15000)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for width, height in SIZES:
+            size = f"{width}x{height}"
+            page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+            page.goto(url + "/resident/main")
+            page.wait_for_selector('body[data-stream="open"]')
+            lane.leave()
+            page.wait_for_selector('body[data-colour="idle"]', timeout=15000)
+            written.append(_save(page, out / f"resident-idle-{size}.png"))
+            kiosk.parcels.receive(ParcelForm(household, 2, "A3"), by="screenshots")
+            person(NORMAL_FOREHEAD_C, token, "green", "granted", page, size)
+            kiosk.parcels.collect_household(household, by="screenshots")
+            person(FEVER_FOREHEAD_C, token, "red", "fever", page, size)
+            for fever in kiosk.facade.fevers():
+                kiosk.facade.acknowledge_fever(fever["seq"], "clinic", "screenshots")
+            person(NORMAL_FOREHEAD_C, revoked, "red", "refused", page, size)
+            lane.sensor.unplugged = True
+            page.wait_for_selector('body[data-colour="amber"]', timeout=15000)
+            lane.present(token)
+            page.wait_for_selector("#r-title:has-text('手动测温')", timeout=15000)
+            written.append(_save(page, out / f"resident-thermometer-fault-{size}.png"))
+            kiosk.facade.manual_temperature("main", 36.5, "screenshots")
+            page.wait_for_selector('body[data-colour="green"]', timeout=15000)
+            lane.leave()
+            lane.sensor.unplugged = False
+            page.wait_for_selector('body[data-colour="idle"]', timeout=15000)
+            assert not unit.lane.snapshot().faults
             page.close()
         browser.close()
     return written
@@ -110,6 +218,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--english-to", type=Path, help="also shoot the English guard screen here")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
@@ -117,6 +226,11 @@ def main() -> int:
         try:
             for path in shoot(url, kiosk, passes, args.out, args.chromium):
                 print(path)
+            for path in shoot_resident(url, kiosk, passes, args.out, args.chromium):
+                print(path)
+            if args.english_to:
+                for path in look_english(url, args.chromium, args.english_to):
+                    print(path)
         finally:
             kiosk.stop()
             server.trigger.pull_trigger(server.close)  # closed inside waitress's loop

@@ -151,12 +151,13 @@ def write_cards(passes: list[DemoPass], folder: Path) -> Path:
 
 
 def seed(kiosk, *, user: str, password: str) -> tuple[list[DemoPass], Path]:
-    """Give a demo kiosk its roster (when it has none), guard account and passes."""
+    """Give a demo kiosk its roster (when it has none and no committee server sends one),
+    guard account and passes."""
     from kiosk.accounts import Accounts
 
     cfg = kiosk.config
     now = kiosk.clock.now()
-    if not kiosk.rosters.current().loaded:
+    if not kiosk.rosters.current().loaded and not cfg.uplink.url:
         kiosk.rosters.replace(roster(cfg.gate.site, now.date()))
     if user:
         Accounts(kiosk.journal).add(user, password, "guard")
@@ -166,22 +167,36 @@ def seed(kiosk, *, user: str, password: str) -> tuple[list[DemoPass], Path]:
 
 
 def start_committee(cfg):
-    """Start a loopback committee server for the demo and point the uplink at it.
+    """Start a committee server on loopback for the demo and point the uplink at it.
 
-    Returns ``(server, cfg)``: the running :class:`kiosk.sim.committee.CommitteeServer` and
-    the configuration with ``[uplink]`` filled in (the token is written to a 0600 file).
+    The real one (``committee/``, SQLite under the demo's data folder, seeded once with the
+    demo compound) when the ``committee`` extra is installed; else the simulated one of
+    :mod:`kiosk.sim.committee`. Returns ``(server, cfg)``: the running server (``url``,
+    ``description``, ``stop()``) and the configuration with ``[uplink]`` filled in (the
+    token is written to a 0600 file).
     """
     import dataclasses
     import os
     import secrets
 
-    from kiosk.sim.committee import CommitteeServer
-
-    token = secrets.token_urlsafe(24)
     today = datetime.now().astimezone().date()
-    server = CommitteeServer(
-        gate_id=cfg.gate.gate_id, token=token, roster=roster(cfg.gate.site, today)
-    ).start()
+    register = roster(cfg.gate.site, today)
+    try:
+        from committee.demo import start_for_gate
+    except ImportError:  # the committee extra is not installed
+        from kiosk.sim.committee import CommitteeServer
+
+        token = secrets.token_urlsafe(24)
+        server = CommitteeServer(gate_id=cfg.gate.gate_id, token=token, roster=register).start()
+        server.description = "simulated committee server, loopback"
+    else:
+        server, token = start_for_gate(
+            cfg.data_dir / "committee",
+            site=cfg.gate.site,
+            gate_id=cfg.gate.gate_id,
+            keys_dir=cfg.keys_dir,
+            register=register,
+        )
     token_file = cfg.data_dir / "committee-token"
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     token_file.unlink(missing_ok=True)

@@ -65,6 +65,18 @@ class SimHardware:
         else:
             time.sleep(seconds)
 
+    def audio(self, settings, cache):
+        """The simulated world's loudspeaker, which records every prompt (``None`` with
+        ``output = "off"``); with ``output = "alsa"`` it also plays through the machine's ALSA
+        output, so a demo speaks."""
+        if settings.output == "off":
+            return None
+        if settings.output == "alsa":
+            from kiosk.voice.speaker import AlsaOutput
+
+            self.world.audio.forward = AlsaOutput(settings.device, cache)
+        return self.world.audio
+
     def inputs_claimed(self, lane: str) -> None:
         """Put the lane's switches in their physical state (door shut, button released)."""
         self.world.lane(lane).wire_inputs()

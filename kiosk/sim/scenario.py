@@ -47,6 +47,7 @@ from kiosk.journal import Event
 from kiosk.lane import IDLE
 from kiosk.passes import PassKind
 from kiosk.sim import demo
+from kiosk.sim.audio import Played
 
 PERSON_KEYS = (
     "at",
@@ -216,14 +217,35 @@ def _person(entry: Any, where: str, lanes: list[str]) -> Person:
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a scenario run left: every journal event in order, and every prompt the
+    simulated speaker played (:class:`kiosk.sim.audio.Played`)."""
+
+    events: list[Event]
+    prompts: list[Played]
+
+
 def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
     """Run *scenario* on a fake clock and return every journal event, in order."""
+    return run_outcome(scenario, data_dir).events
+
+
+def run_outcome(scenario: Scenario, data_dir: Path | None = None) -> Outcome:
+    """Run *scenario* on a fake clock: its journal events and the prompts played.
+
+    The voice speaks to the simulated speaker only (a scenario is headless and silent),
+    unless the configuration turns it ``off``.
+    """
     from kiosk.sim.hardware import simulated_kiosk
 
     with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as tmp:
         folder = Path(data_dir or tmp)
         gate = dataclasses.replace(scenario.config.gate, data_dir=str(folder))
-        cfg = dataclasses.replace(scenario.config, gate=gate)
+        voice = scenario.config.voice
+        if voice.output != "off":
+            voice = dataclasses.replace(voice, output="sim")
+        cfg = dataclasses.replace(scenario.config, gate=gate, voice=voice)
         demo.ensure_keys(cfg.keys_dir)
         clock = FakeClock(scenario.start)
         kiosk = simulated_kiosk(cfg, clock)
@@ -232,9 +254,11 @@ def run(scenario: Scenario, data_dir: Path | None = None) -> list[Event]:
                 kiosk.rosters.replace(scenario.roster)
             texts = _texts(scenario, cfg, kiosk)
             kiosk.journal.append("kiosk.started", {"hardware": "sim", "scenario": True})
+            if kiosk.voice is not None:
+                kiosk.voice.prepare()
             _drive(kiosk, clock, scenario, texts)
             kiosk.journal.append("kiosk.stopped", {})
-            return list(kiosk.journal.iter_events())
+            return Outcome(list(kiosk.journal.iter_events()), list(kiosk.world.audio.played))
         finally:
             kiosk.close()
 
@@ -343,6 +367,8 @@ def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None])
                 next_camera[name] += 1.0 / settings.camera.fps
             unit.lane.tick()
             unit.relay.tick()
+            if kiosk.voice is not None:
+                kiosk.voice.step()
             busy = busy or unit.lane.state != IDLE or unit.relay.is_open
             busy = busy or sim_lane.person_c is not None or sim_lane.text is not None
         gap = (timeline[k][0] if k < len(timeline) else end) - t

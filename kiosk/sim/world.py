@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from kiosk.errors import ConfigError
+from kiosk.sim.audio import SimAudio
 from kiosk.sim.camera import SimCamera
 from kiosk.sim.mlx90614 import EmulatedMLX90614
 from kiosk.sim.smbus import FakeSMBus
@@ -134,6 +135,8 @@ class SimWorld:
 
     def __init__(self, clock, lanes: dict, *, seed: int = 0, pin_factory=None) -> None:
         self.clock = clock
+        #: The loudspeaker: records every prompt played (one for the whole kiosk).
+        self.audio = SimAudio(clock)
         self.buses: dict[int, FakeSMBus] = {}
         self.lanes: dict[str, SimLane] = {}
         for i, (name, settings) in enumerate(lanes.items()):

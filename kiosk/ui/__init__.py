@@ -44,7 +44,18 @@ def create_app(
     app.extensions["kiosk"] = facade
     CSRFProtect(app)
 
-    from kiosk.ui import admin, auth, guard, maintenance, passes, records, registration, sim
+    from kiosk.ui import (
+        admin,
+        auth,
+        guard,
+        maintenance,
+        parcels,
+        passes,
+        records,
+        registration,
+        resident,
+        sim,
+    )
 
     auth.setup(
         app,
@@ -60,6 +71,8 @@ def create_app(
     app.register_blueprint(registration.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(resident.bp)
+    app.register_blueprint(parcels.bp)
     if facade.simulated:
         app.register_blueprint(sim.bp)
 

@@ -74,7 +74,11 @@ def live(tmp_path_factory):
     """A started demo kiosk with its guard screen: :class:`LiveKiosk`."""
     data = tmp_path_factory.mktemp("kiosk")
     cfg = config_mod.load(config_mod.DEMO_CONFIG)
-    cfg = dataclasses.replace(cfg, gate=dataclasses.replace(cfg.gate, data_dir=str(data)))
+    cfg = dataclasses.replace(
+        cfg,
+        gate=dataclasses.replace(cfg.gate, data_dir=str(data)),
+        voice=dataclasses.replace(cfg.voice, output="sim"),  # recorded, never out loud
+    )
     demo_kit.ensure_keys(cfg.keys_dir)
     kiosk = simulated_kiosk(cfg)
     try:

@@ -142,7 +142,7 @@ def test_systemd_units_verify(tmp_path):
     if analyze is None:
         pytest.skip("systemd-analyze not installed (Debian package: systemd)")
     units = Path(__file__).resolve().parents[2] / "systemd"
-    names = ["kiosk.service", "kiosk-screen.service"]
+    names = ["kiosk.service", "kiosk-screen.service", "kiosk-resident-screen.service"]
     for name in names:
         text = (units / name).read_text()
         text = re.sub(r"^(ExecStart\w*=)\S+", r"\1/bin/true", text, flags=re.M)

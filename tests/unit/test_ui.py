@@ -81,6 +81,12 @@ def test_auth_every_page_but_login_needs_a_session(app, client):
         if rule.rule in open_paths:
             continue
         path = re.sub(r"<int:[^>]+>", "1", re.sub(r"<(?!int:)[^>]+>", "main", rule.rule))
+        if rule.rule.startswith("/resident"):
+            # the resident screen has no sign-in: it is served to the kiosk's own display only
+            lan = client.get(path, environ_base={"REMOTE_ADDR": "192.168.1.20"})
+            assert lan.status_code == 403, path
+            checked += 1
+            continue
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             app.config["WTF_CSRF_ENABLED"] = method == "GET"  # reach the view itself
             response = client.open(path, method=method)
@@ -287,6 +293,7 @@ def test_ui_today_counts_in_out_denied_fevers(kiosk, clock):
         "fevers": 1,
         "registrations": 0,
     }
+    assert kiosk.facade.today_counts()["parcels"] == 0  # and the pickup point's items
     clock.advance(24 * 3600)
     assert kiosk.counts.today()["in"] == 0
 

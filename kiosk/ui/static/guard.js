@@ -46,6 +46,7 @@
     setField(tile, "flags", flags.join(" · "));
     tile.querySelector(".manual-temp").hidden = !lane.manual_temperature;
     countdowns[lane.name] = lane.hold_s > 0 ? Date.now() + lane.hold_s * 1000 : 0;
+    document.dispatchEvent(new CustomEvent("kiosk:lane", { detail: lane })); // parcels.js
   }
 
   function tickCountdowns() {
@@ -234,6 +235,7 @@
     source.addEventListener("event", (e) => {
       const ev = JSON.parse(e.data);
       addEvent(ev);
+      document.dispatchEvent(new CustomEvent("kiosk:event", { detail: ev })); // parcels.js
       if (/^(access\.|gate\.manual_open|alert\.|registration\.)/.test(ev.type)) refreshSoon();
     });
     source.addEventListener("fevers", (e) => renderFevers(JSON.parse(e.data)));

@@ -1,0 +1,1 @@
+"""The residents committee server."""

@@ -1,0 +1,57 @@
+"""The pickup point (取件处) on the guard screen: record a parcel in two taps and the shelf
+slot, mark it collected in one, list what waits and what is overdue.
+
+Thin: the rules are in :mod:`kiosk.parcels`; the kiosk's facade records and collects.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from kiosk import parcels as rules
+from kiosk.errors import KioskError
+from kiosk.ui import i18n
+from kiosk.ui.auth import login_required
+
+bp = Blueprint("parcels", __name__, url_prefix="/api/parcels")
+
+
+def _kiosk():
+    return current_app.extensions["kiosk"]
+
+
+@bp.get("")
+@login_required()
+def listing():
+    return jsonify(_kiosk().parcels_state())
+
+
+@bp.post("")
+@login_required()
+def receive():
+    body = request.get_json(silent=True)
+    form = rules.validate(body if isinstance(body, dict) else {})
+    if isinstance(form, set):
+        fields = sorted(form)
+        message = "；".join(i18n.translate(f"parcel.error.{f}", g.lang) for f in fields)
+        return jsonify(error="bad_input", fields=fields, message=message), 400
+    kiosk = _kiosk()
+    parcel = kiosk.receive_parcel(form, g.user)
+    return jsonify(ok=True, parcel=parcel, items=kiosk.parcels_state()["items"])
+
+
+@bp.post("/collect")
+@login_required()
+def collect():
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    parcel_id = str(body.get("id") or "").strip()
+    household = str(body.get("household") or "").strip()
+    if not parcel_id and not household:
+        return jsonify(error="bad_input", message=i18n.translate("parcel.error.which", g.lang)), 400
+    kiosk = _kiosk()
+    try:
+        done = kiosk.collect_parcels(g.user, household=household, parcel_id=parcel_id or None)
+    except KioskError:
+        return jsonify(error="gone", message=i18n.translate("parcel.error.gone", g.lang)), 404
+    return jsonify(ok=True, collected=done, items=kiosk.parcels_state()["items"])
