@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import socket
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,12 +41,6 @@ USER, PASSWORD = "guard", "demo-guard-2020"
 NORMAL_FOREHEAD_C, FEVER_FOREHEAD_C = 35.4, 37.6
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_demo(data_dir: Path):
     """A started demo kiosk uploading to a loopback committee server, with its guard screen
     on a free port: ``(kiosk, server, url, passes, committee)``."""
@@ -63,11 +55,10 @@ def start_demo(data_dir: Path):
     kiosk = simulated_kiosk(cfg)
     passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
-    port = free_port()
-    server = serve(app, "127.0.0.1", port, threads=8)
+    server = serve(app, "127.0.0.1", 0, workers=8)
     kiosk.start()
-    threading.Thread(target=server.run, name="http", daemon=True).start()
-    return kiosk, server, f"http://127.0.0.1:{port}", passes, committee
+    server.start()
+    return kiosk, server, server.url, passes, committee
 
 
 def shoot(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
@@ -233,7 +224,7 @@ def main() -> int:
                     print(path)
         finally:
             kiosk.stop()
-            server.trigger.pull_trigger(server.close)  # closed inside waitress's loop
+            server.close()
             committee.stop()
     return 0
 
