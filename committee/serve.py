@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from committee import heartbeats, observation
+from committee import heartbeats, live, observation
 from committee.app import Server, create_app
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,9 @@ def serve(server: Server, host: str, port: int, *, ready: Callable[[str], None] 
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
             clear_untrusted_proxy_headers=True,
         )
-    wsgi = create_server(create_app(server), host=host, port=port, **options)
+    app = create_app(server)
+    wsgi = create_server(app, host=host, port=port, **options)
+    live.install(wsgi)
     sweeper = Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s).start()
 
     def _stop(signum, frame) -> None:
@@ -112,6 +114,7 @@ def serve(server: Server, host: str, port: int, *, ready: Callable[[str], None] 
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sweeper.stop()
+        app.extensions["committee.live"].stop()
         server.db.dispose()
 
 
@@ -129,9 +132,9 @@ class Background:
         self.server = server
         #: What it is, for a line such as the demo's "Committee: <url> (<description>)".
         self.description = "committee server"
-        self.wsgi = create_server(
-            create_app(server), host=host, port=port, **waitress_options(server)
-        )
+        self.app = create_app(server)
+        self.wsgi = create_server(self.app, host=host, port=port, **waitress_options(server))
+        live.install(self.wsgi)
         self._sweeper = (
             Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s) if sweep else None
         )
@@ -140,7 +143,13 @@ class Background:
 
     @property
     def url(self) -> str:
-        return f"http://{self.wsgi.effective_host}:{self.wsgi.effective_port}/api/v1"
+        """The gate API's base URL."""
+        return f"{self.pages_url}/api/v1"
+
+    @property
+    def pages_url(self) -> str:
+        """The committee's pages."""
+        return f"http://{self.wsgi.effective_host}:{self.wsgi.effective_port}"
 
     def start(self) -> Background:
         self._thread.start()
@@ -162,6 +171,7 @@ class Background:
         """Stop serving: close the listening socket and every open connection."""
         if self._sweeper is not None:
             self._sweeper.stop()
+        self.app.extensions["committee.live"].stop()
         self.stopping.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
