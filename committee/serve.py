@@ -2,7 +2,10 @@
 
 The sweep runs every ``[gates] sweep_s`` in a daemon thread of the one kiosk shape (a
 ``stopping`` event, ``while not stopping.wait(interval)``): it raises ``gate.silent`` for
-gates whose heartbeats stopped and ends home observations after their last day. HTTPS is the
+gates whose heartbeats stopped, ends home observations after their last day, removes the
+personal fields of registrations past ``[retention] registration_days`` and the pages'
+sessions past their idle time. The live pages' publisher (:mod:`committee.live`) runs
+beside it and is stopped with it. HTTPS is the
 reverse proxy's job (see the README); waitress listens on loopback behind it.
 """
 
@@ -15,7 +18,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from committee import heartbeats, live, observation
+from committee import accounts, heartbeats, live, observation, registrations
 from committee.app import Server, create_app
 
 log = logging.getLogger(__name__)
@@ -24,16 +27,19 @@ log = logging.getLogger(__name__)
 def sweep_once(server: Server) -> dict[str, int]:
     """One pass of the sweep; returns what it did."""
     now = server.now()
+    config = server.config
     with server.db.transaction() as session:
-        silent = heartbeats.sweep_silent(session, now, server.config.gates.silent_after_s)
+        silent = heartbeats.sweep_silent(session, now, config.gates.silent_after_s)
         ended = observation.end_expired(session, server.today(), now)
+        purged = registrations.purge(session, now, config.retention.registration_days)
+        accounts.purge_idle(session, now, config.web.session_idle_min * 60.0)
     for alert in silent:
         log.warning(
             "gate.silent: gate %s, no heartbeat for %s s",
             alert.gate_id,
             alert.detail.get("silent_s"),
         )
-    return {"silent": len(silent), "observations_ended": ended}
+    return {"silent": len(silent), "observations_ended": ended, "registrations_purged": purged}
 
 
 class Sweeper:

@@ -61,7 +61,9 @@ def start_demo(data_dir: Path):
     demo_kit.ensure_keys(cfg.keys_dir)
     committee, cfg = demo_kit.start_committee(cfg)
     kiosk = simulated_kiosk(cfg)
-    passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
+    passes, _ = demo_kit.seed(
+        kiosk, user=USER, password=PASSWORD, passes=getattr(committee, "passes", None)
+    )
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
     port = free_port()
     server = serve(app, "127.0.0.1", port, threads=8)

@@ -28,16 +28,6 @@ CSP = (
 #: The secret that signs the cookies, in the data folder (0600), made on first use, so
 #: that sessions survive a restart and every process of one server shares it.
 SECRET_FILE = "web-secret"
-PAGES = (
-    "auth",
-    "now",
-    "households_view",
-    "registrations_view",
-    "report_view",
-    "outings",
-    "anomalies",
-    "audit_view",
-)
 
 
 def secret_key(data_dir: Path) -> bytes:
@@ -57,15 +47,17 @@ def secret_key(data_dir: Path) -> bytes:
 
 def setup(app: Flask, server, *, csrf_exempt=()) -> None:
     """Give *app* the committee's pages."""
-    import importlib
-
     from committee.live import Publisher
-
-    modules = [
-        importlib.import_module(f"committee.web.{name}")
-        for name in PAGES
-        if importlib.util.find_spec(f"committee.web.{name}") is not None
-    ]
+    from committee.web import (
+        anomalies,
+        audit_view,
+        auth,
+        households_view,
+        now,
+        outings,
+        registrations_view,
+        report_view,
+    )
 
     settings = server.config.web
     app.config.update(
@@ -82,7 +74,16 @@ def setup(app: Flask, server, *, csrf_exempt=()) -> None:
     for blueprint in csrf_exempt:
         csrf.exempt(blueprint)
     app.extensions["committee.live"] = Publisher(server)
-    for module in modules:
+    for module in (
+        auth,
+        now,
+        households_view,
+        registrations_view,
+        report_view,
+        outings,
+        anomalies,
+        audit_view,
+    ):
         app.register_blueprint(module.bp)
 
     @app.before_request
@@ -97,7 +98,6 @@ def setup(app: Flask, server, *, csrf_exempt=()) -> None:
             "t": lambda key, **kw: i18n.translate(key, lang, **kw),
             "lang": lang,
             "viewer": getattr(g, "viewer", None),
-            "view_functions": app.view_functions,
         }
 
     @app.after_request

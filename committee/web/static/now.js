@@ -18,6 +18,7 @@
     return node;
   };
   const hhmmss = (iso) => (iso ? iso.slice(11, 19) : "");
+  const celsius = (value) => Number(value).toFixed(1) + " °C";
   const place = (x) => x.site_name + " · " + x.gate + (x.lane ? " · " + x.lane : "");
 
   function syncClock(nowIso) {
@@ -40,19 +41,29 @@
   function renderAlarms(list) {
     const open = new Set(list.map((a) => String(a.id)));
     alarmsBox.querySelectorAll("[data-alarm]").forEach((node) => {
-      if (!open.has(node.dataset.alarm) || !node.querySelector) node.remove();
+      if (!open.has(node.dataset.alarm) || node.dataset.live !== "1") node.remove();
     });
-    list.forEach((a) => {
+    const newest = list.slice().sort((x, y) => (x.raised_at < y.raised_at ? 1 : -1));
+    newest.forEach((a, i) => {
       let node = alarmsBox.querySelector('[data-alarm="' + a.id + '"]');
-      if (node && node.dataset.live === "1") {
+      if (node) {
         node.querySelector(".cleared").textContent = a.cleared_at ? w("now.cleared") + " " + hhmmss(a.cleared_at) : "";
-        return;
+      } else {
+        node = alarmNode(a);
+        if (i === 0) node.open = true; // the newest one, ready to record
       }
-      if (node) node.remove();
-      alarmsBox.appendChild(alarmNode(a));
+      alarmsBox.appendChild(node); // newest first
     });
-    document.body.classList.toggle("alarming", list.length > 0);
-    document.body.dataset.alarms = String(list.length);
+    countAlarms();
+  }
+
+  function countAlarms() {
+    const n = alarmsBox.querySelectorAll("[data-alarm]").length;
+    const count = $("alarm-count");
+    count.hidden = n === 0;
+    count.querySelector("b").textContent = String(n);
+    document.body.classList.toggle("alarming", n > 0);
+    document.body.dataset.alarms = String(n);
   }
 
   function alarmNode(a) {
@@ -65,7 +76,7 @@
     const time = node.querySelector("time");
     time.textContent = hhmmss(a.raised_at);
     time.dateTime = a.raised_at;
-    if (a.temperature_c) node.querySelector(".value").textContent = a.temperature_c + " °C";
+    if (a.temperature_c) node.querySelector(".value").textContent = celsius(a.temperature_c);
     else if (a.silent_s) node.querySelector(".value").textContent = ageText(a.silent_s);
     else if (a.source) node.querySelector(".value").textContent = a.source;
     if (a.household) node.querySelector(".household").textContent = w("household") + " " + a.household;
@@ -123,8 +134,7 @@
         if (!ok) return show(body.message || body.error);
         const node = alarmsBox.querySelector('[data-alarm="' + a.id + '"]');
         if (node) node.remove();
-        document.body.dataset.alarms = String(alarmsBox.querySelectorAll("[data-alarm]").length);
-        document.body.classList.toggle("alarming", alarmsBox.querySelector("[data-alarm]") !== null);
+        countAlarms();
       })
       .catch(() => show(w("now.stream_lost")));
   }
@@ -159,7 +169,8 @@
         parts.appendChild(line);
       });
       tr.appendChild(parts);
-      tr.appendChild(el("td", g.roster_ok ? "" : "warn", g.roster_ok ? w("now.roster_ok") : w("now.roster_old")));
+      const roster = g.roster_ok ? "now.roster_ok" : g.roster_held ? "now.roster_old" : "now.roster_never";
+      tr.appendChild(el("td", g.roster_ok ? "" : "warn", w(roster)));
       body.appendChild(tr);
     });
   }
@@ -175,7 +186,7 @@
     let text = " " + place(e);
     if (e.direction) text += " · " + w("direction." + e.direction);
     if (e.household) text += " · " + e.household;
-    if (e.temperature_c) text += " · " + e.temperature_c + " °C";
+    if (e.temperature_c) text += " · " + celsius(e.temperature_c);
     if (e.reason && e.type === "access.denied") text += " · " + w("reason." + e.reason);
     li.appendChild(document.createTextNode(text));
     return li;
