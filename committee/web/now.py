@@ -111,7 +111,8 @@ def acknowledge(alarm_id: int):
     except NotFound:
         return _refused("now.error.gone", 404)
     except Refused as exc:
-        return _refused(_ack_problem(str(exc)))
+        key = _ack_problem(str(exc))
+        return _refused(key, 409 if key == "now.error.gone" else 400)
     publisher().wake.set()
     if request.is_json:
         return jsonify(ok=True)
