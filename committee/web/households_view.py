@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,7 +48,10 @@ def _folder(name: str) -> Path:
     cutoff = time.time() - KEEP_S
     for old in folder.iterdir():
         if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
     return folder
 
 
