@@ -75,8 +75,9 @@ def test_a_register_with_bad_rows_names_them_and_imports_nothing(client, db, ann
 
 def test_passes_issued_printed_suspended_and_revoked_on_the_page(client, db, ann, config):
     _apply(client)
-    issued = post_form(client, "/passes/issue", {"site": SITE, "household": "7-1201"},
-                       page="/households")  # fmt: skip
+    issued = post_form(
+        client, "/passes/issue", {"site": SITE, "household": "7-1201"}, page="/households"
+    )
     assert issued.status_code == 302
     listing = client.get(f"/households?site={SITE}").get_data(as_text=True)
     link = listing.split('id="cards-link" href="')[1].split('"')[0]
@@ -85,8 +86,9 @@ def test_passes_issued_printed_suspended_and_revoked_on_the_page(client, db, ann
     sheet.close()
     assert 'data-pass="P0007120101"' in listing
     for action, status in (("suspend", "suspended"), ("resume", "active"), ("revoke", "revoked")):
-        reply = post_form(client, f"/passes/P0007120101/{action}", {"site": SITE},
-                          page="/households")  # fmt: skip
+        reply = post_form(
+            client, f"/passes/P0007120101/{action}", {"site": SITE}, page="/households"
+        )
         assert reply.status_code == 302
         with db.transaction() as session:
             assert session.scalar(select(Pass.status)) == status
@@ -114,27 +116,51 @@ def _apply(client):
 def test_quota_and_home_observation_by_hand_with_where_each_came_from(client, db, ann, clock):
     _apply(client)
     post_form(client, "/households/7-1202/quota", {"site": SITE, "quota": "1"}, page="/households")
-    bad = post_form(client, "/households/7-1202/quota", {"site": SITE, "quota": "99"},
-                    page="/households")  # fmt: skip
+    bad = post_form(
+        client, "/households/7-1202/quota", {"site": SITE, "quota": "99"}, page="/households"
+    )
     assert "外出次数为 0 到 20" in client.get(bad.headers["Location"]).get_data(as_text=True)
     with db.transaction() as session:
         quota = session.scalar(
             select(Household.exit_quota_per_day).where(Household.code == "7-1202")
         )
     assert quota == 1
-    post_form(client, "/observation/set",
-              {"site": SITE, "household": "8-0301", "start": "2020-02-04", "until": "2020-02-17"},
-              page="/households")  # fmt: skip
+    post_form(
+        client,
+        "/observation/set",
+        {"site": SITE, "household": "8-0301", "start": "2020-02-04", "until": "2020-02-17"},
+        page="/households",
+    )
     # a gate's registration with 14-day home observation
-    push(client, ann, {"gate_id": "xdm-jinwaitan-1", "events": [{
-        "id": str(uuid.uuid4()), "seq": 1, "ts": "2020-02-04T09:00:00+08:00", "lane": "main",
-        "type": "registration.created", "data": {"kind": "returning", "outcome": "observation",
-        "household": "7-1201", "arrival_date": "2020-02-04", "observation_until": "2020-02-17"}}]})  # fmt: skip
+    push(
+        client,
+        ann,
+        {
+            "gate_id": "xdm-jinwaitan-1",
+            "events": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "seq": 1,
+                    "ts": "2020-02-04T09:00:00+08:00",
+                    "lane": "main",
+                    "type": "registration.created",
+                    "data": {
+                        "kind": "returning",
+                        "outcome": "observation",
+                        "household": "7-1201",
+                        "arrival_date": "2020-02-04",
+                        "observation_until": "2020-02-17",
+                    },
+                }
+            ],
+        },
+    )
     page = client.get(f"/households?site={SITE}").get_data(as_text=True)
     observed = page.split('id="observations"')[1]
     assert "门岗登记" in observed and "手动" in observed
-    post_form(client, "/observation/clear", {"site": SITE, "household": "8-0301"},
-              page="/households")  # fmt: skip
+    post_form(
+        client, "/observation/clear", {"site": SITE, "household": "8-0301"}, page="/households"
+    )
     with db.transaction() as session:
         rows = session.scalars(select(HomeObservation).order_by(HomeObservation.id)).all()
         assert [(r.source, r.ended_by) for r in rows] == [("hand", "hand"), ("gate", None)]
@@ -144,13 +170,25 @@ def test_quota_and_home_observation_by_hand_with_where_each_came_from(client, db
 
 def _registration(seq, at, kind, outcome, name="王小明", **extra):
     return {
-        "id": str(uuid.uuid4()), "seq": seq, "ts": at, "lane": "main",
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "ts": at,
+        "lane": "main",
         "type": "registration.created",
-        "data": {"kind": kind, "outcome": outcome, "name": name, "phone": "13912345678",
-                 "id_number": "110101199003074514", "household": "7-1201",
-                 "from_province": "湖北", "from_city": "武汉", "plate": "沪A12345",
-                 "temperature_c": 36.6, **extra},
-    }  # fmt: skip
+        "data": {
+            "kind": kind,
+            "outcome": outcome,
+            "name": name,
+            "phone": "13912345678",
+            "id_number": "110101199003074514",
+            "household": "7-1201",
+            "from_province": "湖北",
+            "from_city": "武汉",
+            "plate": "沪A12345",
+            "temperature_c": 36.6,
+            **extra,
+        },
+    }
 
 
 def _table(reply) -> str:
@@ -185,8 +223,9 @@ def test_registrations_filtered_masked_exported_and_purged(client, db, ann, cloc
         assert registrations.purge(session, clock(), 28) == 2
         assert registrations.purge(session, clock(), 28) == 0
         data = session.scalars(select(Event.data).order_by(Event.seq)).all()
-    assert all(d["purged"] and "name" not in d and "phone" not in d and "plate" not in d
-               for d in data)  # fmt: skip
+    assert all(
+        d["purged"] and "name" not in d and "phone" not in d and "plate" not in d for d in data
+    )
     assert [d["kind"] for d in data] == ["visitor", "courier", "tenant"]
     sign_in(client, "ann")  # a month later
     table = _table(client.get("/registrations?from=2020-02-03&to=2020-02-04"))
@@ -194,9 +233,20 @@ def test_registrations_filtered_masked_exported_and_purged(client, db, ann, cloc
 
 
 def _grant(seq, at, direction, pass_id="P0007120101", household="7-1201", **extra):
-    return {"id": str(uuid.uuid4()), "seq": seq, "ts": at, "lane": "main",
-            "type": "access.granted", "data": {"pass_id": pass_id, "household": household,
-            "direction": direction, "reason": "GRANTED", **extra}}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "ts": at,
+        "lane": "main",
+        "type": "access.granted",
+        "data": {
+            "pass_id": pass_id,
+            "household": household,
+            "direction": direction,
+            "reason": "GRANTED",
+            **extra,
+        },
+    }
 
 
 def test_who_is_out_by_household_overdue_and_over_quota(client, db, ann, clock):
@@ -239,7 +289,7 @@ def test_anomalies_of_a_day(client, db, ann, clock, config):
             "lane": "main",
             "type": "access.denied",
             "data": {"reason": "PASS_WRONG_SITE", "pass_id": "P0001010101", "direction": "in"},
-        },  # fmt: skip
+        },
     ] + [_grant(4 + i, day.format(f"1{i}:00:00"), "out", "P0008030101", "8-0301") for i in range(5)]
     history = [
         _grant(20 + i, f"2020-01-{25 + i:02d}T10:00:00+08:00", "out", "P0008030101", "8-0301")
@@ -251,8 +301,12 @@ def test_anomalies_of_a_day(client, db, ann, clock, config):
     later = [dict(e, seq=9 + n) for n, e in enumerate(history)]
     push(client, ann, {"gate_id": "xdm-jinwaitan-1", "events": later})
     shared = [_grant(1, day.format("08:03:00"), "in")]
-    assert push(client, token2, {"gate_id": "xdm-jinwaitan-2", "events": shared},
-                gate="xdm-jinwaitan-2").status_code == 200  # fmt: skip
+    assert (
+        push(
+            client, token2, {"gate_id": "xdm-jinwaitan-2", "events": shared}, gate="xdm-jinwaitan-2"
+        ).status_code
+        == 200
+    )
     page = client.get("/anomalies?day=2020-02-04").get_data(as_text=True)
     shared_part = page.split('id="shared"')[1].split("</section>")[0]
     assert "P0007120101" in shared_part and "3.0" in shared_part

@@ -30,13 +30,29 @@ def ev(seq, ts, type_, lane="main", **data):
 
 
 def _in(seq, ts, household="7-1201", **extra):
-    return ev(seq, ts, "access.granted", pass_id="P0007120101", household=household,
-              direction="in", reason="GRANTED", **extra)  # fmt: skip
+    return ev(
+        seq,
+        ts,
+        "access.granted",
+        pass_id="P0007120101",
+        household=household,
+        direction="in",
+        reason="GRANTED",
+        **extra,
+    )
 
 
 def _out(seq, ts, household="7-1201"):
-    return ev(seq, ts, "access.granted", "exit", pass_id="P0007120101", household=household,
-              direction="out", reason="GRANTED")  # fmt: skip
+    return ev(
+        seq,
+        ts,
+        "access.granted",
+        "exit",
+        pass_id="P0007120101",
+        household=household,
+        direction="out",
+        reason="GRANTED",
+    )
 
 
 def _denied(seq, ts, reason):
@@ -44,8 +60,18 @@ def _denied(seq, ts, reason):
 
 
 def _registration(seq, ts, kind, outcome, household="", **extra):
-    return ev(seq, ts, "registration.created", kind=kind, outcome=outcome, household=household,
-              name="张三", phone="13800138000", id_number="***1234", **extra)  # fmt: skip
+    return ev(
+        seq,
+        ts,
+        "registration.created",
+        kind=kind,
+        outcome=outcome,
+        household=household,
+        name="张三",
+        phone="13800138000",
+        id_number="***1234",
+        **extra,
+    )
 
 
 def T(clock_time: str, day: str = "2020-02-04") -> str:
@@ -122,8 +148,9 @@ def known_day(client, db, clock, tmp_path):
     with db.transaction() as session:
         for alarm in alarms.open_alarms(session):
             if alarm.gate.code == "g2":
-                alarms.acknowledge(session, alarm.id, "remeasured", by="ann", now=clock(),
-                                   value_c=36.9)  # fmt: skip
+                alarms.acknowledge(
+                    session, alarm.id, "remeasured", by="ann", now=clock(), value_c=36.9
+                )
     return db
 
 
@@ -167,8 +194,13 @@ def test_report_of_a_known_day_counts_every_figure_from_the_events(known_day):
     assert {h: n for h, n in enumerate(b.exits_by_hour) if n} == {6: 1}
     t = result.total
     assert (t.entries, t.exits, t.unknown, t.refusals, t.fevers, t.registrations) == (
-        5, 3, 1, 4, 3, 4,
-    )  # fmt: skip
+        5,
+        3,
+        1,
+        4,
+        3,
+        4,
+    )
     assert dict(t.refusals_by_reason) == {"PASS_EXPIRED": 2, "FEVER": 1, "PASS_WRONG_SITE": 1}
     # the day before and the day after
     with known_day.transaction() as session:
