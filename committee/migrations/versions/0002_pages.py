@@ -10,6 +10,7 @@ Create Date: 2026-12-01
 """
 
 import json
+import uuid
 
 import sqlalchemy as sa
 from alembic import op
@@ -143,11 +144,11 @@ def _alarms_from_stored_events() -> None:
         if not isinstance(data, dict):
             continue
         if row.type == "alert.fever_ack":
-            acks[str(data.get("fever_id"))] = (row.occurred_at, data)
+            acks[_uuid(data.get("fever_id"))] = (row.occurred_at, data)
             continue
         if row.type == "alert.sensor_fault" and data.get("state") != "fault":
             continue
-        raised[str(row.event_id)] = {
+        raised[_uuid(row.event_id)] = {
             "gate_id": row.gate_id,
             "kind": row.type,
             "raised_at": row.occurred_at,
@@ -173,6 +174,14 @@ def _alarms_from_stored_events() -> None:
         )
     if raised:
         op.bulk_insert(alerts, list(raised.values()))
+
+
+def _uuid(value) -> str | None:
+    """A UUID as one text whatever the engine gave (SQLite keeps 32 hex digits)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
 
 
 def downgrade() -> None:
