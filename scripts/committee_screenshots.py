@@ -4,7 +4,7 @@ report, who is out, anomalies and the audit list, at a desk (1280x800) and a pho
 
 Starts the demo (a simulated kiosk uploading to the demo's committee server, a throw-away
 data folder), gives the committee a second gate and a neighbouring compound's gate with a
-synthetic yesterday and today pushed through the gate API (:mod:`committee.devdata`), drives
+synthetic two weeks and today pushed through the gate API (:mod:`committee.devdata`), drives
 Debian's Chromium with Playwright and writes PNG files to ``docs/``::
 
     .venv/bin/python scripts/committee_screenshots.py [--out docs] [--english-to DIR]
@@ -45,9 +45,9 @@ REGISTER = (
 
 
 def history(committee, site: str) -> None:
-    """A second gate at the demo compound and one at the neighbouring compound, each with a
-    synthetic yesterday and today until now, pushed through the gate API in contract
-    batches; and a heartbeat each."""
+    """A second gate at the demo compound and one at the neighbouring compound, each with two
+    synthetic weeks and today until now, pushed through the gate API in contract batches;
+    and a heartbeat each."""
     server = committee.server
     now = datetime.now(UTC)
     today = now.astimezone().date()
@@ -61,18 +61,19 @@ def history(committee, site: str) -> None:
         }
         accounts.add(session, ADMIN[0], "admin", ADMIN[1], [], now)
     rng = random.Random(20200204)
-    homes = ("7-1201", "7-1202", "8-0301", "9-0502")
+    days = [(today - timedelta(days=back), None) for back in range(14, 0, -1)] + [(today, now)]
     with httpx.Client(base_url=committee.url, timeout=30) as client:
         for code, (token, site_code) in tokens.items():
-            gate = devdata.Gate(code, site_code, homes if site_code == site else ("1-0101",))
+            homes = devdata.households(120 if site_code == site else 60)
+            gate = devdata.Gate(code, site_code, homes)
             seq = 1
-            for day, until in ((today - timedelta(days=1), None), (today, now)):
+            for day, until in days:
                 events = list(
                     devdata.day_events(
                         gate,
                         day,
                         rng,
-                        passages=300,
+                        passages=200,
                         tz=datetime.now().astimezone().tzinfo,
                         first_seq=seq,
                         until=until,

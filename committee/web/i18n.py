@@ -84,7 +84,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "now.h_ago": ("小时前", "h ago"),
     "now.cleared": ("已恢复", "cleared"),
     "now.what_done": ("处理结果", "What was done"),
-    "now.alarms_open": ("条警报待处理", "alarms to handle"),
+    "now.alarms_open": ("条警报待处理", "alarm(s) to handle"),
     "now.value": ("复测体温 °C", "Measured °C"),
     "now.note": ("备注（选填）", "Note (optional)"),
     "now.record": ("记录处理结果", "Record"),
@@ -271,6 +271,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "an.usual": ("平时日均", "Usual a day"),
     "an.decisions": ("判定次数", "Decisions"),
     "an.first": ("首次", "First"),
+    "an.again": ("再次", "Again"),
     "an.last": ("最后", "Last"),
     # -- audit --
     "audit.title": ("操作记录", "Audit list"),
