@@ -14,15 +14,12 @@ Parsing
     anything else, whatever the bytes (nesting 30,000 deep included).
 
 Fields the contract does not know
-    are ignored, as the contract says a server must (it grows only by addition). A roster
-    typed by hand is checked with ``strict=True``, which refuses unknown top-level keys, so a
-    typo such as ``pases`` does not silently import an empty list.
+    are ignored, as a server must (the contract grows only by addition); a roster typed by
+    hand is read with ``strict=True``, so a typo such as ``pases`` is refused.
 
 Building
-    :func:`encode_batch` packs the longest run of events that fits the limits;
-    :func:`heartbeat` and :func:`roster` build those bodies; :func:`event_refused` builds the
-    event maintenance sends in place of one the server refused; :func:`encode` turns any of
-    them (or plain data) into JSON bytes.
+    :func:`encode_batch` packs the longest run of events within the limits; :func:`heartbeat`,
+    :func:`roster` and :func:`event_refused` build those bodies; :func:`encode` writes JSON.
 """
 
 from __future__ import annotations
@@ -63,8 +60,7 @@ EVENT_TYPES = (
     *("auth.login", "auth.login_failed", "kiosk.started", "kiosk.stopped"),
     *("parcel.received", "parcel.collected", EVENT_REFUSED),
 )
-"""The event types the contract names. A gate may send others; a server ignores types it
-does not know, so this is not a check."""
+"""The event types the contract names (a gate may send others: this is not a check)."""
 PASS_STATUSES = ("active", "suspended", "revoked")
 """A roster pass's ``status``."""
 KEY_USES = ("resident", "temporary")
@@ -491,13 +487,14 @@ _ENCODER = msgspec.json.Encoder()
 
 
 def encode(value: Any) -> bytes:
-    """*value* (a struct of this module, or plain JSON data) as compact UTF-8 JSON (a lone
-    surrogate in a string, which UTF-8 cannot carry, is written as a ``\\u`` escape)."""
+    """*value* (a struct of this module, or plain JSON data) as compact UTF-8 JSON; a lone
+    surrogate, which UTF-8 cannot carry, is sent as U+FFFD (the journal keeps the original)."""
     try:
         return _ENCODER.encode(value)
     except UnicodeEncodeError:
         plain = msgspec.to_builtins(value)
-        return json.dumps(plain, separators=(",", ":"), allow_nan=False).encode("ascii")
+        text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def encode_batch(
@@ -572,18 +569,22 @@ def roster(
     return parse_roster(encode(body))  # the uniqueness checks too
 
 
-def event_refused(original: Mapping[str, Any] | Event, error: str) -> dict[str, Any]:
+def event_refused(original: Mapping[str, Any] | Event, error: str, *, now: str = "") -> dict:
     """The ``kiosk.event_refused`` event maintenance sends in place of *original* (an event
-    in the batch shape) that the server refused with *error*: the same ``seq``, ``id``,
-    ``ts`` and ``lane``, ``data.original`` the refused event as the JSON text that was sent."""
+    in the batch shape) that the server refused with *error*: the same ``seq`` and ``id``,
+    ``data.original`` the refused event as the JSON text that was sent; its ``ts`` and ``lane``
+    when valid, else *now* (RFC 3339; the present time by default) and None."""
     if isinstance(original, Event):
         original = msgspec.to_builtins(original)
     text = encode(dict(original)).decode("utf-8")
+    ts, lane = original.get("ts"), original.get("lane")
+    if not is_rfc3339(ts):
+        ts = now or datetime.now().astimezone().isoformat(timespec="milliseconds")
     return {
         "id": original["id"],
         "seq": original["seq"],
-        "ts": original["ts"],
-        "lane": original.get("lane"),
+        "ts": ts,
+        "lane": lane if isinstance(lane, str) else None,
         "type": EVENT_REFUSED,
         "data": {"original": text, "error": str(error)},
     }

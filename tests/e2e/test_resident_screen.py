@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from kiosk.parcels import ParcelForm
 from kiosk.sim import demo as demo_kit
+from tests.conftest import wait_for
 from tests.e2e.conftest import FEVER_FOREHEAD_C, NORMAL_FOREHEAD_C
 
 #: The guard who records parcels and measures by hand in these tests: a person's name.
@@ -51,6 +52,9 @@ def screen(browser, live):
     context.set_default_timeout(15000)
     page = context.new_page()
     live.kiosk.world.lanes["main"].leave()
+    unit = live.kiosk.units["main"]
+    # the lane has seen the last person go (the sensor settles), so the next one is new
+    assert wait_for(lambda: not unit.lane.snapshot().present, unit.runner)
     page.goto(live.url + "/resident/main")
     page.wait_for_selector('body[data-stream="open"]')
     expect(page.locator("body")).to_have_attribute("data-colour", "idle")

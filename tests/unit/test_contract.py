@@ -212,8 +212,18 @@ def test_contract_encode_batch_packs_the_longest_prefix_that_fits():
     )
 
 
-def test_contract_encode_writes_a_lone_surrogate_as_an_escape():
-    assert json.loads(contract.encode({"s": "a\ud800"})) == {"s": "a\ud800"}
+def test_contract_encode_sends_a_lone_surrogate_as_a_replacement_character():
+    assert json.loads(contract.encode({"s": "a\ud800", "\udc00": 1})) == {
+        "s": "a\ufffd",
+        "\ufffd": 1,
+    }
+    # a pair of surrogates is the one character it stands for
+    assert json.loads(contract.encode({"s": "\ud83d\ude00\ud800"})) == {"s": "\U0001f600\ufffd"}
+    # and a server takes the batch: a lone surrogate never stalls the upload
+    sent = event(1, data={"text": "QR \udcff"})
+    body, n = contract.encode_batch("gate-1", [sent])
+    assert n == 1
+    assert contract.parse_batch(body, gate_id="gate-1").events[0].data == {"text": "QR \ufffd"}
 
 
 def test_contract_heartbeat_builds_what_the_server_parses():
@@ -280,6 +290,16 @@ def test_contract_event_refused_keeps_seq_id_and_the_original_as_text():
         contract.parse_event_refused(wrong)
     assert info.value.field.startswith("data")
     assert "kiosk.event_refused" in contract.EVENT_TYPES
+
+
+def test_contract_event_refused_is_never_refused_for_the_original_ts_or_lane():
+    original = event(9, ts="yesterday", lane=7)
+    sent = contract.event_refused(original, "ts: must be an RFC 3339 time", now=TS)
+    assert (sent["ts"], sent["lane"]) == (TS, None)
+    assert json.loads(sent["data"]["original"]) == original
+    parsed = contract.parse_batch(batch(sent)).events[0]
+    assert (parsed.seq, parsed.id, parsed.type) == (9, original["id"], "kiosk.event_refused")
+    assert contract.is_rfc3339(contract.event_refused(original, "bad")["ts"])
 
 
 # -- roster ------------------------------------------------------------------------------------
