@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.committee import _free_port, _memory_kib, _wait_ready
+from bench.committee import _free_port, _memory_kib, start_server, stop_server
 from bench.stats import summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,25 +287,8 @@ def run(quick: bool = False, gates: int | None = None, days: int | None = None) 
                 encoding="utf-8",
             )
             port = _free_port()
-            log = (folder / "server.log").open("w")
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "committee.cli",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--port",
-                    str(port),
-                ],
-                cwd=ROOT,
-                env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
+            proc, log = start_server(config, port, folder / "server.log")
             try:
-                _wait_ready(port, proc, folder / "server.log")
                 street = Browser(port, "street")
                 one = Browser(port, "one")
                 site = sorted({g.split("-")[0] for g in filled["gate_ids"]})[0]
@@ -332,12 +313,7 @@ def run(quick: bool = False, gates: int | None = None, days: int | None = None) 
                 one.close()
                 rss, hwm = _memory_kib(proc.pid)
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                log.close()
+                stop_server(proc, log)
     finally:
         pg.stop()
     checked = (

@@ -133,15 +133,22 @@ def build(session: Session, sites: list[Site], day: date, tz, now: datetime) -> 
         Event.occurred_at < end,
         Gate.site_id.in_(ids),
     )
-    direction = _field("direction")
+
+    def counted(type_: str, *columns, fevers: bool = False):
+        """``(site id, *columns, count)`` of the day's events of *type_*, grouped."""
+        stmt = (
+            select(Gate.site_id, *columns, func.count())
+            .select_from(Event)
+            .join(Gate, Event.gate_id == Gate.id)
+        )
+        if fevers:  # each fever with what was done about its alarm
+            stmt = stmt.outerjoin(Alert, Alert.event_id == Event.id)
+        return session.execute(
+            stmt.where(in_day, Event.type == type_).group_by(Gate.site_id, *columns)
+        )
+
     hour = _hour(session, start).label("hour")
-    for site_id, way, at_hour, count in session.execute(
-        select(Gate.site_id, direction, hour, func.count())
-        .select_from(Event)
-        .join(Gate, Event.gate_id == Gate.id)
-        .where(in_day, Event.type == GRANTED)
-        .group_by(Gate.site_id, direction, hour)
-    ):
+    for site_id, way, at_hour, count in counted(GRANTED, _field("direction"), hour):
         f = figures[site_id]
         slot = min(max(int(at_hour), 0), 23)
         if way == "in":
@@ -152,46 +159,19 @@ def build(session: Session, sites: list[Site], day: date, tz, now: datetime) -> 
             f.exits_by_hour[slot] += count
         else:
             f.unknown += count
-    reason = _field("reason")
-    for site_id, code, count in session.execute(
-        select(Gate.site_id, reason, func.count())
-        .select_from(Event)
-        .join(Gate, Event.gate_id == Gate.id)
-        .where(in_day, Event.type == DENIED)
-        .group_by(Gate.site_id, reason)
-    ):
+    for site_id, code, count in counted(DENIED, _field("reason")):
         figures[site_id].refusals += count
         figures[site_id].refusals_by_reason[code or "UNKNOWN"] += count
-    kind, outcome = _field("kind"), _field("outcome")
-    for site_id, what, result, count in session.execute(
-        select(Gate.site_id, kind, outcome, func.count())
-        .select_from(Event)
-        .join(Gate, Event.gate_id == Gate.id)
-        .where(in_day, Event.type == REGISTRATION)
-        .group_by(Gate.site_id, kind, outcome)
-    ):
+    for site_id, what, result, count in counted(REGISTRATION, _field("kind"), _field("outcome")):
         f = figures[site_id]
         f.registrations += count
         f.registrations_by_kind[what or "unknown"] += count
         if what == "courier" and result in ("courier", "refused"):
             f.couriers_turned_away += count
-    for site_id, result, count in session.execute(
-        select(Gate.site_id, Alert.outcome, func.count())
-        .select_from(Event)
-        .join(Gate, Event.gate_id == Gate.id)
-        .outerjoin(Alert, Alert.event_id == Event.id)
-        .where(in_day, Event.type == FEVER)
-        .group_by(Gate.site_id, Alert.outcome)
-    ):
+    for site_id, result, count in counted(FEVER, Alert.outcome, fevers=True):
         figures[site_id].fevers += count
         figures[site_id].fever_outcomes[result or "open"] += count
-    for site_id, count in session.execute(
-        select(Gate.site_id, func.count())
-        .select_from(Event)
-        .join(Gate, Event.gate_id == Gate.id)
-        .where(in_day, Event.type == TEMPORARY)
-        .group_by(Gate.site_id)
-    ):
+    for site_id, count in counted(TEMPORARY):
         figures[site_id].temporary_passes += count
     _observation(session, figures, ids, day, tz)
     total = Figures()

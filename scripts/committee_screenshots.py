@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from committee import accounts, alarms, devdata, sites  # noqa: E402
-from scripts.screenshots import CHROMIUM_ARGS, FEVER_FOREHEAD_C, start_demo  # noqa: E402
+from scripts.screenshots import CHROMIUM_ARGS, FEVER_FOREHEAD_C, running_demo  # noqa: E402
 
 SIZES = ((1280, 800), (390, 844))
 ADMIN = ("admin", "demo-admin-2020")
@@ -184,26 +183,18 @@ def main() -> int:
     parser.add_argument("--english-to", type=Path, help="also shoot the pages in English here")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="committee-shots-") as tmp:
-        kiosk, server, _, passes, committee = start_demo(Path(tmp))
-        try:
-            history(committee, kiosk.config.gate.site)
-            work = Path(tmp) / "work"
-            work.mkdir()
+    with running_demo() as (kiosk, _, passes, committee, folder):
+        history(committee, kiosk.config.gate.site)
+        work = folder / "work"
+        work.mkdir()
+        for path in shoot(committee, kiosk, passes, args.out, args.chromium, work, english=False):
+            print(path)
+        if args.english_to:
+            args.english_to.mkdir(parents=True, exist_ok=True)
             for path in shoot(
-                committee, kiosk, passes, args.out, args.chromium, work, english=False
+                committee, kiosk, passes, args.english_to, args.chromium, work, english=True
             ):
                 print(path)
-            if args.english_to:
-                args.english_to.mkdir(parents=True, exist_ok=True)
-                for path in shoot(
-                    committee, kiosk, passes, args.english_to, args.chromium, work, english=True
-                ):
-                    print(path)
-        finally:
-            kiosk.stop()
-            server.trigger.pull_trigger(server.close)  # closed inside waitress's loop
-            committee.stop()
     return 0
 
 

@@ -3,13 +3,11 @@ compound, a household going out far more than usual, decisions made on an untrus
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 
 from committee import anomalies
 from committee.web.auth import login_required, server
-from committee.web.scope import scope
+from committee.web.scope import day_arg, scope
 
 bp = Blueprint("anomalies", __name__)
 
@@ -18,10 +16,7 @@ bp = Blueprint("anomalies", __name__)
 @login_required()
 def index():
     srv = server()
-    try:
-        day = date.fromisoformat(request.args.get("day", ""))
-    except ValueError:
-        day = srv.today()
+    day = day_arg(srv.today())
     with srv.db.transaction() as db:
         sc = scope(db)
         found = anomalies.find(db, sc.site_ids, day, srv.config.tz, srv.config.anomalies)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from committee.models import AuditEntry
 from committee.report import day_bounds
 from committee.web import i18n
 from committee.web.auth import login_required, server
+from committee.web.scope import day_arg
 
 bp = Blueprint("audit", __name__)
 SHOWN = 200
@@ -24,14 +25,8 @@ def _filters():
     srv = server()
     today = srv.today()
 
-    def day(name: str, default: date) -> date:
-        try:
-            return date.fromisoformat(request.args.get(name, ""))
-        except ValueError:
-            return default
-
-    first = day("from", today - timedelta(days=6))
-    last = max(day("to", today), first)
+    first = day_arg(today - timedelta(days=6), "from")
+    last = max(day_arg(today, "to"), first)
     since, _ = day_bounds(first, srv.config.tz)
     _, until = day_bounds(last, srv.config.tz)
     action = (request.args.get("action") or "").strip()[:40]

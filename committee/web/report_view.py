@@ -3,25 +3,20 @@ its chart, a one-page PDF and an XLSX, all from the same cells."""
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, g, render_template
 from markupsafe import Markup
 
 from committee import report, report_files
 from committee.web import i18n
 from committee.web.auth import login_required, server
-from committee.web.scope import scope
+from committee.web.scope import day_arg, scope
 
 bp = Blueprint("report", __name__)
 
 
 def _build():
     srv = server()
-    try:
-        day = date.fromisoformat(request.args.get("day", ""))
-    except ValueError:
-        day = srv.today()
+    day = day_arg(srv.today())
     with srv.db.transaction() as db:
         sc = scope(db)
         sites = [sc.site] if sc.site else sc.sites

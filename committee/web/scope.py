@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from flask import g, request
 from sqlalchemy import select
@@ -43,3 +44,11 @@ def scope(session, *, default_all: bool = True) -> Scope:
     if chosen is None and wanted != "all" and (not default_all or len(sites) == 1) and sites:
         chosen = sites[0]
     return Scope(sites, chosen, viewer.site_ids is None)
+
+
+def day_arg(default: date, name: str = "day") -> date:
+    """The day in ``?<name>=YYYY-MM-DD``, or *default* when it is missing or no date."""
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return default
