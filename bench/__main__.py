@@ -186,6 +186,20 @@ def rows(name: str, result: dict) -> list[str]:
         out.append(
             _row("guard screen: events API, 10 live streams", result["events_api_ms"], " ms")
         )
+        if "healthz_ms" in result:
+            many = result["many_streams"]
+            out.append(
+                _row(
+                    f"guard screen: /healthz, {many} live streams",
+                    result["healthz_ms"],
+                    " ms",
+                    f"p95 <= {_f(result['healthz_target_p95_ms'])} ms",
+                    result["met"],
+                )
+            )
+            out.append(
+                _row(f"guard screen: sign-in, {many} live streams", result["sign_in_ms"], " ms")
+            )
     elif name == "sigterm":
         figures = result["sigterm_to_relay_off_ms"]
         out.append(

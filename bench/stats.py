@@ -45,6 +45,7 @@ def machine() -> dict:
         "gpiozero",
         "flask",
         "waitress",
+        "uvicorn",
         "cryptography",
         "sqlalchemy",
         "psycopg",

@@ -1,8 +1,16 @@
-"""Guard-screen accounts: users with roles, passwords hashed with werkzeug's scrypt."""
+"""Guard-screen accounts: users with roles, passwords hashed with werkzeug's scrypt.
+
+An account's :class:`Standing` (its role and the generation of its password) is what a
+signed-in session holds on to: the screen compares it with the store at every request, so
+removing an account, changing its password or its role in another process (``kiosk user``)
+ends its sessions at their next request.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import NamedTuple
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -16,6 +24,18 @@ _DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
 
 class AccountError(KioskError, ValueError):
     """An account cannot be created or changed as asked."""
+
+
+class Standing(NamedTuple):
+    """An account as it is now: its role, and a digest of its password hash that changes
+    whenever the password is set (each hash has its own salt)."""
+
+    role: str
+    generation: str
+
+
+def _standing(role: str, password_hash: str) -> Standing:
+    return Standing(role, hashlib.sha256(password_hash.encode()).hexdigest()[:16])
 
 
 class Accounts:
@@ -38,12 +58,24 @@ class Accounts:
 
     def check(self, name: str, password: str) -> str | None:
         """The user's role if *password* is right, else None."""
+        standing = self.sign_in(name, password)
+        return None if standing is None else standing.role
+
+    def sign_in(self, name: str, password: str) -> Standing | None:
+        """The account's :class:`Standing` if *password* is right, else None (as slow either
+        way: an unknown name is checked against a dummy hash)."""
         user = self.journal.get_user(name) if _NAME.match(name or "") else None
         if user is None:
             check_password_hash(_DUMMY_HASH, password)
             return None
         role, hashed = user
-        return role if check_password_hash(hashed, password) else None
+        return _standing(role, hashed) if check_password_hash(hashed, password) else None
+
+    def standing(self, name: str) -> Standing | None:
+        """The account's :class:`Standing` as stored now (one indexed read), or None when
+        there is no such account."""
+        user = self.journal.get_user(name) if _NAME.match(name or "") else None
+        return None if user is None else _standing(*user)
 
     def passwd(self, name: str, password: str) -> None:
         user = self.journal.get_user(name)

@@ -123,9 +123,8 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         port = port or cfg.ui.port
         extras = {"kiosk.demo_passes": demo_kit.as_json(passes)}
         service = Service(kiosk, host, port, extras=extras)
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        click.echo(f"Guard screen:  http://{shown}:{port}")
-        resident = ", ".join(f"http://127.0.0.1:{port}/resident/{lane}" for lane in cfg.lanes)
+        click.echo(f"Guard screen:  {service.server.url}")
+        resident = ", ".join(f"{service.server.url}/resident/{lane}" for lane in cfg.lanes)
         click.echo(f"Resident screen: {resident}  (open beside the guard screen, on this machine)")
         click.echo(f"Voice:         {_demo_voice(kiosk)}")
         if cfg.ui.demo_user:

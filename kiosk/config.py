@@ -339,8 +339,12 @@ class UISettings:
     port: int = 8080
     #: File holding the session-signing secret; created (0600) when missing. Relative to data_dir.
     secret_file: str = "ui-secret"
-    #: Idle minutes before a guard session ends.
+    #: Idle minutes before a guard session ends (at least 1).
     session_idle_min: int = 30
+    #: Serve the screen over HTTPS with this certificate (PEM, the chain included) and its
+    #: key; both or neither. Relative to the config file. Needed on the LAN (host 0.0.0.0).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
     #: Demo only: a guard account created at start with this name/password ("" = none).
     demo_user: str = ""
     demo_password: str = ""
@@ -353,7 +357,22 @@ class UISettings:
             self,
             "ui",
             (1 <= self.port <= 65535, "port", f"{self.port} is not a TCP port"),
+            (
+                self.session_idle_min >= 1,
+                "session_idle_min",
+                f"{self.session_idle_min}: sessions must last at least 1 idle minute",
+            ),
+            (
+                bool(self.tls_cert_file) == bool(self.tls_key_file),
+                "tls_key_file" if self.tls_cert_file else "tls_cert_file",
+                "HTTPS needs both tls_cert_file and tls_key_file",
+            ),
         )
+
+    @property
+    def https(self) -> bool:
+        """True when the screen is served over HTTPS."""
+        return bool(self.tls_cert_file)
 
 
 @dataclass(frozen=True)

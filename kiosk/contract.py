@@ -48,6 +48,8 @@ MAX_BATCH_BYTES = 1 << 20
 MAX_ROSTER_BYTES = 16 << 20
 """Most bytes of JSON in a roster, pulled or imported (16 MiB: some 230,000 passes, fifteen
 times the largest compound; a bigger one is refused before it is read whole)."""
+MAX_SEQ = 2**63 - 1
+"""The highest ``seq`` (and count) there is: what a signed 64-bit database column holds."""
 MAX_REPLY_BYTES = 1 << 20
 """Most bytes of any other reply the gate reads (acks, errors)."""
 
@@ -75,7 +77,7 @@ _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
 _NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
-_Count = Annotated[int, msgspec.Meta(ge=0)]
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 
 
 def is_rfc3339(value: Any) -> bool:
@@ -107,7 +109,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     """A UUID in canonical form (lower case, with hyphens), unique forever."""
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
     """Strictly increasing per gate, from 1, no gaps."""
     ts: str
     """RFC 3339 with an offset."""
@@ -427,10 +429,7 @@ def _unique(items: tuple, name: str, what: str, *, attr: str = "id") -> None:
 
 
 def parse_key(entry: Any) -> RosterKey:
-    """One roster ``keys`` entry given as plain data (a key manifest's entry).
-
-    :raises ContractError: naming the field.
-    """
+    """One roster ``keys`` entry as plain data. :raises ContractError: naming the field."""
     return _convert(entry, RosterKey, "key")
 
 

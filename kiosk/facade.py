@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from kiosk import __version__, resident, schema, temporary
-from kiosk.accounts import Accounts
+from kiosk.accounts import Accounts, Standing
 from kiosk.errors import KioskError, UplinkError
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.hardware import TIMESYNC_FLAG
@@ -97,6 +97,12 @@ class Facade:
         """Live updates: a :class:`kiosk.hub.Subscription` of ``lane``, ``event``, ``fevers``,
         ``roster`` and ``alert`` messages."""
         return self._kiosk.hub.subscribe()
+
+    def listen(self, callback) -> Callable[[], None]:
+        """Live updates as calls ``callback(kind, payload)`` in the publisher's thread (it
+        must not block; :meth:`kiosk.hub.Hub.listen`); ``bye`` when the kiosk stops. Returns
+        the function that stops them."""
+        return self._kiosk.hub.listen(callback)
 
     def health(self) -> dict:
         """Liveness of threads and parts, for ``/healthz``."""
@@ -317,9 +323,14 @@ class Facade:
 
     # -- accounts and sign-in --------------------------------------------------------------
 
-    def check_password(self, name: str, password: str) -> str | None:
-        """The account's role if *password* is right, else None."""
-        return Accounts(self._kiosk.journal).check(name, password)
+    def sign_in(self, name: str, password: str) -> Standing | None:
+        """The account's role and password generation if *password* is right, else None."""
+        return Accounts(self._kiosk.journal).sign_in(name, password)
+
+    def account(self, name: str) -> Standing | None:
+        """The account *name* as it is stored now (another process may have changed it):
+        every request of a session compares it with what the session signed in as."""
+        return Accounts(self._kiosk.journal).standing(name)
 
     def record(self, type_: str, data: dict) -> None:
         """Journal a sign-in event (``auth.login``, ``auth.login_failed``)."""

@@ -2,14 +2,20 @@
 
 Publishers (the lane thread, the journal) call :meth:`Hub.publish`; each subscriber (one per
 open guard screen) has a bounded queue. A slow subscriber loses its oldest messages, never
-slows the gate (Mopidy's listeners ``tell()``, never ``ask()``).
+slows the gate (Mopidy's listeners ``tell()``, never ``ask()``). A listener
+(:meth:`Hub.listen`) is called in the publisher's thread and must only hand the message on
+(the guard screen's server schedules it on its event loop).
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class Subscription:
@@ -32,6 +38,7 @@ class Subscription:
 class Hub:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
+        self._listeners: list[Callable[[str, Any], None]] = []
         self._lock = threading.Lock()
         self.closed = threading.Event()
 
@@ -41,10 +48,28 @@ class Hub:
             self._subs.append(sub)
         return sub
 
+    def listen(self, callback: Callable[[str, Any], None]) -> Callable[[], None]:
+        """Call ``callback(kind, payload)`` at every publish, in the publisher's thread; it
+        must not block. Returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return stop
+
     def _remove(self, sub: Subscription) -> None:
         with self._lock:
             if sub in self._subs:
                 self._subs.remove(sub)
+
+    @property
+    def listeners(self) -> int:
+        with self._lock:
+            return len(self._listeners)
 
     @property
     def subscribers(self) -> int:
@@ -55,6 +80,12 @@ class Hub:
         """Send ``(kind, payload)`` to every subscriber without blocking."""
         with self._lock:
             subs = list(self._subs)
+            listeners = list(self._listeners)
+        for callback in listeners:
+            try:
+                callback(kind, payload)
+            except Exception:  # a listener's fault never reaches the gate
+                log.exception("live-update listener failed")
         for sub in subs:
             while True:
                 try:

@@ -1,4 +1,5 @@
-"""Serving the running kiosk: the guard screen on waitress, signals, systemd, a clean stop.
+"""Serving the running kiosk: the guard screen (:mod:`kiosk.ui.server`), signals, systemd,
+a clean stop.
 
 SIGTERM and SIGINT take the same path as a normal stop; the handler turns the relays off at
 once, before anything else is torn down (measured by ``python -m bench sigterm``).
@@ -100,9 +101,35 @@ def build_app(kiosk, extras: dict | None = None):
         kiosk.facade,
         secret_key=load_secret(cfg.resolve(cfg.ui.secret_file, cfg.data_dir)),
         session_idle_min=cfg.ui.session_idle_min,
+        https=cfg.ui.https,
     )
     app.extensions.update(extras or {})
     return app
+
+
+def screen_server(app, cfg, host: str, port: int, **options):
+    """The guard screen's server for *app* on *host*:*port*, over HTTPS when the
+    configuration names a certificate; warns when the LAN would reach it over plain HTTP.
+
+    :raises ConfigError: the port cannot be bound, or the certificate or key is unusable.
+    """
+    ui = cfg.ui
+    tls = (cfg.resolve(ui.tls_cert_file), cfg.resolve(ui.tls_key_file)) if ui.https else None
+    try:
+        server = serve(app, host, port, tls=tls, **options)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{cfg.path or 'configuration'}: {exc}") from None
+    if tls is None and not (host in ("localhost", "::1") or host.startswith("127.")):
+        log.warning(
+            "the guard screen is served to the LAN on %s:%d over plain HTTP: passwords and "
+            "session cookies cross the network readable; set [ui] tls_cert_file and "
+            "tls_key_file (docs/operations.md, HTTPS on the compound LAN)",
+            host or "0.0.0.0",
+            port,
+        )
+    return server
 
 
 class Watchdog:
@@ -147,12 +174,10 @@ class Service:
         self.port = port
         try:
             self.app = build_app(kiosk, extras)
-            self.server = serve(self.app, host, port)
-        except (OSError, ConfigError) as exc:
+            self.server = screen_server(self.app, kiosk.config, host, port)
+        except ConfigError:
             kiosk.close()
-            if isinstance(exc, ConfigError):
-                raise
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+            raise
 
     def run(self, notifier: Notifier | None = None) -> None:
         """Start the kiosk; return after SIGTERM / SIGINT with everything stopped."""
@@ -167,13 +192,12 @@ class Service:
             stop.set()
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        http = threading.Thread(target=server.run, name="http", daemon=True)
         watchdog = Watchdog(kiosk, notifier)
         interval = min(MAINTENANCE_S, notifier.watchdog_interval() or MAINTENANCE_S)
         try:
             kiosk.start()
-            http.start()
-            log.info("serving the guard screen on http://%s:%d", host, port)
+            server.start()
+            log.info("serving the guard screen on %s", server.url)
             notifier.notify("READY=1", f"STATUS=serving on {host}:{port}", f"MAINPID={os.getpid()}")
             watchdog.step()
             while not stop.wait(interval):

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import socket
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,12 +42,6 @@ USER, PASSWORD = "guard", "demo-guard-2020"
 NORMAL_FOREHEAD_C, FEVER_FOREHEAD_C = 35.4, 37.6
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_demo(data_dir: Path):
     """A started demo kiosk uploading to a loopback committee server, with its guard screen
     on a free port: ``(kiosk, server, url, passes, committee)``."""
@@ -66,11 +58,10 @@ def start_demo(data_dir: Path):
         kiosk, user=USER, password=PASSWORD, passes=getattr(committee, "passes", None)
     )
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
-    port = free_port()
-    server = serve(app, "127.0.0.1", port, threads=8)
+    server = serve(app, "127.0.0.1", 0, workers=8)
     kiosk.start()
-    threading.Thread(target=server.run, name="http", daemon=True).start()
-    return kiosk, server, f"http://127.0.0.1:{port}", passes, committee
+    server.start()
+    return kiosk, server, server.url, passes, committee
 
 
 @contextlib.contextmanager
@@ -83,7 +74,7 @@ def running_demo():
             yield kiosk, url, passes, committee, Path(tmp)
         finally:
             kiosk.stop()
-            server.trigger.pull_trigger(server.close)  # closed inside waitress's loop
+            server.close()
             committee.stop()
 
 

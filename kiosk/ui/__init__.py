@@ -1,4 +1,4 @@
-"""The guard screen: a Flask app served by waitress.
+"""The guard screen: a Flask app, served with its live stream by :mod:`kiosk.ui.server`.
 
 :func:`create_app` takes the running kiosk's :class:`kiosk.facade.Facade`, the one narrow
 object the screens talk to; no view touches the journal, the configuration, the hardware or the
@@ -14,7 +14,21 @@ from flask import Flask, g, jsonify, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from kiosk.policy import BODY_RANGE_C
-from kiosk.ui import i18n
+from kiosk.ui import bodies, i18n
+
+#: Headers on every response of the guard screen, the live stream's included.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+#: Content types that are never cached.
+NO_STORE = ("text/html", "application/json", "text/csv", "text/event-stream")
 
 
 def create_app(
@@ -23,21 +37,28 @@ def create_app(
     secret_key: bytes | None = None,
     session_idle_min: float = 30,
     maintenance_idle_min: float = 10,
+    https: bool = False,
 ) -> Flask:
     """Build the guard-screen app around *facade* (:class:`kiosk.facade.Facade`).
 
     :param session_idle_min: idle minutes before a guard's session ends.
     :param maintenance_idle_min: the same for maintenance and admin sessions (never longer
         than a guard's).
+    :param https: the screen is served over HTTPS: the session cookie is ``Secure``.
     """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or secrets.token_bytes(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=https,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=session_idle_min),
         SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_TIME_LIMIT=None,
+        # Over HTTPS Flask-WTF would also demand a Referer from this host, which the pages'
+        # own Referrer-Policy (no-referrer) withholds; the token, tied to the signed
+        # server-side session, and the SameSite=Strict cookie are the check.
+        WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_AS_ASCII=False,
     )
@@ -59,7 +80,7 @@ def create_app(
 
     auth.setup(
         app,
-        facade.clock,
+        facade,
         guard_idle_min=session_idle_min,
         maintenance_idle_min=maintenance_idle_min,
     )
@@ -94,17 +115,12 @@ def create_app(
 
     @app.after_request
     def _headers(response):
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "media-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'; form-action 'self'"
-        )
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if response.mimetype in ("text/html", "application/json", "text/csv", "text/event-stream"):
+        response.headers.update(SECURITY_HEADERS)
+        if response.mimetype in NO_STORE:
             response.headers["Cache-Control"] = "no-store"
         return response
+
+    app.register_error_handler(bodies.BadBody, bodies.refusal)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
@@ -122,8 +138,9 @@ def create_app(
     return app
 
 
-def serve(app: Flask, host: str, port: int, *, threads: int = 24):
-    """A waitress server for *app* (not started). ``server.run()`` serves until closed."""
-    from waitress import create_server
+def serve(app: Flask, host: str, port: int, **options):
+    """A :class:`kiosk.ui.server.ScreenServer` for *app* (bound, not started):
+    ``server.run()`` serves until ``server.close()``."""
+    from kiosk.ui.server import ScreenServer
 
-    return create_server(app, host=host, port=port, threads=threads, ident="kiosk")
+    return ScreenServer(app, host, port, **options)

@@ -6,7 +6,6 @@ hardware."""
 from __future__ import annotations
 
 import json
-import math
 
 from flask import (
     Blueprint,
@@ -15,11 +14,10 @@ from flask import (
     g,
     jsonify,
     render_template,
-    request,
 )
 
 from kiosk.errors import CalibrationError, KioskError, SensorError, UplinkError
-from kiosk.ui import i18n
+from kiosk.ui import bodies, i18n
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("maintenance", __name__, url_prefix="/maintenance")
@@ -49,16 +47,6 @@ def _refused(key: str, detail: str, status: int = 400):
 
 def _no_lane(lane: str):
     return _refused("no_lane", f"no lane named {lane!r}", 404)
-
-
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 @bp.get("/<lane>")
@@ -104,25 +92,14 @@ def camera_jpg(lane: str):
 @bp.post("/<lane>/calibration")
 @login_required(ROLE)
 def calibrate(lane: str):
-    body = request.get_json(silent=True) or {}
-    raw_points = body.get("points")
-    if not isinstance(raw_points, list) or not 1 <= len(raw_points) <= 2:
-        return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
-    points = []
-    for p in raw_points:
-        pair = [_number(v) for v in p] if isinstance(p, list) and len(p) == 2 else [None]
-        if None in pair:
-            return _refused("bad_points", "points: one or two [raw °C, reference °C] pairs")
-        points.append(tuple(pair))
+    points = [tuple(p) for p in bodies.parse(bodies.Calibration).points]
     return _change(lane, "refused", lambda: _facade().calibrate(lane, points=points, by=g.user))
 
 
 @bp.post("/<lane>/emissivity")
 @login_required(ROLE)
 def emissivity(lane: str):
-    value = _number((request.get_json(silent=True) or {}).get("value"))
-    if value is None:
-        return _refused("bad_emissivity", "value: a number from 0.1 to 1.0")
+    value = bodies.parse(bodies.Emissivity).value
     return _change(lane, "bad_emissivity", lambda: _facade().set_emissivity(lane, value, g.user))
 
 
@@ -153,9 +130,7 @@ def pulse(lane: str):
 @login_required(ROLE)
 def uplink_send_refused(lane: str):
     """Send a ``kiosk.event_refused`` in place of the held event ``seq`` (JSON body)."""
-    seq = (request.get_json(silent=True) or {}).get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-        return _refused("uplink_not_held", "seq: the held event's seq, a whole number")
+    seq = bodies.parse(bodies.SendRefused).seq
     try:
         done = _facade().uplink_send_refused(seq, g.user)
     except UplinkError as exc:

@@ -6,11 +6,12 @@ Thin: the rules are in :mod:`kiosk.parcels`; the kiosk's facade records and coll
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+import msgspec
+from flask import Blueprint, current_app, g, jsonify
 
 from kiosk import parcels as rules
 from kiosk.errors import KioskError
-from kiosk.ui import i18n
+from kiosk.ui import bodies, i18n
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("parcels", __name__, url_prefix="/api/parcels")
@@ -29,8 +30,7 @@ def listing():
 @bp.post("")
 @login_required()
 def receive():
-    body = request.get_json(silent=True)
-    form = rules.validate(body if isinstance(body, dict) else {})
+    form = rules.validate(msgspec.structs.asdict(bodies.parse(bodies.ParcelReceived)))
     if isinstance(form, set):
         fields = sorted(form)
         message = "；".join(i18n.translate(f"parcel.error.{f}", g.lang) for f in fields)
@@ -43,10 +43,8 @@ def receive():
 @bp.post("/collect")
 @login_required()
 def collect():
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
-    parcel_id = str(body.get("id") or "").strip()
-    household = str(body.get("household") or "").strip()
+    body = bodies.parse(bodies.ParcelCollected)
+    parcel_id, household = body.id.strip(), body.household.strip()
     if not parcel_id and not household:
         return jsonify(error="bad_input", message=i18n.translate("parcel.error.which", g.lang)), 400
     kiosk = _kiosk()

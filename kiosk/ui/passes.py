@@ -8,12 +8,12 @@ photograph or print. Bad input gets a 400 with a message, never a traceback.
 from __future__ import annotations
 
 import base64
-import math
 from datetime import datetime
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from kiosk.errors import KioskError
+from kiosk.ui import bodies, i18n
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("passes", __name__)
@@ -26,36 +26,25 @@ def _bad(message: str, status: int = 400):
 @bp.post("/api/passes/temporary")
 @login_required("guard")
 def issue_temporary():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _bad("send a JSON object")
-    registration_id = body.get("registration_id")
-    household = body.get("household")
-    if not isinstance(registration_id, str) or not registration_id.strip():
-        return _bad("registration_id: the registration this pass is for")
-    if not isinstance(household, str) or not household.strip():
-        return _bad("household: e.g. 7-1201")
-    hours = body.get("hours")
-    if hours is not None and (
-        isinstance(hours, bool) or not isinstance(hours, int | float) or not math.isfinite(hours)
-    ):
-        return _bad("hours: a number")
-    until = body.get("until")
-    if until is not None:
+    body = bodies.parse(bodies.TemporaryPass)
+    lang = g.lang
+    if not body.registration_id.strip():
+        return _bad(i18n.translate("temporary.error.registration", lang))
+    if not body.household.strip():
+        return _bad(i18n.translate("reg.error.household_format", lang))
+    until = None
+    if body.until is not None:
         try:
-            until = datetime.fromisoformat(str(until))
+            until = datetime.fromisoformat(body.until)
         except ValueError:
-            return _bad("until: a time like 2020-02-04T20:00+08:00")
-    single = body.get("single_reentry", True)
-    if not isinstance(single, bool):
-        return _bad("single_reentry: true or false")
+            return _bad(i18n.translate("temporary.error.until", lang))
     try:
         issued = current_app.extensions["kiosk"].issue_temporary_pass(
-            registration_id.strip(),
-            household.strip(),
-            hours=hours,
+            body.registration_id.strip(),
+            body.household.strip(),
+            hours=body.hours,
             until=until,
-            single_reentry=single,
+            single_reentry=body.single_reentry,
             guard=g.user,
         )
     except KioskError as exc:

@@ -27,6 +27,8 @@ from kiosk.ui.auth import login_required
 bp = Blueprint("records", __name__, url_prefix="/records")
 
 PAGE = 50
+#: The highest seq a journal can hold (SQLite's integers).
+MAX_SEQ = 2**63 - 1
 #: Rows in one CSV file at most.
 CSV_MAX = 200_000
 #: Event types offered in the filter (any type can still be asked for by name).
@@ -87,7 +89,8 @@ def _filters() -> tuple[dict, dict]:
 
 def _query(filters: dict, limit: int, before: int | None):
     until = None
-    if filters["day_to"]:
+    if filters["day_to"] and filters["day_to"] < date.max.isoformat():
+        # the last day counts whole; the calendar's last day has no day after it: no limit
         until = (date.fromisoformat(filters["day_to"]) + timedelta(days=1)).isoformat()
     return _facade().records(
         limit,
@@ -98,6 +101,16 @@ def _query(filters: dict, limit: int, before: int | None):
         since=filters["day_from"] or None,
         until=until,
     )
+
+
+def _before(text: str | None) -> int | None:
+    """The ``before`` of a page link: a seq; anything else (a negative number, one beyond
+    any seq, not a number) means no limit."""
+    try:
+        seq = int(text or "")
+    except ValueError:
+        return None
+    return seq if 1 <= seq <= MAX_SEQ else None
 
 
 def summary(data: dict, lang: str) -> str:
@@ -122,7 +135,7 @@ def summary(data: dict, lang: str) -> str:
 @login_required()
 def index():
     filters, errors = _filters()
-    before = request.args.get("before", type=int)
+    before = _before(request.args.get("before"))
     events = [] if errors else _query(filters, PAGE + 1, before)
     more = len(events) > PAGE
     events = events[:PAGE]

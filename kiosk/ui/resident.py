@@ -2,9 +2,9 @@
 
 No sign-in, and served to the kiosk itself only: any client that is not the kiosk's own
 loopback (or that comes through a proxy) is refused, so the page cannot be watched from the
-compound's network. It follows the lane live over server-sent events; every message is
-built by :meth:`kiosk.facade.Facade.resident_view`, which passes on no personal data of
-anyone.
+compound's network. It follows the lane live over server-sent events (``/resident/<lane>/
+stream``, served on the event loop by :mod:`kiosk.ui.stream`); every message is built by
+:meth:`kiosk.facade.Facade.resident_view`, which passes on no personal data of anyone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     redirect,
@@ -30,17 +29,22 @@ bp = Blueprint("resident", __name__, url_prefix="/resident")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 #: Headers a proxy adds: a request that came through one is not the kiosk's own display.
 FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-#: Seconds between keep-alive comments on the stream.
-KEEPALIVE_S = 15.0
 
 
 def _kiosk():
     return current_app.extensions["kiosk"]
 
 
+def kiosk_only(client: str | None, header_names) -> bool:
+    """Whether a request from *client* with these headers comes from the kiosk's own display
+    (the live stream, :mod:`kiosk.ui.stream`, asks too)."""
+    names = {name.lower() for name in header_names}
+    return client in LOOPBACK and not any(h.lower() in names for h in FORWARDED)
+
+
 @bp.before_request
 def _kiosk_only():
-    if request.remote_addr not in LOOPBACK or any(h in request.headers for h in FORWARDED):
+    if not kiosk_only(request.remote_addr, request.headers.keys()):
         abort(403)
 
 
@@ -74,35 +78,3 @@ def page(lane: str):
 @bp.get("/<lane>/view")
 def view(lane: str):
     return current_app.json.response(_view(lane))
-
-
-@bp.get("/<lane>/stream")
-def stream(lane: str):
-    """Server-sent events: a ``view`` message at every change of the lane."""
-    kiosk = _kiosk()
-    first = json.dumps(_view(lane), ensure_ascii=False)
-    sub = kiosk.subscribe()
-
-    def generate():
-        try:
-            yield f"retry: 2000\nevent: view\ndata: {first}\n\n"
-            while True:
-                item = sub.get(KEEPALIVE_S)
-                if item is None:
-                    yield ": keep-alive\n\n"
-                    continue
-                kind, payload = item
-                if kind == "bye":
-                    return
-                if kind != "lane" or payload.get("name") != lane:
-                    continue
-                shown = kiosk.resident_view(lane, payload)
-                yield f"event: view\ndata: {json.dumps(shown, ensure_ascii=False)}\n\n"
-        finally:
-            sub.close()
-
-    return Response(
-        generate(),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import math
-
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from kiosk.errors import KioskError
+from kiosk.ui import bodies
 from kiosk.ui.auth import login_required
 
 bp = Blueprint("sim", __name__, url_prefix="/api/sim")
@@ -33,17 +32,8 @@ def demo_passes():
 def step_in(lane: str):
     if lane not in current_app.extensions["kiosk"].lanes():
         return jsonify(error="no such lane"), 404
-    body = request.get_json(silent=True) or {}
-    text = body.get("text")
-    if text is not None and (not isinstance(text, str) or len(text) > 4000):
-        return jsonify(error="text: at most 4000 characters"), 400
-    try:
-        object_c = float(body.get("object_c", 36.4))
-    except (TypeError, ValueError):
-        return jsonify(error="object_c: a number"), 400
-    if not math.isfinite(object_c) or not -20.0 <= object_c <= 60.0:
-        return jsonify(error="object_c: between -20 and 60 °C"), 400
-    return _simulate(lane, object_c=object_c, text=text or None)
+    body = bodies.parse(bodies.StepIn)
+    return _simulate(lane, object_c=body.object_c, text=body.text or None)
 
 
 @bp.post("/<lane>/leave")

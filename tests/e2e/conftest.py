@@ -1,12 +1,11 @@
 """Browser tests: one headless Chromium (Debian's, driven by Playwright) per session, one live
-demo kiosk (simulated hardware, real threads, waitress on a free loopback port) per module."""
+demo kiosk (simulated hardware, real threads, the guard screen's server on a free loopback
+port) per module."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -53,12 +52,6 @@ class LiveKiosk:
         return [e.type for e in self.kiosk.journal.recent(limit)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -84,22 +77,17 @@ def live(tmp_path_factory):
     try:
         passes, _ = demo_kit.seed(kiosk, user=USER, password=PASSWORD)
         app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
-        port = _free_port()
-        server = serve(app, "127.0.0.1", port, threads=8)
+        server = serve(app, "127.0.0.1", 0, workers=8)
     except BaseException:
         kiosk.close()
         raise
     kiosk.start()
-    http = threading.Thread(target=server.run, name="http", daemon=True)
-    http.start()
+    server.start()
     try:
-        yield LiveKiosk(kiosk, f"http://127.0.0.1:{port}", passes)
+        yield LiveKiosk(kiosk, server.url, passes)
     finally:
         kiosk.stop()  # ends the event streams
-        # close the listening socket from inside waitress's own loop, so the loop ends
-        server.trigger.pull_trigger(server.close)
-        http.join(5)
-        server.task_dispatcher.shutdown()
+        server.close()
 
 
 @pytest.fixture

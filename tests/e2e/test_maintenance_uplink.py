@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from kiosk.sim import demo as demo_kit
 from kiosk.sim.committee import CommitteeServer
 from kiosk.sim.hardware import simulated_kiosk
 from kiosk.ui import serve
-from tests.e2e.conftest import _free_port
 
 TECH, PASSWORD = "tech", "demo-maintenance-2020"
 TOKEN = "gate-token-e2e-maint-8Rv"
@@ -49,18 +47,14 @@ def uplinked(tmp_path_factory):
         Accounts(kiosk.journal).add(TECH, PASSWORD, "maintenance")
         passes, _ = demo_kit.seed(kiosk, user="", password="")
         app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
-        port = _free_port()
-        server = serve(app, "127.0.0.1", port, threads=8)
+        server = serve(app, "127.0.0.1", 0, workers=8)
         kiosk.start()
-        http = threading.Thread(target=server.run, name="http", daemon=True)
-        http.start()
+        server.start()
         try:
-            yield kiosk, committee, f"http://127.0.0.1:{port}"
+            yield kiosk, committee, server.url
         finally:
             kiosk.stop()
-            server.trigger.pull_trigger(server.close)
-            http.join(5)
-            server.task_dispatcher.shutdown()
+            server.close()
 
 
 def signed_in(browser, url, width, height):

@@ -1,8 +1,8 @@
 """SIGKILL the busy daemon at random moments; the journal must come back whole every time.
 
-The child is the real daemon (lanes, relay timers, waitress, sim hardware) kept busy by a
-driver thread that puts guard actions and readings into the lanes as fast as they are
-taken. A journal listener appends ``seq id`` to a report file for each event *after* its
+The child is the real daemon (lanes, relay timers, the guard screen's server, sim hardware)
+kept busy by a driver thread that puts guard actions and readings into the lanes as fast as
+they are taken. A journal listener appends ``seq id`` to a report file for each event *after* its
 commit returned: that is "reported written". After each kill the parent checks that
 ``PRAGMA integrity_check`` is ok, that ``seq`` runs 1..N without a gap, and that every
 reported event is there with its id. The next child opens the same database (the restart).
@@ -32,7 +32,7 @@ from kiosk import config
 from kiosk.sim.hardware import simulated_kiosk
 from kiosk.events import ManualOpen, TemperatureRead
 from kiosk.service import build_app, serve_forever
-import kiosk.ui.auth, kiosk.ui.guard, kiosk.ui.sim, waitress
+import kiosk.ui.auth, kiosk.ui.guard, kiosk.ui.sim, kiosk.ui.server
 
 def daemon(report):
     cfg = config.load({config!r})

@@ -189,3 +189,22 @@ def test_config_opening_hours_are_parsed_once():
     assert hours.windows["temporary"] == (time(6), time(22))
     assert hours.windows is hours.windows
     assert hours.windows["resident"] is None
+
+
+@pytest.mark.parametrize("minutes", [0, -1])
+def test_config_session_idle_min_must_be_at_least_a_minute(tmp_path, minutes):
+    with pytest.raises(ConfigError, match=r"\[ui\].*session_idle_min.*at least 1") as err:
+        config.load(write(tmp_path, f"[ui]\nsession_idle_min = {minutes}\n"))
+    assert str(tmp_path / "k.toml") in str(err.value)
+
+
+def test_config_https_needs_a_certificate_and_its_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"tls_key_file.*both"):
+        config.load(write(tmp_path, '[ui]\ntls_cert_file = "screen.crt"\n'))
+    with pytest.raises(ConfigError, match=r"tls_cert_file.*both"):
+        config.load(write(tmp_path, '[ui]\ntls_key_file = "screen.key"\n'))
+    text = '[gate]\nhardware = "sim"\n[ui]\ntls_cert_file = "a.crt"\ntls_key_file = "a.key"\n'
+    cfg = config.load(write(tmp_path, text))
+    assert cfg.ui.https
+    assert cfg.resolve(cfg.ui.tls_cert_file) == tmp_path / "a.crt"
+    assert not config.load(write(tmp_path, '[gate]\nhardware = "sim"\n')).ui.https

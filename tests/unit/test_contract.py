@@ -212,6 +212,22 @@ def test_contract_encode_batch_packs_the_longest_prefix_that_fits():
     )
 
 
+def test_contract_seq_and_counts_fit_a_signed_64_bit_column():
+    top = contract.MAX_SEQ
+    assert top == 2**63 - 1
+    assert contract.parse_batch(batch(event(top))).events[0].seq == top
+    for seq in (top + 1, 10**30):
+        with pytest.raises(ContractError) as info:
+            contract.parse_batch(batch(event(seq)))
+        assert (info.value.seq, info.value.field) == (seq, "events[0].seq")
+    beat = {"gate_id": "g", "ts": TS, "version": "1", "uptime_s": 0, "lanes": {}}
+    for name in ("last_seq", "unsent"):
+        body = {**beat, "last_seq": 0, "unsent": 0, name: top + 1}
+        with pytest.raises(ContractError) as info:
+            contract.parse_heartbeat(json.dumps(body))
+        assert info.value.field == name
+
+
 def test_contract_encode_sends_a_lone_surrogate_as_a_replacement_character():
     assert json.loads(contract.encode({"s": "a\ud800", "\udc00": 1})) == {
         "s": "a\ufffd",

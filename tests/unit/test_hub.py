@@ -28,3 +28,27 @@ def test_hub_close_ends_streams_and_unsubscribe_stops_delivery():
     hub.close()
     assert sub.get(0) == ("bye", None)
     assert gone.get(0) is None
+
+
+def test_hub_listener_is_told_in_the_publisher_s_thread_and_can_stop():
+    hub = Hub()
+    heard = []
+    stop = hub.listen(lambda kind, payload: heard.append((kind, payload)))
+    assert hub.listeners == 1
+    hub.publish("lane", {"state": "idle"})
+    stop()
+    hub.publish("lane", {"state": "granted"})
+    assert heard == [("lane", {"state": "idle"})] and hub.listeners == 0
+
+
+def test_hub_a_failing_listener_never_reaches_the_publisher(caplog):
+    hub = Hub()
+    sub = hub.subscribe()
+
+    def broken(kind, payload):
+        raise RuntimeError("listener broke")
+
+    hub.listen(broken)
+    hub.publish("event", 1)  # does not raise
+    assert sub.get(0) == ("event", 1)
+    assert "live-update listener failed" in caplog.text

@@ -15,7 +15,7 @@ from kiosk import config as config_mod
 from kiosk.accounts import Accounts
 from kiosk.events import ManualOpen
 from kiosk.sim.hardware import simulated_kiosk
-from kiosk.ui import create_app, guard
+from kiosk.ui import create_app
 
 PASSWORD = "long enough 1"
 
@@ -108,30 +108,139 @@ def test_auth_post_without_csrf_token_is_refused(kiosk, client):
     assert isinstance(kiosk.units["main"].runner.inputs.get_nowait(), ManualOpen)
 
 
+#: A client on the compound LAN (the kiosk's own screen is 127.0.0.1, the test client's default).
+LAN = {"REMOTE_ADDR": "10.0.0.8"}
+
+
 def test_auth_sixth_wrong_password_in_a_row_is_throttled(kiosk, client, clock):
     for _ in range(5):
-        assert login(client, password="wrong password").status_code == 401
-    response = login(client)  # even the right password waits
+        assert login(client, password="wrong password", environ_base=LAN).status_code == 401
+    response = login(client, environ_base=LAN)  # even the right password waits
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) == 60
     assert "尝试次数过多" in response.get_data(as_text=True)
     assert types(kiosk).count("auth.login_failed") == 5
     clock.advance(61)
-    assert login(client).status_code == 302
+    assert login(client, environ_base=LAN).status_code == 302
     assert "auth.login" in types(kiosk)
 
 
-def test_auth_throttle_grows_and_covers_other_accounts_from_the_same_client(client, clock):
+def test_auth_throttle_grows_per_account_and_spares_the_client_s_other_accounts(client, clock):
     for _ in range(6):
-        login(client, user="nobody", password="guess")
+        login(client, user="nobody", password="guess", environ_base=LAN)
         clock.advance(61)
     # six failures in a row: the second refusal lasts two minutes
-    assert login(client, user="nobody", password="guess").status_code == 429
+    assert login(client, user="nobody", password="guess", environ_base=LAN).status_code == 429
     clock.advance(30)
-    assert login(client, user="guard").status_code == 429  # same client, another account
+    assert login(client, user="nobody", environ_base=LAN).status_code == 429
+    # the same client, another account: one guard's typos do not lock everyone out
+    assert login(client, user="fixer", environ_base=LAN).status_code == 302
     other = client.application.test_client()
     response = login(other, user="guard", environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert response.status_code == 302  # another client, an account not attacked
+
+
+def test_auth_throttle_counts_each_attempt_before_its_check(clock):
+    import concurrent.futures
+
+    from kiosk.ui.auth import THROTTLE_AFTER, Throttle
+
+    throttle = Throttle(clock)
+    keys = [("user:guard", THROTTLE_AFTER), ("client:10.0.0.8", 50)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        attempts = list(pool.map(lambda _: throttle.attempt(keys), range(100)))
+    let_through = [a for a in attempts if a.wait_s == 0]
+    assert len(let_through) == THROTTLE_AFTER
+    assert sorted(a.left for a in let_through) == list(range(THROTTLE_AFTER))
+    assert [a.lock_s for a in let_through if a.left == 0] == [60.0]
+    throttle.succeeded("user:guard", "client:10.0.0.8")  # a right password clears both
+    assert throttle.attempt(keys).wait_s == 0
+
+
+def test_auth_one_client_is_throttled_only_at_a_much_higher_count(kiosk, client, clock):
+    from kiosk.ui.auth import CLIENT_THROTTLE_AFTER, THROTTLE_AFTER
+
+    assert CLIENT_THROTTLE_AFTER >= 10 * THROTTLE_AFTER
+    for n in range(CLIENT_THROTTLE_AFTER):
+        assert login(client, user=f"name{n}", password="guess", environ_base=LAN).status_code == 401
+    response = login(client, user="guard", environ_base=LAN)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) == 60
+    elsewhere = client.application.test_client()
+    response = login(elsewhere, user="guard", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.status_code == 302
+
+
+def test_auth_the_kiosk_s_own_screen_gets_a_slow_pace_never_a_wall(kiosk, client, clock):
+    from kiosk.ui.auth import LOCAL_PACE_S
+
+    # someone on the LAN locks the guard's account for an hour...
+    for _ in range(12):
+        clock.advance(3600)
+        login(client, password="guess", environ_base=LAN)
+    assert login(client, environ_base=LAN).status_code == 429
+    # ...and someone at the kiosk's screen keeps typing wrong passwords
+    for _ in range(20):
+        response = login(client, password="guess")
+        if response.status_code == 429:
+            assert int(response.headers["Retry-After"]) <= LOCAL_PACE_S
+        clock.advance(LOCAL_PACE_S + 1)
+    # the guard at the kiosk's own screen is never kept out longer than the pace
+    response = login(client)
+    assert response.status_code == 302, response.status_code
+
+
+def test_auth_warns_before_the_lock_counts_down_and_keeps_the_user_name(client, clock):
+    for _ in range(3):
+        page = login(client, password="wrong password", environ_base=LAN).get_data(as_text=True)
+        assert 'value="guard"' in page  # the name typed is kept
+        assert "login-warning" not in page
+    page = login(client, password="wrong password", environ_base=LAN).get_data(as_text=True)
+    assert 'id="login-warning"' in page and "再输错一次" in page and "60" in page
+    response = login(client, password="wrong password", environ_base=LAN)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401 and response.headers["Retry-After"] == "60"
+    assert re.search(r'id="login-wait"[^>]*data-wait="60"', page), page
+    assert 'value="guard"' in page
+    clock.advance(20)
+    page = login(client, environ_base=LAN).get_data(as_text=True)
+    assert re.search(r'data-wait="40"', page) and 'value="guard"' in page
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example/phish",
+        "/\t/evil.example/phish",
+        "\t//evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        " //evil.example",
+        "\x00//evil.example",
+        "https://evil.example/",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "",
+    ],
+)
+def test_auth_sign_in_goes_only_to_a_path_on_this_site(client, target):
+    from urllib.parse import quote
+
+    query = target if target.startswith("/%") else quote(target.encode("latin-1"), safe="")
+    response = client.post(
+        "/login?next=" + query,
+        data={"user": "guard", "password": PASSWORD, "csrf_token": token(client)},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_auth_sign_in_goes_back_to_the_page_asked_for(client):
+    response = login(client, query_string={"next": "/records/?lane=main"})
+    assert response.headers["Location"] == "/records/?lane=main"
 
 
 def test_auth_session_cookie_flags_and_renewal_at_login(client):
@@ -298,19 +407,6 @@ def test_ui_today_counts_in_out_denied_fevers(kiosk, clock):
     assert kiosk.counts.today()["in"] == 0
 
 
-def test_ui_stream_ends_when_the_session_ends(app, client, monkeypatch):
-    monkeypatch.setattr(guard, "KEEPALIVE_S", 0.01)
-    login(client)
-    response = client.get("/stream", buffered=False)
-    chunks = iter(response.response)
-    assert b"event: state" in next(chunks)
-    assert next(chunks) == b": keep-alive\n\n"
-    app.extensions["kiosk.sessions"].end_user("guard")
-    assert list(chunks) == []
-    response.close()
-    assert client.get("/stream", headers={"Accept": "text/event-stream"}).status_code == 401
-
-
 # -- registration ----------------------------------------------------------------------------
 
 
@@ -408,3 +504,95 @@ def test_registration_offers_a_temporary_pass_under_the_registration_id_even_unw
     event = kiosk.journal.recent(1, types=("registration.created",))[0]
     assert event.data["registration_id"] == shown
     assert kiosk.journal.read("SELECT id, event_seq FROM registrations") == [(shown, event.seq)]
+
+
+def test_ui_records_far_dates_and_huge_page_marks_are_answered_plainly(client, kiosk):
+    login(client)
+    kiosk.journal.append("access.granted", {"household": "7-1201"}, lane="main")
+    for url in (
+        "/records/?day_to=9999-12-31",
+        "/records/?day_from=0001-01-01&day_to=9999-12-31",
+        "/records/?before=99999999999999999999",
+        "/records/?before=-99999999999999999999",
+        "/records/?before=x",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert 'data-type="access.granted"' in response.get_data(as_text=True), url
+    response = client.get("/records/export.csv?day_to=9999-12-31")
+    assert response.status_code == 200
+    assert "7-1201" in response.get_data(as_text=True)
+
+
+# -- every request checks the account as it is now -------------------------------------------
+
+
+def _write_config(tmp_path, kiosk):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        f'[gate]\nhardware = "sim"\ndata_dir = "{kiosk.config.data_dir}"\n'
+        '[lanes.main]\ndirection = "in"\n[lanes.main.camera]\nsource = "sim"\n'
+    )
+    return path
+
+
+def _kiosk_command(*args, stdin=""):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_auth_a_removed_maintenance_account_can_no_longer_pulse_the_relay(tmp_path, kiosk, client):
+    login(client, user="fixer")
+    assert api(client, "/maintenance/main/pulse").get_json() == {"ok": True}
+    kiosk.units["main"].runner.inputs.get_nowait()  # the test pulse was queued
+    # removed by another process, as `kiosk user remove` on the kiosk's console does
+    _kiosk_command("user", "remove", "fixer", "--config", str(_write_config(tmp_path, kiosk)))
+    response = client.post(
+        "/maintenance/main/pulse", headers={"X-CSRFToken": token(client, "/login")}
+    )
+    assert response.status_code == 302 and response.location.startswith("/login")
+    assert kiosk.units["main"].runner.inputs.empty()  # no pulse
+    assert client.get("/maintenance/").status_code == 302
+
+
+def test_auth_a_demoted_admin_loses_maintenance(tmp_path, kiosk, client):
+    Accounts(kiosk.journal).add("boss", PASSWORD, "admin")
+    login(client, user="boss")
+    assert client.get("/maintenance/").status_code == 200
+    config = str(_write_config(tmp_path, kiosk))
+    stdin = f"{PASSWORD}\n{PASSWORD}\n"
+    _kiosk_command("user", "add", "boss", "--role", "guard", "--config", config, stdin=stdin)
+    assert client.get("/maintenance/").status_code == 302
+    assert client.get("/").status_code == 302  # signed out: sign in again as what it is now
+    login(client, user="boss")
+    assert client.get("/maintenance/").status_code == 403
+
+
+def test_auth_a_changed_password_ends_the_old_sessions(tmp_path, kiosk, app):
+    from kiosk.journal import Journal
+
+    old, other = app.test_client(), app.test_client()
+    login(old)
+    login(other, user="fixer")
+    assert old.get("/").status_code == 200
+    # another process's connection to the same store
+    elsewhere = Journal(kiosk.config.data_dir / "journal.db", kiosk.clock)
+    try:
+        Accounts(elsewhere).passwd("guard", "a new password 2")
+    finally:
+        elsewhere.close()
+    assert old.get("/").status_code == 302
+    assert old.get("/api/session").status_code == 401
+    assert other.get("/").status_code == 200  # another account's session goes on
+    assert login(old, password="a new password 2").status_code == 302
+    assert old.get("/").status_code == 200
