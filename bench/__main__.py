@@ -29,6 +29,7 @@ PARTS = (
     "sigterm",
     "voice",
     "committee",
+    "pages",
 )
 HERE = Path(__file__).resolve().parent
 
@@ -258,6 +259,41 @@ def rows(name: str, result: dict) -> list[str]:
         )
     elif name == "committee":
         out += committee_rows(result)
+    elif name == "pages":
+        out += pages_rows(result)
+    return out
+
+
+def pages_rows(result: dict) -> list[str]:
+    """The committee's pages over a street's month of events (``bench.pages``)."""
+    where = (
+        f"{result['gates']} gates, {result['days']} days, {result['events']:,} events, PostgreSQL"
+    )
+    target = f"p95 <= {result['target_p95_ms']:g} ms"
+    names = {
+        "now_page_street_ms": "Now page, street office (every gate)",
+        "now_page_one_site_ms": "Now page, a committee of one compound",
+        "now_state_street_ms": "Now state as JSON, street office",
+        "stream_snapshot_street_ms": "live stream: open -> its snapshot, street office",
+        "report_street_ms": "daily report page, whole street",
+        "report_one_site_ms": "daily report page, one compound",
+        "report_pdf_street_ms": "daily report PDF, whole street",
+        "report_xlsx_street_ms": "daily report XLSX, whole street",
+        "gate_ack_with_streams_ms": "gate API: one-event batch acked, 150 live pages open",
+    }
+    out = []
+    for key, label in names.items():
+        stats = result["figures"][key]
+        met = result["met"].get(key)
+        out.append(
+            _row(
+                f"committee pages ({where}): {label}",
+                stats,
+                " ms",
+                target if met is not None else "",
+                met,
+            )
+        )
     return out
 
 
