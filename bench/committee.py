@@ -249,6 +249,48 @@ def _wait_ready(port: int, proc: subprocess.Popen, log: Path, timeout: float = 6
     raise RuntimeError("committee serve did not start listening")
 
 
+def start_server(config: Path, port: int, log: Path):
+    """``committee serve --config CONFIG --port PORT`` in its own process, listening when
+    this returns; returns the process and its open log file (for :func:`stop_server`).
+
+    The server's log goes to a file: waitress warns of its queue depth under load, and an
+    unread pipe would fill up and stop the server.
+    """
+    log_file = log.open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "committee.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
+        text=True,
+    )
+    try:
+        _wait_ready(port, proc, log)
+    except BaseException:
+        stop_server(proc, log_file)
+        raise
+    return proc, log_file
+
+
+def stop_server(proc: subprocess.Popen, log_file) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log_file.close()
+
+
 def scenario(
     engine: str, gates: int, events: int, batch: int, pg=None, pace_s: float = 0.0
 ) -> dict:
@@ -273,28 +315,8 @@ def scenario(
             f'[storage]\ndata_dir = "{folder}"\n',
             encoding="utf-8",
         )
-        # the server's log goes to a file: waitress warns of its queue depth under this load,
-        # and an unread pipe would fill up and stop the server
-        log_file = (folder / "server.log").open("w")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "committee.cli",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-            text=True,
-        )
+        proc, log_file = start_server(config, port, folder / "server.log")
         try:
-            _wait_ready(port, proc, folder / "server.log")
             rss_start = _memory_kib(proc.pid)[0]
             samples: list[int] = []
 
@@ -313,12 +335,7 @@ def scenario(
             seconds, acks, counts = asyncio.run(main())
             rss_end, hwm = _memory_kib(proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log_file.close()
+            stop_server(proc, log_file)
         check = _check(url, gates, events)
         if engine == "postgresql":
             pg.drop_database(name)

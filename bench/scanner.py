@@ -3,9 +3,12 @@
 Runs, on the same files and in one process with one thread: kiosk's :class:`Scanner` with
 each backend, zxing-cpp alone and plain pyzbar on the whole frame, OpenCV's
 ``cv2.QRCodeDetector``, and Debian's ``zbarimg`` command (timed per image as a whole process,
-so it includes start-up); on both parts of the corpus (tuning and held-out), per kind.
+so it includes start-up); on both parts of the corpus (tuning and held-out), per kind, and on
+the frames ``bench.corpus`` says are hard for a physical reason, apart. Times are the CPU
+time of the decoding thread (``zbarimg``: the wall time of its process), so a busy machine
+slows them less than it would wall time.
 
-Usage: ``python -m bench.scanner [--quick] [--json] [--no-zbarimg]``.
+Usage: ``python -m bench.scanner [--quick] [--json] [--no-zbarimg] [--part tuning]``.
 :func:`run` returns the figures as a dict for an aggregating ``make bench``.
 """
 
@@ -22,7 +25,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from bench.corpus import DEFAULT_DIR, KINDS, build
+from bench.corpus import DEFAULT_DIR, KINDS, PARTS, build
 from kiosk.camera.scanner import Scanner
 
 Decoder = Callable[[np.ndarray, str], list[str]]
@@ -79,8 +82,27 @@ def _zbarimg(frame: np.ndarray, path: str) -> list[str]:
     return [line.decode("utf-8", "replace") for line in out.stdout.splitlines() if line]
 
 
-def _summary(rows: list[tuple[str | None, bool, float]]) -> dict:
-    """rows: (kind or None for an empty frame, read correctly / something read, ms)."""
+SUBSETS = {
+    "under 3 px a module": lambda e: e["module_px"] is not None and e["module_px"] < 3.0,
+    "moving": lambda e: bool(e["moving"]),
+    "still, 3 px a module or more": lambda e: (
+        e["module_px"] is not None and e["module_px"] >= 3.0 and not e["moving"]
+    ),
+}
+"""Frames with a code reported apart beside the totals: physical, and hard for a reason
+(``bench.corpus``: a phone held too far, a hand still arriving), and the rest."""
+
+
+def _tags(entry: dict) -> tuple[str, ...]:
+    """The :data:`SUBSETS` a manifest entry with a code belongs to."""
+    if entry["text"] is None:
+        return ()
+    return tuple(name for name, test in SUBSETS.items() if test(entry))
+
+
+def _summary(rows: list[tuple]) -> dict:
+    """rows: (kind or None for an empty frame, read correctly / something read, ms, subset
+    names)."""
     coded = [r for r in rows if r[0] is not None]
     empty = [r for r in rows if r[0] is None]
     ms_all = [r[2] for r in rows]
@@ -97,17 +119,34 @@ def _summary(rows: list[tuple[str | None, bool, float]]) -> dict:
         "median_ms_empty": round(float(np.median([r[2] for r in empty])), 2) if empty else None,
         "p95_ms": round(float(np.percentile(ms_all, 95)), 2) if ms_all else None,
         "false_reads": sum(1 for r in empty if r[1]),
+        "subsets": {
+            name: {
+                "frames": len(mine),
+                "decode_rate": round(100.0 * sum(r[1] for r in mine) / len(mine), 1),
+            }
+            for name in SUBSETS
+            if (mine := [r for r in coded if name in r[3]])
+        },
     }
 
 
-def run(quick: bool = False, *, zbarimg: bool = True, out_dir=DEFAULT_DIR) -> dict:
+def run(
+    quick: bool = False,
+    *,
+    zbarimg: bool = True,
+    out_dir=DEFAULT_DIR,
+    parts: tuple[str, ...] | None = None,
+) -> dict:
     """Build (or reuse) the corpus and measure every decoder on both of its parts.
+
+    :param parts: only these corpus parts (``("tuning",)`` while tuning); both when ``None``.
 
     :return: ``{"corpus": {...}, "results": {part: {size: {decoder: summary}}}, "targets":
         {part: {size: {check: met}}}}`` where a summary has ``decode_rate`` (% of frames
         with a code whose text was read), ``by_kind`` (the same per kind), ``median_ms_code``,
-        ``median_ms_empty``, ``p95_ms`` (over all frames), and ``false_reads`` (empty frames
-        where something was read).
+        ``median_ms_empty``, ``p95_ms`` (over all frames), ``false_reads`` (empty frames
+        where something was read) and ``subsets`` (frames and decode rate of each of
+        :data:`SUBSETS`).
     """
     cv2.setNumThreads(1)
     manifest = build(out_dir, quick=quick)
@@ -122,16 +161,21 @@ def run(quick: bool = False, *, zbarimg: bool = True, out_dir=DEFAULT_DIR) -> di
         decoders["zbarimg"] = _zbarimg
     rows: dict[str, dict[str, dict[str, list]]] = {}
     for entry in manifest:
+        if parts is not None and entry["part"] not in parts:
+            continue
         size = f"{entry['width']}x{entry['height']}"
         frame = cv2.imread(entry["path"], cv2.IMREAD_COLOR)
         for name, decode in decoders.items():
-            start = time.perf_counter()
+            # CPU time of this thread (the machine may be shared); zbarimg is a process of
+            # its own, so its wall time (start-up included)
+            clock = time.perf_counter if name == "zbarimg" else time.thread_time
+            start = clock()
             texts = decode(frame, entry["path"])
-            ms = (time.perf_counter() - start) * 1000.0
+            ms = (clock() - start) * 1000.0
             expected = entry["text"]
             ok = expected in texts if expected is not None else bool(texts)
             per = rows.setdefault(entry["part"], {}).setdefault(size, {})
-            per.setdefault(name, []).append((entry["kind"], ok, ms))
+            per.setdefault(name, []).append((entry["kind"], ok, ms, _tags(entry)))
     results = {
         part: {size: {name: _summary(r) for name, r in per.items()} for size, per in sizes.items()}
         for part, sizes in rows.items()
@@ -185,6 +229,12 @@ def _table(report: dict) -> str:
                     f"{s['median_ms_code']:>7.2f} {s['median_ms_empty']:>9.2f} {s['p95_ms']:>7.2f}"
                     + (f"  false reads: {s['false_reads']}" if s["false_reads"] else "")
                 )
+    for part, sizes in report["results"].items():
+        for size, per in sizes.items():
+            for name in ("kiosk-zxing", "zxing-cpp"):
+                apart = per[name]["subsets"].items()
+                words = "; ".join(f"{k} {v['decode_rate']} % of {v['frames']}" for k, v in apart)
+                lines.append(f"{part} {size} {name} apart: {words}")
     for part, sizes in report.get("targets", {}).items():
         for size, checks in sizes.items():
             missed = [name for name, ok in checks.items() if not ok]
@@ -198,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small corpus, for a smoke run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-zbarimg", action="store_true", help="skip the zbarimg command")
+    parser.add_argument("--part", choices=sorted(PARTS), help="only this part of the corpus")
     args = parser.parse_args(argv)
-    report = run(args.quick, zbarimg=not args.no_zbarimg)
+    parts = (args.part,) if args.part else None
+    report = run(args.quick, zbarimg=not args.no_zbarimg, parts=parts)
     print(json.dumps(report, indent=1) if args.json else _table(report))
     return 0
 

@@ -143,8 +143,11 @@ def get_roster(gate_id: str) -> Response:
         if refused is not None:
             return refused
         body = roster.build(session, gate.site, server.today(), server.now())
+        unchanged = request.if_none_match.contains(body.version)
+        # the version the gate now holds: sent to it, or shown by it to be the current one
+        gate.roster_version, gate.roster_pulled_at = body.version, server.now()
     etag = f'"{body.version}"'
-    if request.if_none_match.contains(body.version):
+    if unchanged:
         return reply(304, None, {"ETag": etag})
     return reply(200, body, {"ETag": etag, "Cache-Control": "no-cache"})
 

@@ -2,7 +2,7 @@
 
 :class:`Server` is the one object the views reach (``current_app.extensions["committee"]``):
 the configuration, the database and the clock. The gate API is the blueprint of
-:mod:`committee.api` under ``/api/v1``; the committee's own pages add their blueprints here.
+:mod:`committee.api` under ``/api/v1``; the committee's own pages are :mod:`committee.web`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from flask import Flask, request
+from flask import Flask, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -58,10 +58,14 @@ class Server:
 
 
 def create_app(server: Server) -> Flask:
-    app = Flask("committee")
+    """The gate API under ``/api/v1`` and the committee's pages (:mod:`committee.web`)."""
+    from committee import web
+
+    app = Flask("committee", static_folder="web/static", template_folder="web/templates")
     app.config["MAX_CONTENT_LENGTH"] = api.MAX_BODY_BYTES
     app.extensions["committee"] = server
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    web.setup(app, server, csrf_exempt=(api.bp,))
 
     @app.get("/healthz")
     def healthz():
@@ -75,11 +79,16 @@ def create_app(server: Server) -> Flask:
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):
+        if not request.path.startswith("/api/"):
+            log.error("database: %s", exc)
+            return render_template("error.html", message_key="error.database"), 503
         return api.database_unavailable(exc)
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception):
         log.exception("internal error on %s %s", request.method, request.path)
+        if not request.path.startswith("/api/"):
+            return render_template("error.html", message_key="error.internal"), 500
         return api.reply(500, {"error": "internal error"})
 
     return app

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import click
 
+from committee import accounts, heartbeats, households, keys, observation, passes, sites
 from committee import config as config_mod
-from committee import heartbeats, households, keys, observation, passes, sites
 from committee.app import Server
 from committee.errors import CommitteeError, ConfigError, ImportRefused
 from committee.export import export_events
+from committee.models import ROLES
 
 CONFIG_HELP = "Configuration file (default: the embedded SQLite under var/committee/)."
 
@@ -86,7 +87,7 @@ def serve(server: Server, host: str | None, port: int | None) -> None:
         server,
         host or settings.host,
         port or settings.port,
-        ready=lambda url: click.echo(f"Committee: {url}/api/v1", nl=True),
+        ready=lambda url: click.echo(f"Committee: {url}/api/v1\nPages:     {url}/"),
     )
 
 
@@ -392,6 +393,72 @@ def events_export(server: Server, gate_code: str, since_seq: int) -> None:
     out = sys.stdout
     for event in export_events(server.db, gate_code, since_seq):
         out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+# -- accounts of the pages --------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Accounts of the committee's pages (roles committee, street, admin)."""
+
+
+PASSWORD_HELP = "The password (at least 8 characters); asked for when left out."
+
+
+@command(user, "add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    required=True,
+    help="committee: its sites; street: every site, read only; admin: everything.",
+)
+@click.option(
+    "--site",
+    "site_codes",
+    multiple=True,
+    help="A site of a committee account (repeat for several).",
+)
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help=PASSWORD_HELP
+)
+def user_add(server: Server, name: str, role: str, site_codes, password: str) -> None:
+    """Add an account NAME for the committee's pages."""
+    with server.db.transaction() as session:
+        accounts.add(session, name, role, password, list(site_codes), server.now())
+    where = f" at {', '.join(site_codes)}" if site_codes else ""
+    click.echo(f"user {name} added: {role}{where}")
+
+
+@command(user, "passwd")
+@click.argument("name")
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help=PASSWORD_HELP
+)
+def user_passwd(server: Server, name: str, password: str) -> None:
+    """Give account NAME a new password (its sessions end)."""
+    with server.db.transaction() as session:
+        accounts.passwd(session, name, password, server.now())
+    click.echo(f"password of {name} changed; its sessions ended")
+
+
+@command(user, "remove")
+@click.argument("name")
+def user_remove(server: Server, name: str) -> None:
+    """Remove account NAME (its sessions end; the audit list keeps its name)."""
+    with server.db.transaction() as session:
+        accounts.remove(session, name, server.now())
+    click.echo(f"user {name} removed")
+
+
+@command(user, "list")
+def user_list(server: Server) -> None:
+    """List the accounts with their roles and sites."""
+    with server.db.transaction() as session:
+        for row in accounts.list_accounts(session):
+            where = ",".join(s.code for s in row.sites) if row.role == "committee" else "*"
+            click.echo(f"{row.name}\t{row.role}\t{where}")
 
 
 if __name__ == "__main__":

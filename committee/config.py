@@ -137,6 +137,92 @@ class SiteSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """``[web]``: the committee's pages."""
+
+    #: Idle minutes after which a session ends.
+    session_idle_min: float = 30.0
+    #: Live pages (event streams) open at once; more are told to retry later, so that no
+    #: number of open pages can hold the server (streams use no request thread anyway).
+    max_streams: int = 200
+    #: Seconds between the live publisher's looks at the database (new events, alarms, gate
+    #: health); a batch stored by this process wakes it at once.
+    poll_s: float = 1.0
+    #: Seconds between keep-alive comments on a stream; each also checks the session.
+    keepalive_s: float = 15.0
+    #: The screening threshold (°C): a fever re-measured by hand must be below it.
+    fever_threshold_c: float = 37.3
+
+    def __post_init__(self) -> None:
+        schema.check(
+            self,
+            "web",
+            (1 <= self.session_idle_min <= 24 * 60, "session_idle_min", "from 1 to 1440"),
+            (1 <= self.max_streams <= 100_000, "max_streams", "from 1 to 100000"),
+            (0.1 <= self.poll_s <= 60, "poll_s", "from 0.1 to 60"),
+            (1 <= self.keepalive_s <= 300, "keepalive_s", "from 1 to 300"),
+            (35.0 <= self.fever_threshold_c <= 40.0, "fever_threshold_c", "from 35 to 40"),
+        )
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """``[retention]``: personal data kept no longer than needed."""
+
+    #: Days after which a registration's personal fields (name, phone, ID number, plate,
+    #: where from) are removed; what the report counts (kind, outcome, household) stays.
+    registration_days: int = 28
+
+    def __post_init__(self) -> None:
+        schema.check(
+            self,
+            "retention",
+            (1 <= self.registration_days <= 3660, "registration_days", "from 1 to 3660"),
+        )
+
+
+@dataclass(frozen=True)
+class OutingsSettings:
+    """``[outings]``: the "who is out" page."""
+
+    #: Hours after which someone out is overdue (the "back within two hours" rule); 0: none.
+    return_within_h: float = 2.0
+    #: Days looked back for each pass's last passage.
+    lookback_days: int = 14
+
+    def __post_init__(self) -> None:
+        schema.check(
+            self,
+            "outings",
+            (0 <= self.return_within_h <= 24 * 14, "return_within_h", "from 0 to 336"),
+            (1 <= self.lookback_days <= 90, "lookback_days", "from 1 to 90"),
+        )
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """``[anomalies]``: what the anomalies page calls unusual."""
+
+    #: Minutes within which one pass entering at two gates is suspect (a shared screenshot).
+    shared_pass_min: float = 5.0
+    #: A household's exits of a day above this many times its daily average over
+    #: ``baseline_days`` (and at least ``min_exits``) are unusual.
+    exit_factor: float = 3.0
+    baseline_days: int = 14
+    min_exits: int = 4
+
+    def __post_init__(self) -> None:
+        schema.check(
+            self,
+            "anomalies",
+            (0.5 <= self.shared_pass_min <= 120, "shared_pass_min", "from 0.5 to 120"),
+            (1.5 <= self.exit_factor <= 50, "exit_factor", "from 1.5 to 50"),
+            (3 <= self.baseline_days <= 90, "baseline_days", "from 3 to 90"),
+            (1 <= self.min_exits <= 100, "min_exits", "from 1 to 100"),
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. ``path`` is the file it came from (None: the embedded default)."""
 
@@ -145,6 +231,10 @@ class Config:
     storage: StorageSettings = field(default_factory=StorageSettings)
     gates: GatesSettings = field(default_factory=GatesSettings)
     sites: SiteSettings = field(default_factory=SiteSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    outings: OutingsSettings = field(default_factory=OutingsSettings)
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     path: Path | None = None
     #: The folder relative paths start from (the config file's, else the current one).
     base: Path = field(default_factory=Path.cwd)

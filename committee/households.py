@@ -35,7 +35,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from committee.errors import ImportRefused
+from committee import audit
+from committee.errors import ImportRefused, NotFound, Refused
 from committee.models import Household, Pass, Site
 from committee.sites import touch_roster
 from kiosk.passes import HOUSEHOLD_MAX
@@ -255,9 +256,16 @@ def plan(session: Session, site: Site, register: Register) -> Plan:
 
 
 def apply(
-    session: Session, site: Site, change: Plan, now: datetime, *, remove_missing: bool = False
+    session: Session,
+    site: Site,
+    change: Plan,
+    now: datetime,
+    *,
+    remove_missing: bool = False,
+    actor: str = "cli",
 ) -> None:
-    """Carry out *change* (from :func:`plan` in the same transaction)."""
+    """Carry out *change* (from :func:`plan` in the same transaction); the audit list gets
+    one entry for the import, naming what it added, changed and removed."""
     for row in change.added:
         session.add(
             Household(
@@ -268,6 +276,7 @@ def apply(
                 created_at=now,
             )
         )
+    before = [(h.members, h.exit_quota_per_day) for h, _ in change.changed]
     for household, row in change.changed:
         household.members = row.members
         household.exit_quota_per_day = row.exit_quota_per_day
@@ -283,4 +292,55 @@ def apply(
         )
     if change.changes or removed:
         touch_roster(session, site.id, now)
+        audit.record(
+            session,
+            actor,
+            "households.import",
+            now,
+            site_id=site.id,
+            target=site.code,
+            detail={
+                "added": [row.household for row in change.added],
+                "changed": {
+                    h.code: {
+                        "members": [h_before[0], row.members],
+                        "exit_quota_per_day": [h_before[1], row.exit_quota_per_day],
+                    }
+                    for (h, row), h_before in zip(change.changed, before, strict=True)
+                },
+                "removed": [h.code for h in removed],
+            },
+        )
     session.flush()
+
+
+def set_quota(
+    session: Session,
+    site: Site,
+    code: str,
+    quota: int | None,
+    now: datetime,
+    *,
+    actor: str = "cli",
+) -> Household:
+    """Set the exit quota (outings a day; None: the gate's own rule) of household *code*."""
+    if quota is not None and not 0 <= quota <= MAX_QUOTA:
+        raise Refused(f"an exit quota is a whole number from 0 to {MAX_QUOTA}, or empty")
+    household = session.scalar(present(site.id).where(Household.code == code))
+    if household is None:
+        raise NotFound(f"no household {code!r} at site {site.code}")
+    before = household.exit_quota_per_day
+    if before == quota:
+        return household
+    household.exit_quota_per_day = quota
+    touch_roster(session, site.id, now)
+    audit.record(
+        session,
+        actor,
+        "household.quota",
+        now,
+        site_id=site.id,
+        target=code,
+        detail={"from": before, "to": quota},
+    )
+    return household

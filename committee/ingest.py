@@ -12,7 +12,8 @@ One transaction per batch:
    already stored for this gate at the same seq is the same event: ignored. One whose id is
    stored elsewhere (another gate, another seq) makes the batch a 400 naming its seq;
 4. what the events mean for the register is applied in the same transaction (a
-   ``registration.created`` with 14-day home observation starts it);
+   ``registration.created`` with 14-day home observation starts it; an alarm event raises,
+   clears or acknowledges an alarm of the committee's pages, :mod:`committee.alarms`);
 5. the cursor moves to the batch's last seq and the transaction commits; only then is the
    200 sent, so a reply lost after storing is answered 409 on the resend.
 """
@@ -28,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from committee import observation
+from committee import alarms, observation
 from committee.models import Event, Gate
 
 REGISTRATION = "registration.created"
@@ -89,13 +90,20 @@ def store(session: Session, gate: Gate, events, now: datetime) -> Outcome:
     ]
     table = Event.__table__
     insert = (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
-    stmt = insert(table).on_conflict_do_nothing().returning(table.c.seq)
-    stored = set(session.connection().execute(stmt, rows).scalars())
+    stmt = insert(table).on_conflict_do_nothing().returning(table.c.seq, table.c.id)
+    stored = {seq: row_id for seq, row_id in session.connection().execute(stmt, rows)}
     if len(stored) != len(rows):
         raise Rejected(_collision(session, [e for e in events if e.seq not in stored]))
-    for e in events:
+    raised = []
+    for e, row in zip(events, rows, strict=True):
         if e.type == REGISTRATION:
             observation.from_registration(session, gate, e.id, e.data, now)
+        elif e.type in alarms.EVENT_TYPES:
+            raised.append(
+                alarms.Stored(stored[e.seq], e.id, e.lane, e.type, e.data, row["occurred_at"])
+            )
+    if raised:
+        alarms.from_events(session, gate, raised, now)
     gate.acked_seq = last
     return Outcome(200, {"acked_seq": last})
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from committee import audit
 from committee.errors import NotFound, Refused
 from committee.models import Gate, HomeObservation, Household, Site
 from committee.sites import get_site, touch_roster
@@ -29,7 +30,15 @@ def _household(session: Session, site: Site, code: str) -> Household:
 
 
 def set_by_hand(
-    session: Session, site_code: str, household_code: str, until: date, start: date, now: datetime
+    session: Session,
+    site_code: str,
+    household_code: str,
+    until: date,
+    start: date,
+    now: datetime,
+    *,
+    actor: str = "cli",
+    note: str = "",
 ) -> HomeObservation:
     if until < start:
         raise Refused(f"the last day {until} is before the first day {start}")
@@ -41,10 +50,21 @@ def set_by_hand(
     session.add(row)
     touch_roster(session, site.id, now)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        "observation.set",
+        now,
+        site_id=site.id,
+        target=household_code,
+        detail={"start": start.isoformat(), "until": until.isoformat(), "note": note},
+    )
     return row
 
 
-def clear_by_hand(session: Session, site_code: str, household_code: str, now: datetime) -> int:
+def clear_by_hand(
+    session: Session, site_code: str, household_code: str, now: datetime, *, actor: str = "cli"
+) -> int:
     """End every open observation of the household; returns how many were open."""
     site = get_site(session, site_code)
     household = _household(session, site, household_code)
@@ -56,6 +76,7 @@ def clear_by_hand(session: Session, site_code: str, household_code: str, now: da
     if not ended:
         raise Refused(f"household {household_code} is not under home observation")
     touch_roster(session, site.id, now)
+    audit.record(session, actor, "observation.clear", now, site_id=site.id, target=household_code)
     return ended
 
 
@@ -96,6 +117,15 @@ def from_registration(
     )
     session.add(row)
     touch_roster(session, gate.site_id, now)
+    audit.record(
+        session,
+        f"gate:{gate.code}",
+        "observation.set",
+        now,
+        site_id=gate.site_id,
+        target=code,
+        detail={"start": row.start.isoformat(), "until": last_day.isoformat(), "event": event_id},
+    )
     return row
 
 

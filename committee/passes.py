@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from committee import audit
 from committee.errors import NotFound, Refused
 from committee.households import present
 from committee.models import Household, Pass, Site
@@ -70,8 +71,10 @@ def issue(
     *,
     household: str | None = None,
     days: float = 365,
+    actor: str = "cli",
 ) -> list[Issued]:
-    """Issue one new resident pass for *household*, or for every household of the site."""
+    """Issue one new resident pass for *household*, or for every household of the site
+    (*actor* is who did it, for the audit list)."""
     site = get_site(session, site_code)
     stmt = present(site.id)
     if household is not None:
@@ -112,6 +115,15 @@ def issue(
         )
         session.flush()
         issued.append(Issued(code, row.code, token, claims))
+        audit.record(
+            session,
+            actor,
+            "pass.issue",
+            now,
+            site_id=site.id,
+            target=code,
+            detail={"household": row.code, "until": claims.valid_until.isoformat()},
+        )
     touch_roster(session, site.id, now)
     return issued
 
@@ -125,13 +137,23 @@ def print_sheet(issued: list[Issued], out_dir: Path, tz=None) -> Path:
 
 
 def change(
-    session: Session, pass_id: str, action: str, now: datetime, site_code: str | None = None
+    session: Session,
+    pass_id: str,
+    action: str,
+    now: datetime,
+    site_code: str | None = None,
+    *,
+    actor: str = "cli",
+    site_ids=None,
 ) -> Pass:
-    """Suspend, resume or revoke a pass (``action`` is a key of :data:`CHANGES`)."""
+    """Suspend, resume or revoke a pass (``action`` is a key of :data:`CHANGES`); with
+    *site_ids*, only a pass of those sites."""
     allowed, becomes = CHANGES[action]
     stmt = select(Pass).where(Pass.code == pass_id)
     if site_code is not None:
         stmt = stmt.where(Pass.site_id == get_site(session, site_code).id)
+    if site_ids is not None:
+        stmt = stmt.where(Pass.site_id.in_(sorted(site_ids)))
     found = list(session.scalars(stmt))
     if not found:
         raise NotFound(f"no pass {pass_id!r}")
@@ -140,8 +162,18 @@ def change(
     row = found[0]
     if row.status not in allowed:
         raise Refused(f"pass {pass_id} is {row.status}; cannot {action} it")
+    before = row.status
     row.status, row.changed_at = becomes, now
     touch_roster(session, row.site_id, now)
+    audit.record(
+        session,
+        actor,
+        f"pass.{action}",
+        now,
+        site_id=row.site_id,
+        target=pass_id,
+        detail={"household": row.household.code, "from": before, "to": becomes},
+    )
     return row
 
 

@@ -2,7 +2,10 @@
 
 The sweep runs every ``[gates] sweep_s`` in a daemon thread of the one kiosk shape (a
 ``stopping`` event, ``while not stopping.wait(interval)``): it raises ``gate.silent`` for
-gates whose heartbeats stopped and ends home observations after their last day. HTTPS is the
+gates whose heartbeats stopped, ends home observations after their last day, removes the
+personal fields of registrations past ``[retention] registration_days`` and the pages'
+sessions past their idle time. The live pages' publisher (:mod:`committee.live`) runs
+beside it and is stopped with it. HTTPS is the
 reverse proxy's job (see the README); waitress listens on loopback behind it.
 """
 
@@ -15,7 +18,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from committee import heartbeats, observation
+from committee import accounts, heartbeats, live, observation, registrations
 from committee.app import Server, create_app
 
 log = logging.getLogger(__name__)
@@ -24,16 +27,19 @@ log = logging.getLogger(__name__)
 def sweep_once(server: Server) -> dict[str, int]:
     """One pass of the sweep; returns what it did."""
     now = server.now()
+    config = server.config
     with server.db.transaction() as session:
-        silent = heartbeats.sweep_silent(session, now, server.config.gates.silent_after_s)
+        silent = heartbeats.sweep_silent(session, now, config.gates.silent_after_s)
         ended = observation.end_expired(session, server.today(), now)
+        purged = registrations.purge(session, now, config.retention.registration_days)
+        accounts.purge_idle(session, now, config.web.session_idle_min * 60.0)
     for alert in silent:
         log.warning(
             "gate.silent: gate %s, no heartbeat for %s s",
             alert.gate_id,
             alert.detail.get("silent_s"),
         )
-    return {"silent": len(silent), "observations_ended": ended}
+    return {"silent": len(silent), "observations_ended": ended, "registrations_purged": purged}
 
 
 class Sweeper:
@@ -94,7 +100,9 @@ def serve(server: Server, host: str, port: int, *, ready: Callable[[str], None] 
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
             clear_untrusted_proxy_headers=True,
         )
-    wsgi = create_server(create_app(server), host=host, port=port, **options)
+    app = create_app(server)
+    wsgi = create_server(app, host=host, port=port, **options)
+    live.install(wsgi)
     sweeper = Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s).start()
 
     def _stop(signum, frame) -> None:
@@ -112,6 +120,7 @@ def serve(server: Server, host: str, port: int, *, ready: Callable[[str], None] 
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sweeper.stop()
+        app.extensions["committee.live"].stop()
         server.db.dispose()
 
 
@@ -129,9 +138,9 @@ class Background:
         self.server = server
         #: What it is, for a line such as the demo's "Committee: <url> (<description>)".
         self.description = "committee server"
-        self.wsgi = create_server(
-            create_app(server), host=host, port=port, **waitress_options(server)
-        )
+        self.app = create_app(server)
+        self.wsgi = create_server(self.app, host=host, port=port, **waitress_options(server))
+        live.install(self.wsgi)
         self._sweeper = (
             Sweeper(lambda: sweep_once(server), server.config.gates.sweep_s) if sweep else None
         )
@@ -140,7 +149,13 @@ class Background:
 
     @property
     def url(self) -> str:
-        return f"http://{self.wsgi.effective_host}:{self.wsgi.effective_port}/api/v1"
+        """The gate API's base URL."""
+        return f"{self.pages_url}/api/v1"
+
+    @property
+    def pages_url(self) -> str:
+        """The committee's pages."""
+        return f"http://{self.wsgi.effective_host}:{self.wsgi.effective_port}"
 
     def start(self) -> Background:
         self._thread.start()
@@ -162,6 +177,7 @@ class Background:
         """Stop serving: close the listening socket and every open connection."""
         if self._sweeper is not None:
             self._sweeper.stop()
+        self.app.extensions["committee.live"].stop()
         self.stopping.set()
         self._thread.join(timeout)
         if self._thread.is_alive():

@@ -115,6 +115,7 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
                 user=cfg.ui.demo_user,
                 password=cfg.ui.demo_password,
                 maintenance=(cfg.ui.demo_maintenance_user, cfg.ui.demo_maintenance_password),
+                passes=getattr(committee, "passes", None),
             )
         except BaseException:
             kiosk.close()
@@ -138,6 +139,10 @@ def demo(config_path: str | None, port: int | None, host: str | None, with_commi
         click.echo(f"Journal:       {cfg.data_dir / 'journal.db'}")
         if committee is not None:
             click.echo(f"Committee:     {committee.url}  ({committee.description})")
+            if getattr(committee, "pages_url", None):
+                user, password = committee.login
+                click.echo(f"Committee screen: {committee.pages_url}/  (the residents' committee)")
+                click.echo(f"Committee login:  {user} / {password}")
         click.echo("Stop with Ctrl-C.")
         service.run()
     finally:

@@ -14,6 +14,7 @@ Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import tempfile
@@ -57,13 +58,31 @@ def start_demo(data_dir: Path):
     committee, cfg = demo_kit.start_committee(cfg)
     kiosk = simulated_kiosk(cfg)
     passes, _ = demo_kit.seed(
-        kiosk, user=USER, password=PASSWORD, maintenance=(MAINT, MAINT_PASSWORD)
+        kiosk,
+        user=USER,
+        password=PASSWORD,
+        maintenance=(MAINT, MAINT_PASSWORD),
+        passes=getattr(committee, "passes", None),
     )
     app = build_app(kiosk, {"kiosk.demo_passes": demo_kit.as_json(passes)})
     server = serve(app, "127.0.0.1", 0, workers=8)
     kiosk.start()
     server.start()
     return kiosk, server, server.url, passes, committee
+
+
+@contextlib.contextmanager
+def running_demo():
+    """The demo of :func:`start_demo` in a throw-away folder, stopped at the end:
+    ``(kiosk, guard screen url, passes, committee server, folder)``."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
+        kiosk, server, url, passes, committee = start_demo(Path(tmp))
+        try:
+            yield kiosk, url, passes, committee, Path(tmp)
+        finally:
+            kiosk.stop()
+            server.close()
+            committee.stop()
 
 
 def shoot(url: str, kiosk, passes, out: Path, chromium: str) -> list[Path]:
@@ -290,24 +309,18 @@ def main() -> int:
     parser.add_argument("--english-to", type=Path, help="also shoot the English guard screen here")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
-        kiosk, server, url, passes, committee = start_demo(Path(tmp))
-        try:
-            for path in shoot(url, kiosk, passes, args.out, args.chromium):
+    with running_demo() as (kiosk, url, passes, _, _):
+        for path in shoot(url, kiosk, passes, args.out, args.chromium):
+            print(path)
+        for path in shoot_steps(url, kiosk, passes, args.out, args.chromium):
+            print(path)
+        for path in shoot_resident(url, kiosk, passes, args.out, args.chromium):
+            print(path)
+        if args.english_to:
+            for path in look_english(url, args.chromium, args.english_to):
                 print(path)
-            for path in shoot_steps(url, kiosk, passes, args.out, args.chromium):
+            for path in shoot_steps(url, kiosk, passes, args.english_to, args.chromium, True):
                 print(path)
-            for path in shoot_resident(url, kiosk, passes, args.out, args.chromium):
-                print(path)
-            if args.english_to:
-                for path in look_english(url, args.chromium, args.english_to):
-                    print(path)
-                for path in shoot_steps(url, kiosk, passes, args.english_to, args.chromium, True):
-                    print(path)
-        finally:
-            kiosk.stop()
-            server.close()
-            committee.stop()
     return 0
 
 

@@ -11,9 +11,9 @@ Cost on a Raspberry Pi matters more than elegance here: :meth:`Scanner.scan` con
 greyscale once, takes a cheap look (well under a millisecond) for dense, high-contrast
 patches that could be codes, and asks the backend about those patches only, climbing the
 retry ladder on a patch it could not read, then (zxing) the whole frame once. An empty scene
-costs the look and, up to 640x480, two whole-frame decodes (about a millisecond here); a frame
-with a code costs one small decode, most of the time. A still scene is not scanned at all:
-the pass reader's change gate skips it.
+costs the look and two whole-frame decodes (at half size above 640x480; about a millisecond
+here); a frame with a code costs one small decode, most of the time. A still scene is not
+scanned at all: the pass reader's change gate skips it.
 """
 
 from __future__ import annotations
@@ -74,22 +74,31 @@ class Backend(Protocol):
 class ZxingBackend:
     """zxing-cpp restricted to QR codes (``zxingcpp.read_barcodes``).
 
-    Inverted codes are left to the scanner's ladder (``try_invert=False``), so an empty frame
-    is searched once, not twice.
+    Inverted codes are left to the scanner's ladder by default (``try_invert=False``), so an
+    empty frame is searched once, not twice.
 
     :param try_downscale: also search downscaled copies (helps large, blurred codes).
     :param binarizer: a ``zxingcpp.Binarizer`` name (``"LocalAverage"``, ``"GlobalHistogram"``).
+    :param try_invert: when nothing is found, search the inverted image too (one call for
+        both, for the ladder's last steps).
     """
 
     name = "zxing"
 
-    def __init__(self, *, try_downscale: bool = True, binarizer: str = "LocalAverage") -> None:
+    def __init__(
+        self,
+        *,
+        try_downscale: bool = True,
+        binarizer: str = "LocalAverage",
+        try_invert: bool = False,
+    ) -> None:
         import zxingcpp
 
         self._zx = zxingcpp
         self._formats = zxingcpp.BarcodeFormat.QRCode
         self._binarizer = getattr(zxingcpp.Binarizer, binarizer)
         self._try_downscale = try_downscale
+        self._try_invert = try_invert
 
     def decode(self, gray: np.ndarray) -> list[Detection]:
         """Read every QR code in *gray* (2-D uint8)."""
@@ -98,7 +107,7 @@ class ZxingBackend:
             formats=self._formats,
             try_rotate=False,
             try_downscale=self._try_downscale,
-            try_invert=False,
+            try_invert=self._try_invert,
             text_mode=self._zx.TextMode.Plain,
             binarizer=self._binarizer,
         )
@@ -193,10 +202,12 @@ class ScanStats:
         (a region as it is), ``"merged"`` (the box around all regions), then the ladder:
         ``"invert"``, ``"stretch"`` (CLAHE), ``"stretch-invert"``, ``"upscale"`` (2x),
         ``"upscale-invert"``, ``"sharpen"`` (2x and unsharp mask), ``"sharpen-invert"``,
-        ``"upscale-global"`` (zxing's global-histogram binarizer), ``"upscale-stretch"`` (2x and
-        CLAHE on fine tiles), ``"sharpen-3x"``, ``"despeckle-3x"`` (3x and a grey opening),
-        ``"despeckle-3x-invert"``, and last
-        ``"whole"`` and ``"whole-invert"`` (the whole frame, see *whole_frame*).
+        ``"upscale-global"`` (zxing's global-histogram binarizer), ``"gamma-2x"`` (2x and a
+        tone curve of gamma 2, for a highlight), ``"sharpen-3x"``, ``"sharpen-3x-global"``
+        (3x, unsharp mask, global-histogram binarizer, either polarity), ``"zbar"`` (ZBar on
+        the region), and last ``"whole"`` and ``"whole-invert"`` (the whole frame, see
+        *whole_frame*), or ``"whole-half"`` and ``"whole-half-invert"`` (a large frame with
+        no region, at half size).
     :param candidates: how many code-like regions the cheap look found (0 means the ladder
         was skipped).
     :param scans: scans since the scanner was made.
@@ -216,10 +227,14 @@ class Scanner:
     A scan first looks for code-like regions (dense, high-contrast texture, at half and
     quarter resolution; well under a millisecond), then asks the backend about each region
     only, and climbs the retry ladder (inverted, contrast-stretched, upscaled) on regions it
-    did not read. When no region gave a code, the whole frame goes to the backend once as it
-    is and once inverted (zxing only, by default; for a frame with no region at all, only up
-    to 640x480): a code too soft or too low in contrast for the region search, or cut in
-    pieces by a glare spot, is still read, for about a millisecond at 640x480.
+    did not read; with the zxing backend its last steps are zxing's global-histogram
+    binarizer on a small region upscaled 3x and sharpened, and ZBar on the region (ZBar's
+    detector reads some codes with a highlight on a finder pattern that zxing's does not).
+    When no region gave a code, the whole frame goes to the backend once as it is and once
+    inverted (zxing only, by default; for a frame with no region at all, up to 640x480 whole
+    and larger frames at half size): a code too soft or too low in contrast for the region
+    search, or cut in pieces by a glare spot, is still read, for about a millisecond at
+    640x480.
 
     :param backend: ``"zxing"`` (default), ``"pyzbar"``, or a :class:`Backend` object.
     :param ladder: climb the retry ladder on regions the first attempt did not read.
@@ -232,8 +247,9 @@ class Scanner:
     :param whole_frame: when no region gave a code, decode the whole frame (as it is, then
         inverted) as the last step; ``None`` does so for the zxing backend with the ladder
         (a whole 640x480 frame costs zxing about 0.5 ms here, ZBar about 5 ms).
-    :param whole_frame_px: ... and when the region search found nothing at all, only for
-        frames of at most this many pixels (an empty 1280x720 scene stays at the look's cost).
+    :param whole_frame_px: ... and when the region search found nothing at all, whole for
+        frames of at most this many pixels, at half size for larger ones (an empty 1280x720
+        scene costs the look and two decodes of 640x360).
     """
 
     def __init__(
@@ -263,14 +279,17 @@ class Scanner:
         self.whole_frame = whole_frame
         self.stats = ScanStats()
         self._clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4))
-        self._clahe_fine = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
         self._kernel = np.ones((3, 3), np.uint8)
-        # zxing's global-histogram binarizer reads some small, soft codes its default misses.
-        self._global = (
-            ZxingBackend(binarizer="GlobalHistogram")
-            if isinstance(self.backend, ZxingBackend)
-            else None
+        # The ladder's last steps for the zxing backend: its global-histogram binarizer reads
+        # some small, soft codes its default misses; with try_invert one call tries both
+        # polarities; ZBar's detector reads some codes with a highlight on a finder pattern.
+        zxing = isinstance(self.backend, ZxingBackend)
+        self._global = ZxingBackend(binarizer="GlobalHistogram") if zxing else None
+        self._global_both = (
+            ZxingBackend(binarizer="GlobalHistogram", try_invert=True) if zxing else None
         )
+        self._both = ZxingBackend(try_invert=True) if zxing else None
+        self._zbar = PyzbarBackend() if zxing else None
 
     def scan(self, frame: np.ndarray) -> list[Detection]:
         """The QR codes readable in *frame* (BGR or greyscale uint8); empty if none.
@@ -289,9 +308,11 @@ class Scanner:
             step = "plain" if found else None
         if not found:
             step, found = self._climb(gray, regions)
-        wanted = self.whole_frame and gray.size and (regions or gray.size <= self.whole_frame_px)
-        if not found and not self.full_frame and wanted:
-            step, found = self._whole(gray)
+        if not found and not self.full_frame and self.whole_frame and gray.size:
+            if regions or gray.size <= self.whole_frame_px:
+                step, found = self._whole(gray)
+            else:  # a large frame with no region at all: the whole of it at half size
+                step, found = self._whole_half(gray)
         stats = self.stats
         stats.ms = (time.perf_counter() - start) * 1000.0
         stats.step = step
@@ -384,6 +405,18 @@ class Scanner:
         found = self.backend.decode(cv2.bitwise_not(gray))
         return ("whole-invert", found) if found else (None, [])
 
+    def _whole_half(self, gray: np.ndarray) -> tuple[str | None, list[Detection]]:
+        """A large frame with no code-like region, at half size (a quarter of the cost), as it
+        is and inverted: a large code too low in contrast for the region search (a screen
+        before a bright window, exposed for the window)."""
+        half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2),
+                          interpolation=cv2.INTER_AREA)  # fmt: skip
+        for step, image in (("whole-half", half), ("whole-half-invert", cv2.bitwise_not(half))):
+            found = self.backend.decode(image)
+            if found:
+                return step, [_shift(d, 0, 0, 0.5) for d in found]
+        return None, []
+
     def _ladder_images(self, crop: np.ndarray) -> Iterable[tuple[str, np.ndarray, float, Backend]]:
         """The retry ladder for one region, cheapest and most often useful first."""
         backend = self.backend
@@ -401,22 +434,25 @@ class Scanner:
             sharp = cv2.addWeighted(big, 2.0, cv2.GaussianBlur(big, (0, 0), 2.0), -1.0, 0)
             yield "sharpen", sharp, 2.0, backend
             yield "sharpen-invert", cv2.bitwise_not(sharp), 2.0, backend
-            if self._global is not None:
+            if self._global is not None and self._both is not None:
                 yield "upscale-global", big, 2.0, self._global
-            # low contrast in patches (a veil of reflection, a shadow): equalise small tiles
-            yield "upscale-stretch", self._clahe_fine.apply(big), 2.0, backend
+                # a highlight's halo lifts the dark modules around it: a gamma of 2 pulls the
+                # mid-greys down and leaves the highlight's core at the top
+                yield "gamma-2x", cv2.LUT(big, _GAMMA_2), 2.0, self._both
             if max(crop.shape) < 300:
                 bigger = cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
                 sharper = cv2.addWeighted(
                     bigger, 3.0, cv2.GaussianBlur(bigger, (0, 0), 3.0), -2.0, 0
                 )
                 yield "sharpen-3x", sharper, 3.0, backend
-                # small and noisy (a dim scene at high gain): a grey opening removes light
-                # specks inside dark modules (of the code, or of its inverse)
-                kernel = self._kernel
-                yield "despeckle-3x", cv2.morphologyEx(bigger, cv2.MORPH_OPEN, kernel), 3.0, backend
-                opened = cv2.morphologyEx(cv2.bitwise_not(bigger), cv2.MORPH_OPEN, kernel)
-                yield "despeckle-3x-invert", opened, 3.0, backend
+                if self._global_both is not None:  # small and soft, of either polarity
+                    yield "sharpen-3x-global", sharper, 3.0, self._global_both
+        if self._zbar is not None:
+            yield "zbar", crop, 1.0, self._zbar
+
+
+_GAMMA_2 = np.clip((np.arange(256) / 255.0) ** 2.0 * 255.0 + 0.5, 0, 255).astype(np.uint8)
+"""A lookup table for a tone curve of gamma 2 (output = input squared, on 0..1)."""
 
 
 def _shift(detection: Detection, dx: int, dy: int, scale: float) -> Detection:

@@ -41,12 +41,32 @@ __all__ = [
     "Scene",
     "auto_exposure",
     "code_in_view",
+    "defocus_radius",
     "place",
     "plane_light",
     "render",
     "render_plane",
     "wall_light",
 ]
+
+CARD_MM = (105.0, 148.0)
+"""A printed pass card, width and height in millimetres (A6, as ``kiosk.cards`` prints it)."""
+
+CARD_CODE_MM = 70.0
+"""The card's code with its 4-module quiet zone, in millimetres (``kiosk.cards.QR_MM``)."""
+
+CARD_CODE_TOP_MM = 33.0
+"""Where the code's quiet zone starts below the card's top edge, in millimetres."""
+
+_CARD_LINES = (
+    (16.0, 7.0, "RESIDENT PASS"),
+    (28.0, 5.0, "Household 7-1201"),
+    (111.0, 4.0, "Pass P0007120101"),
+    (118.0, 3.2, "Valid 2020-02-01 to 2020-05-01"),
+    (127.0, 3.2, "Show the QR code, look at the"),
+    (133.0, 3.2, "thermometer, then close the gate"),
+)
+"""The card's printed lines: baseline and capital height in millimetres, words."""
 
 SUPERSAMPLE = 2
 """The optics are rendered on a grid this many times finer than the sensor's."""
@@ -95,6 +115,9 @@ class Presentation:
     :param glare_size: the highlight's radius as a share of the pass's width.
     :param screen_px_per_module: the screen's pixels across one module (phones).
     :param quiet_modules: the quiet zone around the code on the pass, in modules.
+    :param code_share: the code with its quiet zone as a share of the phone screen's width
+        (1.0: a screenshot cropped to the code and zoomed to fill the screen; about 0.67: the
+        A6 card's picture fitted to the screen). A card is drawn as ``kiosk.cards`` prints it.
     """
 
     medium: str = "phone"
@@ -110,6 +133,7 @@ class Presentation:
     glare_size: float = 0.15
     screen_px_per_module: float = 12.0
     quiet_modules: int = 3
+    code_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +154,9 @@ class Camera:
     :param sharpen: the ISP's unsharp-mask amount (0 none, 1 strong).
     :param gamma: the tone curve's exponent (output = input ** (1 / gamma)).
     :param jpeg_quality: MJPEG quality, 0 for an uncompressed (YUYV) camera.
+    :param focal_px: the lens's focal length in frame pixels (``width / 2 / tan(hfov / 2)``:
+        about 530 for a Raspberry Pi Camera v2 at 640x480, 775 for a 45-degree USB webcam);
+        ``None`` for 1.1 x *width* (a 49-degree horizontal field of view).
     """
 
     width: int = 640
@@ -145,6 +172,12 @@ class Camera:
     sharpen: float = 0.5
     gamma: float = 2.2
     jpeg_quality: int = 80
+    focal_px: float | None = None
+
+    @property
+    def focal(self) -> float:
+        """The focal length in frame pixels (see *focal_px*)."""
+        return self.focal_px if self.focal_px is not None else 1.1 * self.width
 
 
 @dataclass(frozen=True)
@@ -259,7 +292,7 @@ def render_plane(text: str | None, pres: Presentation, rng: np.random.Generator,
     quiet = pres.quiet_modules
     code_px = n * px
     if pres.medium == "phone":
-        screen_w = (n + 2 * quiet) * px
+        screen_w = int((n + 2 * quiet) * px / min(1.0, max(pres.code_share, 0.2)))
         screen_h = int(screen_w * rng.uniform(1.6, 2.1))
         bezel = max(2, int(screen_w * 0.04))
         height, width = screen_h + 2 * bezel, screen_w + 2 * bezel
@@ -283,23 +316,18 @@ def render_plane(text: str | None, pres: Presentation, rng: np.random.Generator,
                 if y < bezel + screen_h - 4:
                     x1 = bezel + int(screen_w * rng.uniform(0.3, 0.9))
                     cv2.line(light, (bezel + 6, y), (x1, y), float(fg), max(1, px // 3))
-    else:
-        margin = int(rng.integers(1, 6)) * px
-        width = (n + 2 * quiet) * px + 2 * margin
-        height = int(width * rng.uniform(1.3, 1.6))
+    else:  # the A6 card of kiosk.cards: 105 x 148 mm, the code 70 mm with its quiet zone
+        mm = (n + 2 * quiet) * px / CARD_CODE_MM  # plane pixels per millimetre
+        width, height = int(CARD_MM[0] * mm), int(CARD_MM[1] * mm)
         white = pres.paper * ambient_nits
         ink = pres.ink * ambient_nits
         light = np.full((height, width), white, np.float32)
-        header = int(height - width) // 2
-        light[:header] = ambient_nits * rng.uniform(0.1, 0.3)
-        for i in range(2):
-            y = header + width + i * max(12, px * 4)
-            if y < height - 2:
-                _text(
-                    light, "PASS 2020", (margin, y), max(0.4, px / 6), float(ink), max(1, px // 4)
-                )
-        x0 = (width - code_px) // 2
-        y0 = header + margin + quiet * px // 2
+        for y_mm, size_mm, words in _CARD_LINES:
+            scale = size_mm * mm / 22.0  # Hershey simplex: capitals about 22 units tall
+            _text(light, words, (int(12 * mm), int(y_mm * mm)), scale, float(ink),
+                  max(1, int(scale * 2)))  # fmt: skip
+        x0 = int((CARD_MM[0] - CARD_CODE_MM) / 2 * mm) + quiet * px
+        y0 = int(CARD_CODE_TOP_MM * mm) + quiet * px
         bg, fg = white, ink
     if matrix is not None:
         modules = np.where(matrix, fg, bg).astype(np.float32)
@@ -362,6 +390,7 @@ def place(
     hug_edge: bool = False,
     centre: tuple[float, float] | None = None,
     rotation: tuple[float, float, float] | None = None,
+    focal: float | None = None,
 ) -> np.ndarray | None:
     """A homography (plane -> frame) that shows the code at *module_px*, tilted and turned.
 
@@ -370,6 +399,8 @@ def place(
     :param hug_edge: put the code as close to one edge as *edge_modules* allows.
     :param centre: the code's centre in the frame; drawn where the code fits when ``None``.
     :param rotation: (tilt x, tilt y, roll) in radians; drawn when ``None``.
+    :param focal: the camera's focal length in frame pixels (:attr:`Camera.focal`); 1.1 x
+        *width* when ``None``.
     :return: ``None`` when the code cannot fit at that size.
     """
     if rotation is None:
@@ -385,7 +416,7 @@ def place(
     ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
     rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
     rot = rz @ ry @ rx
-    focal = 1.1 * width
+    focal = 1.1 * width if focal is None else focal
     mid = plane.corners.mean(axis=0)
     scale = module_px / plane.px
     ph, pw = plane.light.shape
@@ -420,6 +451,21 @@ def code_in_view(
     corners = cv2.perspectiveTransform(plane.corners[None], homography)[0]
     inside = (corners[:, 0] >= 0) & (corners[:, 0] <= width) & (corners[:, 1] >= 0)
     return corners if bool(np.all(inside & (corners[:, 1] <= height))) else None
+
+
+def defocus_radius(aperture_mm: float, focal_px: float, focus_mm: float,
+                   distance_mm: float) -> float:  # fmt: skip
+    """The radius, in frame pixels, of the blur disc of a point *distance_mm* from a lens
+    focused at *focus_mm* (thin lens, both distances far beyond the focal length).
+
+    The disc's diameter on the sensor is ``A f |d - s| / (d (s - f))`` for an entrance pupil
+    of diameter ``A`` (focal length over f-number: 1.5 mm for a Pi Camera v2's 3.04 mm f/2.0);
+    in pixels, ``f`` over the pixel pitch is *focal_px*. Against a module of ``m`` mm, which
+    is ``focal_px m / d`` pixels, the disc is ``A |d - s| / (s m)`` modules wide whatever the
+    camera's resolution: a phone's 1 mm modules held 10 cm beyond a 15 cm focus are blurred
+    over a whole module.
+    """
+    return 0.5 * aperture_mm * focal_px * abs(distance_mm - focus_mm) / (distance_mm * focus_mm)
 
 
 def _metered(light: np.ndarray) -> float:

@@ -73,8 +73,60 @@ def mint(key, *, kind: PassKind = PassKind.RESIDENT, **fields) -> str:
     return sign_pass(key, kind=kind, **fields)[0]
 
 
+#: The compound of the demo's "other compound's pass", and its one household.
+OTHER_SITE = {
+    "site": "other-compound",
+    "name": "邻近小区",
+    "households": [{"id": "1-0101", "members": 2, "exit_quota_per_day": None}],
+}
+#: The demo passes a committee issues, in the order it issues them (so that each household's
+#: pass ids come out as the roster has them): (label, household, site (None: the demo's),
+#: valid from (days from now), days valid, status, what the gate decides). The forged pass
+#: and the shop's QR code are made from these by the demo itself.
+PASS_CASES = (
+    ("7-1201 出入证 (valid)", "7-1201", None, 0.0, 365.0, "active", "GRANTED"),
+    ("7-1201 expired pass", "7-1201", None, -40.0, 30.0, "active", "PASS_EXPIRED"),
+    ("7-1201 revoked pass", "7-1201", None, 0.0, 365.0, "revoked", "PASS_REVOKED"),
+    (
+        "7-1202 出入证 (home observation)",
+        "7-1202",
+        None,
+        0.0,
+        365.0,
+        "active",
+        "GRANTED on the way in, HOME_OBSERVATION on the way out",
+    ),
+    ("8-0301 出入证 (valid)", "8-0301", None, 0.0, 365.0, "active", "GRANTED"),
+    ("9-0502 suspended pass", "9-0502", None, 0.0, 365.0, "suspended", "PASS_SUSPENDED"),
+    ("other compound's pass", "1-0101", "other-compound", 0.0, 365.0, "active", "PASS_WRONG_SITE"),
+)
+#: The order the demo shows its passes in (indexes into PASS_CASES).
+SHOWN_ORDER = (0, 4, 3, 2, 5, 1, 6)
+
+
+def _cases_to_passes(tokens: list[str]) -> list[DemoPass]:
+    """The nine demo passes from the tokens of :data:`PASS_CASES` (a forged copy of the
+    first and a shop's QR code added)."""
+    from kiosk.passes import parse_token
+
+    made = []
+    for index in SHOWN_ORDER:
+        label, household, _, _, _, _, expect = PASS_CASES[index]
+        claims = parse_token(tokens[index]).claims
+        made.append(DemoPass(label, tokens[index], claims.pass_id, household, expect))
+    good = made[0]
+    forged = good.token[:-6] + ("A" if good.token[-6] != "A" else "B") + good.token[-5:]
+    made.append(DemoPass("forged pass", forged, good.pass_id, good.household, "PASS_BAD_SIGNATURE"))
+    made.append(
+        DemoPass("a shop's QR code", "https://shop.example/item/42", None, None, "PASS_MALFORMED")
+    )
+    return made
+
+
 def demo_passes(keys_dir: Path, site: str, now: datetime) -> list[DemoPass]:
-    """Passes that show each decision at the demo gate."""
+    """Passes that show each decision at the demo gate, minted here with the demo committee
+    key: for ``kiosk simulate``, the tests, and a demo without the committee server (the
+    real committee server issues the demo's passes itself, :func:`start_committee`)."""
     key = committee_key(keys_dir)
 
     def resident(pass_id, household, *, start=now, days=365.0, at_site=site):
@@ -151,11 +203,17 @@ def write_cards(passes: list[DemoPass], folder: Path) -> Path:
 
 
 def seed(
-    kiosk, *, user: str, password: str, maintenance: tuple[str, str] = ("", "")
+    kiosk,
+    *,
+    user: str,
+    password: str,
+    maintenance: tuple[str, str] = ("", ""),
+    passes: list[DemoPass] | None = None,
 ) -> tuple[list[DemoPass], Path]:
     """Give a demo kiosk its roster (when it has none and no committee server sends one),
     guard account, maintenance account (*maintenance*: name and password; none when the
-    name is empty) and passes."""
+    name is empty) and passes (*passes*: those the committee server issued; else minted
+    here)."""
     from kiosk.accounts import Accounts
 
     cfg = kiosk.config
@@ -167,7 +225,8 @@ def seed(
         accounts.add(user, password, "guard")
     if maintenance[0]:
         accounts.add(*maintenance, "maintenance")
-    passes = demo_passes(cfg.keys_dir, cfg.gate.site, now)
+    if passes is None:
+        passes = demo_passes(cfg.keys_dir, cfg.gate.site, now)
     folder = write_cards(passes, cfg.data_dir / "demo-passes")
     return passes, folder
 
@@ -178,8 +237,9 @@ def start_committee(cfg):
     The real one (``committee/``, SQLite under the demo's data folder, seeded once with the
     demo compound) when the ``committee`` extra is installed; else the simulated one of
     :mod:`kiosk.sim.committee`. Returns ``(server, cfg)``: the running server (``url``,
-    ``description``, ``stop()``) and the configuration with ``[uplink]`` filled in (the
-    token is written to a 0600 file).
+    ``description``, ``stop()``; the real one also ``pages_url``, ``login`` (user, password)
+    of its pages, and ``passes``: the demo passes it issued) and the configuration with
+    ``[uplink]`` filled in (the token is written to a 0600 file).
     """
     import dataclasses
     import os
@@ -188,21 +248,30 @@ def start_committee(cfg):
     today = datetime.now().astimezone().date()
     register = roster(cfg.gate.site, today)
     try:
-        from committee.demo import start_for_gate
+        from committee.demo import DEMO_PASSWORD, DEMO_USER, PassCase, start_for_gate
     except ImportError:  # the committee extra is not installed
         from kiosk.sim.committee import CommitteeServer
 
         token = secrets.token_urlsafe(24)
         server = CommitteeServer(gate_id=cfg.gate.gate_id, token=token, roster=register).start()
         server.description = "simulated committee server, loopback"
+        server.passes = None
     else:
-        server, token = start_for_gate(
+        cases = [
+            PassCase(h, site, start, days, status)
+            for _, h, site, start, days, status, _ in PASS_CASES
+        ]
+        server, token, tokens = start_for_gate(
             cfg.data_dir / "committee",
             site=cfg.gate.site,
             gate_id=cfg.gate.gate_id,
             keys_dir=cfg.keys_dir,
             register=register,
+            cases=cases,
+            other=OTHER_SITE,
         )
+        server.passes = _cases_to_passes(tokens)
+        server.login = (DEMO_USER, DEMO_PASSWORD)
     token_file = cfg.data_dir / "committee-token"
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     token_file.unlink(missing_ok=True)

@@ -66,3 +66,34 @@ def heartbeat_body(gate: str = GATE, **over: Any) -> dict[str, Any]:
     }
     body.update(over)
     return body
+
+
+PASSWORD = "password-2020"
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The CSRF token of this client's session (from a page's form)."""
+    import re
+
+    page = client.get(path)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert found, f"{path} has no form with a CSRF token"
+    return found.group(1)
+
+
+def add_account(db, clock, name: str, role: str, site_codes=()) -> None:
+    from committee import accounts
+
+    with db.transaction() as session:
+        accounts.add(session, name, role, PASSWORD, list(site_codes), clock())
+
+
+def sign_in(client, name: str, password: str = PASSWORD):
+    """Sign *client* in; returns the sign-in reply."""
+    token = csrf_token(client)
+    return client.post("/login", data={"user": name, "password": password, "csrf_token": token})
+
+
+def post_form(client, path: str, data: dict, *, page: str = "/now", **kwargs):
+    """A form POST with this session's CSRF token."""
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, page)}, **kwargs)

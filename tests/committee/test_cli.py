@@ -175,3 +175,36 @@ def test_shipped_config_documents_every_key(tmp_path):
         for key in dataclasses.fields(getattr(cfg, section.name)):
             assert f"{key.name} =" in text, key.name
     assert json.dumps(str(cfg.database_url))
+
+
+def test_cli_user_add_passwd_remove_list(cli):
+    cli("site", "add", "s1", "--name", "一号小区")
+    cli("site", "add", "s2", "--name", "二号小区")
+    added = cli(
+        "user",
+        "add",
+        "ann",
+        "--role",
+        "committee",
+        "--site",
+        "s1",
+        "--site",
+        "s2",
+        "--password",
+        "password-1",
+    )
+    assert added.exit_code == 0 and "user ann added: committee at s1, s2" in added.output
+    assert cli("user", "add", "bo", "--role", "street", "--password", "password-2").exit_code == 0
+    refused = cli("user", "add", "cy", "--role", "committee", "--password", "password-3")
+    assert refused.exit_code == 1 and "--site SITE" in refused.output
+    short = cli("user", "add", "cy", "--role", "admin", "--password", "short")
+    assert short.exit_code == 1 and "at least 8" in short.output
+    assert cli("user", "add", "cy", "--role", "guard", "--password", "x" * 9).exit_code == 2
+    asked = cli("user", "add", "dee", "--role", "admin", input="secret-pass\nsecret-pass\n")
+    assert asked.exit_code == 0
+    assert cli("user", "list").output == "ann\tcommittee\ts1,s2\nbo\tstreet\t*\ndee\tadmin\t*\n"
+    assert cli("user", "passwd", "bo", "--password", "another-1").exit_code == 0
+    assert cli("user", "passwd", "nobody", "--password", "another-1").exit_code == 1
+    assert cli("user", "remove", "bo").exit_code == 0
+    assert "bo" not in cli("user", "list").output
+    assert cli("user", "remove", "bo").exit_code == 1

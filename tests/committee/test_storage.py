@@ -22,13 +22,16 @@ from committee.models import Household, Pass, metadata
 from kiosk.passes import parse_token
 from tests.committee.helpers import SITE, add_gate, batch, push
 
+#: The newest migration: every engine's schema is built up to it.
+HEAD = "0002"
+
 
 def test_migrations_build_the_schema_from_empty(template):
     """The template was an empty database when ``alembic upgrade head`` ran on it."""
     engine = make_engine(template.url)
     try:
         with engine.connect() as connection:
-            assert current_revision(connection) == "0001"
+            assert current_revision(connection) == HEAD
             diff = compare_metadata(MigrationContext.configure(connection), metadata)
             assert diff == []
             tables = set(inspect(connection).get_table_names())
@@ -40,7 +43,7 @@ def test_migrations_build_the_schema_from_empty(template):
 def test_migrations_run_again_change_nothing(engine):
     with engine.begin() as connection:
         upgrade(connection)
-        assert current_revision(connection) == "0001"
+        assert current_revision(connection) == HEAD
 
 
 def _site(db, clock):
@@ -242,3 +245,88 @@ def test_register_reader_gives_rows_or_named_problems_for_any_bytes(raw, header,
         else:
             for row in register.rows:
                 assert 0 <= row.members <= households.MAX_MEMBERS and row.household
+
+
+def test_migration_0002_makes_alarms_of_the_alarm_events_stored_before(template):
+    """A database at 0001 with alarm events (one acknowledged at the gate): after the
+    upgrade each is an alarm, the acknowledged one with its outcome."""
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    url, name = template.clone()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for table in ("alerts", "events", "heartbeats", "gates", "sites"):
+                connection.execute(text(f"DELETE FROM {table}"))
+        with engine.begin() as connection:
+            upgrade_to_0001(connection, template.kind)
+            now = datetime(2020, 2, 4, tzinfo=UTC)
+            connection.execute(
+                text(
+                    "INSERT INTO sites (id, code, name, created_at, roster_seq, roster_changed_at) "
+                    "VALUES (1, 's1', 'S', :t, 1, :t)"
+                ),
+                {"t": now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO gates (id, code, site_id, token_hash, token_changed_at, "
+                    "acked_seq, created_at) VALUES (1, 'g1', 1, 'x', :t, 4, :t)"
+                ),
+                {"t": now},
+            )
+            fever = uuid.uuid4()
+            rows = [
+                (1, fever, "alert.fever", {"temperature_c": 38.0}),
+                (
+                    2,
+                    uuid.uuid4(),
+                    "alert.fever_ack",
+                    {"fever_id": str(fever), "outcome": "clinic", "by": "guard"},
+                ),
+                (3, uuid.uuid4(), "alert.sensor_fault", {"state": "recovered"}),
+                (4, uuid.uuid4(), "door.forced", {}),
+            ]
+            for seq, event_id, kind, data in rows:
+                connection.execute(
+                    text(
+                        "INSERT INTO events (gate_id, seq, event_id, ts, occurred_at, lane, type, "
+                        "data, received_at) VALUES (1, :seq, :id, 'ts', :t, 'main', :type, "
+                        ":data, :t)"
+                    ),
+                    {
+                        "seq": seq,
+                        "id": event_id if template.kind == "postgresql" else event_id.hex,
+                        "t": now,
+                        "type": kind,
+                        "data": json.dumps(data),
+                    },
+                )
+            upgrade(connection)
+            alarms_after = connection.execute(
+                text("SELECT kind, outcome, ack_by FROM alerts ORDER BY event_id")
+            ).all()
+        assert [tuple(r) for r in alarms_after] == [
+            ("alert.fever", "clinic", "gate:guard"),
+            ("door.forced", None, None),
+        ]
+    finally:
+        engine.dispose()
+        template.drop(name)
+
+
+def upgrade_to_0001(connection, kind: str) -> None:
+    """Bring a cleared copy of the template back to revision 0001 (the schema of then)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from committee.db import MIGRATIONS
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0001")

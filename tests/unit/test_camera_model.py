@@ -25,12 +25,13 @@ PASS = "KP1:" + "W62NA0D8D1OD/-GWYD.JN72N646646646646746+/6*96746B$1*YK-J 6%Q1:8
 
 def shot(pres: Presentation, scene: Scene, camera: Camera | None = None, *, seed: int = 1,
          motion=(0.0, 0.0), edge_modules: float = 1.5, hug_edge: bool = False):  # fmt: skip
-    """One rendered 640x480 frame of PASS and the code's corners in it."""
+    """One rendered frame (640x480 unless *camera* says) of PASS and the code's corners in it."""
     camera = camera or Camera()
     rng = np.random.default_rng(seed)
     plane = render_plane(PASS, pres, rng, scene.ambient_nits)
     homography = place(plane, pres.module_px, rng, camera.width, camera.height,
-                       edge_modules=edge_modules, hug_edge=hug_edge)  # fmt: skip
+                       edge_modules=edge_modules, hug_edge=hug_edge,
+                       focal=camera.focal)  # fmt: skip
     assert homography is not None
     frame, exposure = render(plane, Pose(homography, motion), scene, camera, rng)
     return frame, code_in_view(plane, homography, camera.width, camera.height), exposure
@@ -47,6 +48,17 @@ def test_camera_model_frames_are_bgr_uint8_and_the_same_for_the_same_seed():
     assert a.shape == (480, 640, 3) and a.dtype == np.uint8
     assert np.array_equal(a, b)
     assert corners is not None and (corners >= 0).all()
+
+
+def test_a_card_is_drawn_as_kiosk_cards_prints_it():
+    plane = render_plane(
+        PASS, Presentation(medium="card", quiet_modules=4), np.random.default_rng(0), 100.0
+    )
+    height, width = plane.light.shape
+    assert height / width == pytest.approx(148 / 105, abs=0.01)  # A6
+    code = plane.corners[1, 0] - plane.corners[0, 0]  # without its 4-module quiet zone
+    modules = 41  # a version 6 code
+    assert code * (modules + 8) / modules == pytest.approx(width * 70 / 105, rel=0.02)
 
 
 def test_auto_exposure_lengthens_the_shutter_then_raises_the_gain_as_light_falls():
@@ -137,6 +149,68 @@ def test_scanner_reads_small_hard_codes_of_every_kind(pres, scene, camera):
     frame, corners, _ = shot(pres, scene, camera, seed=7)
     assert corners is not None
     assert read(frame) == [PASS]
+
+
+@pytest.mark.parametrize(
+    ("pres", "scene", "camera", "motion", "seed", "step"),
+    [
+        (  # a lamp's highlight on a finder pattern: ZBar's detector still finds the code
+            Presentation(module_px=4.9, screen_nits=130.0, glare=3.5, glare_size=0.08,
+                         screen_contrast=770.0, veil=0.033, quiet_modules=2, code_share=0.7,
+                         screen_px_per_module=14.0),
+            Scene(ambient_nits=187.0, tint=(0.81, 1.0, 1.19), seed=1053075313),
+            Camera(lens_sigma=0.64, defocus_px=1.5, full_well=4800.0, read_noise=4.8,
+                   ae_bias_ev=0.38, denoise=0.57, sharpen=0.18, gamma=1.93, jpeg_quality=59,
+                   focal_px=535.0),
+            (-4.5, -11.9), 15, "zbar",
+        ),
+        (  # a lamp's highlight beside a finder pattern, its halo over the modules
+            Presentation(module_px=6.9, screen_nits=166.0, glare=2.7, glare_size=0.053,
+                         screen_contrast=1e5, veil=0.031, quiet_modules=2, code_share=0.96,
+                         screen_px_per_module=26.0),
+            Scene(ambient_nits=49.0, tint=(0.89, 1.0, 1.11), seed=332919566),
+            Camera(lens_sigma=0.4, defocus_px=0.66, full_well=4100.0, read_noise=4.0,
+                   ae_bias_ev=-0.23, denoise=0.86, sharpen=0.2, gamma=2.15, jpeg_quality=86,
+                   focal_px=758.0),
+            (5.9, -6.3), 219, "gamma-2x",
+        ),
+        (  # dark mode held at 2.3 px a module, its light modules overexposed into each other
+            Presentation(dark_mode=True, module_px=2.3, screen_nits=189.0, screen_contrast=1e5,
+                         veil=0.033, quiet_modules=4, code_share=0.53, screen_px_per_module=9.5),
+            Scene(ambient_nits=68.0, tint=(0.76, 1.0, 1.24), seed=1118951793),
+            Camera(lens_sigma=0.66, defocus_px=0.36, full_well=6500.0, read_noise=2.9,
+                   ae_bias_ev=0.25, denoise=0.81, sharpen=0.47, gamma=2.03, jpeg_quality=62,
+                   focal_px=514.0),
+            (-1.8, -13.4), 2, "gamma-2x",
+        ),
+        (  # dark mode at night under a porch lamp, 2.85 px a module, soft and noisy
+            Presentation(dark_mode=True, module_px=2.85, screen_nits=43.0, screen_contrast=985.0,
+                         veil=0.042, quiet_modules=3, code_share=0.5, screen_px_per_module=14.6),
+            Scene(ambient_nits=9.8, tint=(0.74, 1.0, 1.26), seed=23011025),
+            Camera(lens_sigma=0.75, defocus_px=0.15, full_well=3560.0, read_noise=3.8,
+                   ae_bias_ev=0.18, denoise=0.39, sharpen=0.35, gamma=2.11, jpeg_quality=56,
+                   focal_px=607.0),
+            (6.3, -9.9), 8, "sharpen-3x-global",
+        ),
+        (  # 1280x720: a card before a bright window, exposed for the window, out of focus
+            Presentation(medium="card", module_px=7.0, ink=0.08, paper=0.75, quiet_modules=4),
+            Scene(ambient_nits=2600.0, backlight=0.4, backlight_gain=6.0, seed=5),
+            Camera(width=1280, height=720, lens_sigma=0.9, defocus_px=3.0, jpeg_quality=70,
+                   focal_px=1100.0),
+            (0.0, 0.0), 1, "whole-half",
+        ),
+    ],
+    ids=["glare-on-a-finder", "lamp-highlight", "dark-mode-overexposed-small",
+         "dark-mode-dim-small", "backlit-720p"],
+)  # fmt: skip
+def test_scanner_reads_with_its_last_steps_what_every_earlier_step_misses(
+    pres, scene, camera, motion, seed, step
+):
+    frame, corners, _ = shot(pres, scene, camera, seed=seed, motion=motion)
+    assert corners is not None
+    scanner = Scanner()
+    assert [d.text for d in scanner.scan(frame)] == [PASS]
+    assert scanner.stats.step == step  # every step before it read nothing
 
 
 def test_scanner_reads_a_pass_running_out_of_the_frame():

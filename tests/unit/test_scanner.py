@@ -67,6 +67,12 @@ def test_zxing_backend_without_ladder_misses_inverted_code_that_ladder_reads():
     assert scanner.stats.step == "invert"
 
 
+def test_zxing_backend_reads_an_inverted_code_itself_only_with_try_invert():
+    image = flat_code("LIGHT ON DARK", inverted=True)
+    assert ZxingBackend().decode(image) == []
+    assert [d.text for d in ZxingBackend(try_invert=True).decode(image)] == ["LIGHT ON DARK"]
+
+
 def test_pyzbar_reads_inverted_code_only_through_the_ladder():
     image = flat_code("INVERTED", inverted=True)
     assert PyzbarBackend().decode(image) == []
@@ -259,13 +265,13 @@ def test_scanner_reads_a_faint_code_the_region_search_passes_over(inverted, step
     assert scanner.stats.step == step
 
 
-def test_scanner_decodes_a_whole_empty_scene_only_up_to_640x480():
-    for size, calls in (((480, 640), 2), ((720, 1280), 0)):
+def test_scanner_decodes_a_whole_empty_scene_up_to_640x480_and_larger_ones_at_half_size():
+    for size, calls in (((480, 640), [(480, 640)] * 2), ((720, 1280), [(360, 640)] * 2)):
         backend = CountingBackend()
         scanner = Scanner(backend, whole_frame=True)
         assert scanner.scan(np.full(size, 120, np.uint8)) == []
         assert scanner.stats.candidates == 0
-        assert backend.calls == [size] * calls
+        assert backend.calls == calls
 
 
 def test_scanner_with_pyzbar_does_not_decode_whole_frames_by_default():
