@@ -193,7 +193,8 @@ class Kiosk:
         try:
             source = self.hardware.shelf_camera(settings)
         except CameraError as exc:
-            raise ConfigError(f"{self.config.path}: [parcels] shelf_camera: {exc}") from None
+            where = self.config.path or "<config>"
+            raise ConfigError(f"{where}: [parcels] shelf_camera: {exc}") from None
         self._closers.callback(_close_camera, source, "shelf")
         reader = PassReader(
             source, Scanner(backend=settings.backend), self.clock, "shelf", settings

@@ -1,5 +1,6 @@
 """Demo only: the "simulate" panel drives the simulated world (never real hardware), through
-:meth:`kiosk.facade.Facade.simulate`."""
+:meth:`kiosk.facade.Facade.simulate` (a lane) and :meth:`kiosk.facade.Facade.simulate_shelf`
+(the pickup shelf's camera)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,23 @@ def step_in(lane: str):
 @login_required()
 def leave(lane: str):
     return _simulate(lane)
+
+
+def _shelf(text: str | None):
+    try:
+        scene = current_app.extensions["kiosk"].simulate_shelf(text)
+    except KioskError:
+        return jsonify(error="no simulated shelf camera"), 404
+    return jsonify(ok=True, shelf=scene)
+
+
+@bp.post("/shelf/show")
+@login_required()
+def shelf_show():
+    return _shelf(bodies.parse(bodies.ShelfShow).text or None)
+
+
+@bp.post("/shelf/take_away")
+@login_required()
+def shelf_take_away():
+    return _shelf(None)
