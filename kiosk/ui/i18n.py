@@ -89,6 +89,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "parcel.collected": ("今日已取", "Collected today"),
     "parcel.how.shelf": ("取件架扫码", "Pass shown at the shelf"),
     "parcel.how.guard": ("门卫确认", "Marked by the guard"),
+    "parcel.shelf_fault": ("取件架摄像故障", "Shelf camera fault"),
     "event.parcel.received": ("快递入库", "Parcel in"),
     "event.parcel.collected": ("快递已取", "Parcel collected"),
     "event.alert.audio": ("语音设备", "Voice output"),

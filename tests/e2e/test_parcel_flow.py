@@ -136,3 +136,26 @@ def test_parcel_collected_at_the_shelf_leaves_the_pickup_page(page, live):
         page.wait_for_timeout(50)
     assert shelf.camera.text is None
     page.click("#sim-close")
+
+
+def test_parcel_shelf_camera_fault_is_shown_to_the_guard_and_no_lane_s(page, live):
+    kiosk = live.kiosk
+    camera = kiosk.world.shelf.camera
+    mark = page.locator("#parcel-shelf-fault")
+    expect(mark).to_be_hidden()
+    camera.unplug()
+    try:
+        expect(mark).to_be_visible()  # after no_frame_fault_s without a frame
+        expect(mark).to_have_text("取件架摄像故障")
+        expect(page.locator('[data-badge="shelf"]')).to_have_class(re.compile(r"\bdot-fault\b"))
+        expect(page.locator('[data-badge="camera"]')).to_have_class(re.compile(r"\bdot-ok\b"))
+        expect(page.locator("#lane-main .flags")).to_have_text("")
+        # the lanes go on deciding
+        lane = kiosk.world.lanes["main"]
+        lane.step_in(NORMAL_FOREHEAD_C, live.token("7-1201"))
+        expect(page.locator("#lane-main")).to_have_class(re.compile(r"\bstate-granted\b"))
+        lane.leave()
+    finally:
+        camera.replug()
+    expect(mark).to_be_hidden()
+    expect(page.locator('[data-badge="shelf"]')).to_have_class(re.compile(r"\bdot-ok\b"))

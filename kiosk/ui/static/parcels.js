@@ -181,6 +181,15 @@
       .then((state) => state && setCount(state.items));
   }
 
+  // the shelf camera's fault stays in sight on the pickup button, whatever the status bar shows
+  const shelfFault = $("parcel-shelf-fault");
+  document.addEventListener("kiosk:event", (e) => {
+    const ev = e.detail;
+    if (!shelfFault || ev.type !== "alert.sensor_fault" || ev.lane) return;
+    if ((ev.data || {}).source !== "shelf_camera") return;
+    shelfFault.hidden = ev.data.state !== "fault";
+  });
+
   // a parcel recorded or collected anywhere (another guard screen too) updates the count
   let soon = null;
   document.addEventListener("kiosk:event", (e) => {
