@@ -441,7 +441,7 @@ class ParcelSettings:
             (
                 self.shelf_camera == self.shelf_camera.strip(),
                 "shelf_camera",
-                "a camera source without spaces around it, or \"\" for none",
+                'a camera source without spaces around it, or "" for none',
             ),
         )
 

@@ -2,17 +2,18 @@
 
 Startup reads like a list (:meth:`Kiosk.__init__` runs ``_setup_hardware``,
 ``_setup_journal``, ``_setup_roster``, ``_setup_alarms``, ``_setup_rules``, ``_setup_lanes``,
-``_setup_shelf``, ``_setup_voice``, ``_setup_drift``, ``_setup_uplink``, ``_setup_facade`` in order); each
-step registers what it opened, and closing turns every relay off, then closes in reverse.
-The hardware comes from a provider the caller chose once (:mod:`kiosk.hardware`). There are
-no module-level globals: everything hangs off one :class:`Kiosk`.
+``_setup_shelf``, ``_setup_voice``, ``_setup_drift``, ``_setup_uplink``, ``_setup_facade`` in
+order); each step registers what it opened, and closing turns every relay off, then closes in
+reverse. The hardware comes from a provider the caller chose once (:mod:`kiosk.hardware`).
+There are no module-level globals: everything hangs off one :class:`Kiosk`.
 
 The rooms it builds: the journal and registrations, the roster holder
 (:mod:`kiosk.roster_holder`), fever alarms (:mod:`kiosk.fevers`), today's counts
 (:mod:`kiosk.counts`), the pickup point's parcels (:mod:`kiosk.parcels`), each lane's parts
-(:class:`LaneUnit`), the pickup shelf's camera (:mod:`kiosk.shelf`), the voice (:mod:`kiosk.voice`), maintenance
-(:mod:`kiosk.maintenance`), housekeeping (:mod:`kiosk.housekeeping`), the uplink, and the one
-object the screens talk to, :attr:`Kiosk.facade` (:mod:`kiosk.facade`).
+(:class:`LaneUnit`), the pickup shelf's camera (:mod:`kiosk.shelf`), the voice
+(:mod:`kiosk.voice`), maintenance (:mod:`kiosk.maintenance`), housekeeping
+(:mod:`kiosk.housekeeping`), the uplink, and the one object the screens talk to,
+:attr:`Kiosk.facade` (:mod:`kiosk.facade`).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from kiosk.clock import SystemClock
@@ -47,12 +48,12 @@ def run(cfg, hardware, *, clock=None) -> list[Check]:
     try:
         for name, lane in cfg.lanes.items():
             checks.append(_thermometer(name, lane, hardware))
-            checks.append(_camera(name, lane.camera, lambda: hardware.camera(name, lane.camera)))
+            checks.append(_camera(name, lane.camera, partial(hardware.camera, name, lane.camera)))
             checks.append(_relay(name, lane, clock, hardware))
             checks.append(_inputs(name, lane, clock, hardware))
         shelf = cfg.parcels.shelf
         if shelf is not None:
-            checks.append(_camera("shelf", shelf, lambda: hardware.shelf_camera(shelf)))
+            checks.append(_camera("shelf", shelf, partial(hardware.shelf_camera, shelf)))
         checks.extend(_disk(cfg))
         checks.append(_clock(cfg, hardware))
         checks.append(_committee(cfg, clock))

@@ -44,7 +44,10 @@ def gate(tmp_path, clock):
     and the demo passes (``{label: token}``); not started: tests drive its step functions."""
     kiosk = simulated_kiosk(shelf_config(tmp_path), clock)
     kiosk.rosters.replace(demo.roster(kiosk.config.gate.site, clock.now().date()))
-    passes = {p.label: p.token for p in demo.demo_passes(kiosk.config.keys_dir, "demo-compound", clock.now())}
+    passes = {
+        p.label: p.token
+        for p in demo.demo_passes(kiosk.config.keys_dir, "demo-compound", clock.now())
+    }
     yield kiosk, passes
     kiosk.close()
 

@@ -232,7 +232,9 @@ def test_config_shelf_camera_errors_name_file_and_key(tmp_path):
         config.load(write(tmp_path, base + '[parcels]\nshelf_camera = "sim"\n'))
     with pytest.raises(ConfigError, match=r"already the camera of lane 'main'"):
         config.load(write(tmp_path, base + '[parcels]\nshelf_camera = "/dev/video0"\n'))
-    with pytest.raises(ConfigError, match=r"k.toml: \[parcels\] shelf_camera: a camera source without"):
+    with pytest.raises(
+        ConfigError, match=r"k.toml: \[parcels\] shelf_camera: a camera source without"
+    ):
         config.load(write(tmp_path, base + '[parcels]\nshelf_camera = " /dev/video2"\n'))
     sim = '[gate]\nhardware = "sim"\n[parcels]\nshelf_camera = "sim"\n'
     assert config.load(write(tmp_path, sim)).parcels.shelf.source == "sim"

@@ -139,8 +139,12 @@ def test_daemon_on_pi_hardware_reads_the_shelf_camera_it_names(tmp_path, clock):
     shelf.mkdir()
     cv2.imwrite(str(shelf / "b.png"), np.zeros((48, 64, 3), np.uint8))
     cfg = pi_config(tmp_path, frames)
-    with_shelf = dataclasses.replace(cfg, parcels=config_mod.ParcelSettings(shelf_camera=str(shelf)))
-    kiosk = Kiosk(with_shelf, PiHardware(pin_factory=MockFactory(), bus_factory=Buses(clock)), clock=clock)
+    with_shelf = dataclasses.replace(
+        cfg, parcels=config_mod.ParcelSettings(shelf_camera=str(shelf))
+    )
+    kiosk = Kiosk(
+        with_shelf, PiHardware(pin_factory=MockFactory(), bus_factory=Buses(clock)), clock=clock
+    )
     try:
         assert isinstance(kiosk.shelf_reader.source, FileSource)
         assert kiosk.shelf_reader.source is not kiosk.units["main"].reader.source

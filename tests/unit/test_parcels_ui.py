@@ -58,7 +58,6 @@ def test_parcels_api_refuses_a_bad_form_field_by_field(client, kiosk):  # noqa: 
     assert kiosk.parcels.waiting() == []
 
 
-
 def shelf_client(tmp_path, clock, **parcels):
     """A signed-in client of a demo kiosk (keys made before it starts, the demo roster)
     whose ``[parcels]`` are *parcels*; returns ``(client, kiosk)``."""
@@ -77,8 +76,10 @@ def shelf_client(tmp_path, clock, **parcels):
     k = simulated_kiosk(cfg, clock)
     k.rosters.replace(demo.roster(cfg.gate.site, clock.now().date()))
     Accounts(k.journal).add("guard", PASSWORD, "guard")
-    app = create_app(k.facade, secret_key=b"k" * 32, session_idle_min=30, maintenance_idle_min=10)
-    c = app.test_client()
+    screen = create_app(
+        k.facade, secret_key=b"k" * 32, session_idle_min=30, maintenance_idle_min=10
+    )
+    c = screen.test_client()
     login(c)
     return c, k
 

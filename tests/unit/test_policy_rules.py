@@ -404,13 +404,20 @@ def test_policy_valid_pass_applies_the_clock_trust_rule():
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=_texts, body=_bodies, rules=st.one_of(st.none(), _rules), sync=st.sampled_from([None, True, False]))
+@given(
+    text=_texts,
+    body=_bodies,
+    rules=st.one_of(st.none(), _rules),
+    sync=st.sampled_from([None, True, False]),
+)
 def test_policy_valid_pass_never_raises_and_agrees_with_screen_pass(text, body, rules, sync):
     check = passes.verify(text, KEYRING, site=SITE, now=NOW)
     roster = Roster.from_body(body)
     reason, _ = policy.valid_pass(check, roster, rules=rules, clock_synchronised=sync)
     assert isinstance(reason, Reason)
-    lane = policy.screen_pass(check, roster, now=NOW, direction="in", rules=rules, clock_synchronised=sync)
+    lane = policy.screen_pass(
+        check, roster, now=NOW, direction="in", rules=rules, clock_synchronised=sync
+    )
     if reason != Reason.GRANTED:
         assert lane.reason == reason and not lane.granted
     else:
