@@ -313,10 +313,11 @@ class FileSource:
         return frame if ok else None
 
     def reopen(self) -> None:
-        """Start again from the first frame."""
+        """Open again: a video starts again from its first frame; a folder goes on from the
+        image after the last one read, so that a reader reopening after a bad image goes on
+        past it instead of reading the images before it again for ever."""
         self.close()
         self._closed = False
-        self._index = 0
 
     def close(self) -> None:
         """Release the video; safe to call twice."""

@@ -206,3 +206,18 @@ def test_file_source_refuses_a_file_that_is_not_a_video(tmp_path):
     path.write_text("hello")
     with pytest.raises(CameraError, match="not a video"):
         FileSource(path).read()
+
+
+def test_file_source_reopened_after_a_broken_image_goes_on_past_it(tmp_path):
+    # A reader reopens its source after a CameraError: a folder must then go on past the
+    # broken image, not start again at the first image and meet the broken one for ever.
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((8, 8), 1, np.uint8))
+    (tmp_path / "b.png").write_bytes(b"\x89PNG broken")
+    cv2.imwrite(str(tmp_path / "c.png"), np.full((8, 8), 3, np.uint8))
+    source = FileSource(tmp_path)
+    assert int(source.read()[0, 0, 0]) == 1
+    with pytest.raises(CameraError, match=r"b\.png"):
+        source.read()
+    source.reopen()
+    assert int(source.read()[0, 0, 0]) == 3
+    assert source.read() is None
