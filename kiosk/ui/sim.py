@@ -57,7 +57,7 @@ def shelf_show():
     return _shelf(bodies.parse(bodies.ShelfShow).text or None)
 
 
-@bp.post("/shelf/take_away")
+@bp.post("/shelf/leave")
 @login_required()
-def shelf_take_away():
+def shelf_leave():
     return _shelf(None)

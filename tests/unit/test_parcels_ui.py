@@ -103,7 +103,7 @@ def test_parcels_api_lists_parcels_collected_at_the_shelf(tmp_path, clock):
         assert state["waiting"] == [] and state["items"] == 0 and state["shelf"] is True
         (done,) = state["collected"]
         assert done["household"] == good.household and done["how"] == "shelf"
-        away = post(c, "/api/sim/shelf/take_away", {})
+        away = post(c, "/api/sim/shelf/leave", {})
         assert away.get_json()["shelf"]["text"] is None
         assert post(c, "/api/sim/shelf/show", ["not", "a", "body"]).status_code == 400
     finally:

@@ -98,6 +98,7 @@ def test_ui_bodies_every_json_endpoint_is_found(client):
         "/maintenance/main/calibration",
         "/maintenance/main/emissivity",
         "/api/passes/temporary",
+        "/api/sim/shelf/show",
     ):
         assert ("POST", expected) in found
 

@@ -209,6 +209,6 @@
       const text = $("sim-text").value || $("sim-pass").value || null;
       post("/api/sim/shelf/show", { text });
     });
-    $("sim-shelf-away").addEventListener("click", () => post("/api/sim/shelf/take_away", {}));
+    $("sim-shelf-away").addEventListener("click", () => post("/api/sim/shelf/leave", {}));
   }
 })();
