@@ -142,7 +142,8 @@ class TemporaryPass(Body):
 
 
 class ShelfShow(Body):
-    """``POST /api/sim/shelf/show`` (demo): a pass held up to the pickup shelf's camera."""
+    """``POST /api/sim/shelf`` (demo): a pass held up to the pickup shelf's camera (no
+    ``text``: taken away)."""
 
     text: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
     message: ClassVar[str] = "sim.error.step_in"

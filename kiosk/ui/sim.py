@@ -43,21 +43,13 @@ def leave(lane: str):
     return _simulate(lane)
 
 
-def _shelf(text: str | None):
+@bp.post("/shelf")
+@login_required()
+def shelf():
+    """Hold ``text`` up to the pickup shelf's camera; no ``text`` (or null) takes it away."""
+    text = bodies.parse(bodies.ShelfShow).text or None
     try:
         scene = current_app.extensions["kiosk"].simulate_shelf(text)
     except KioskError:
         return jsonify(error="no simulated shelf camera"), 404
     return jsonify(ok=True, shelf=scene)
-
-
-@bp.post("/shelf/show")
-@login_required()
-def shelf_show():
-    return _shelf(bodies.parse(bodies.ShelfShow).text or None)
-
-
-@bp.post("/shelf/leave")
-@login_required()
-def shelf_leave():
-    return _shelf(None)

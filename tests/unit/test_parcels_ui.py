@@ -93,7 +93,7 @@ def test_parcels_api_lists_parcels_collected_at_the_shelf(tmp_path, clock):
         page = c.get("/").get_data(as_text=True)
         assert 'data-badge="shelf"' in page and 'id="sim-shelf-show"' in page
         post(c, "/api/parcels", {"household": good.household, "count": "2", "slot": "A3"})
-        shown = post(c, "/api/sim/shelf/show", {"text": good.token})
+        shown = post(c, "/api/sim/shelf", {"text": good.token})
         assert shown.status_code == 200 and shown.get_json()["shelf"]["text"] == good.token
         for _ in range(3):  # the shelf camera's thread, turn by turn
             for event in k.shelf_reader.poll():
@@ -103,9 +103,9 @@ def test_parcels_api_lists_parcels_collected_at_the_shelf(tmp_path, clock):
         assert state["waiting"] == [] and state["items"] == 0 and state["shelf"] is True
         (done,) = state["collected"]
         assert done["household"] == good.household and done["how"] == "shelf"
-        away = post(c, "/api/sim/shelf/leave", {})
+        away = post(c, "/api/sim/shelf", {"text": None})
         assert away.get_json()["shelf"]["text"] is None
-        assert post(c, "/api/sim/shelf/show", ["not", "a", "body"]).status_code == 400
+        assert post(c, "/api/sim/shelf", ["not", "a", "body"]).status_code == 400
     finally:
         k.close()
 
@@ -113,7 +113,7 @@ def test_parcels_api_lists_parcels_collected_at_the_shelf(tmp_path, clock):
 def test_parcels_sim_shelf_is_refused_without_a_simulated_shelf_camera(tmp_path, clock):
     c, k = shelf_client(tmp_path, clock)
     try:
-        assert post(c, "/api/sim/shelf/show", {"text": "x"}).status_code == 404
+        assert post(c, "/api/sim/shelf", {"text": "x"}).status_code == 404
         page = c.get("/").get_data(as_text=True)
         assert 'data-badge="shelf"' not in page and "sim-shelf-show" not in page
     finally:

@@ -207,8 +207,8 @@
   if (shelfShow) {
     shelfShow.addEventListener("click", () => {
       const text = $("sim-text").value || $("sim-pass").value || null;
-      post("/api/sim/shelf/show", { text });
+      post("/api/sim/shelf", { text });
     });
-    $("sim-shelf-away").addEventListener("click", () => post("/api/sim/shelf/leave", {}));
+    $("sim-shelf-away").addEventListener("click", () => post("/api/sim/shelf", { text: null }));
   }
 })();
