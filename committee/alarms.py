@@ -198,12 +198,27 @@ def acknowledge(
     return alarm
 
 
+SENSOR_SOURCES = ("thermometer", "camera", "shelf_camera")
+"""The parts whose ``alert.sensor_fault`` the pages name (the gate's ``data.source``); a
+fault of another part is named as a sensor fault."""
+
+
+def what(kind: str, source: object = None) -> str:
+    """The catalogue key that names an alarm: ``alarm.<kind>``, and for a sensor fault of a
+    known part ``alarm.alert.sensor_fault.<source>`` (a thermometer, a lane's camera and the
+    pickup shelf's camera are different jobs for whoever goes to look)."""
+    if kind == SENSOR and source in SENSOR_SOURCES:
+        return f"alarm.{kind}.{source}"
+    return f"alarm.{kind}"
+
+
 def view(alarm: Alert) -> dict[str, Any]:
     """What the pages show of an alarm (no more personal data than the household)."""
     detail = alarm.detail or {}
     return {
         "id": alarm.id,
         "kind": alarm.kind,
+        "what": what(alarm.kind, detail.get("source")),
         "gate": alarm.gate.code,
         "site": alarm.gate.site.code,
         "site_name": alarm.gate.site.name,

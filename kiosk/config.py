@@ -432,6 +432,11 @@ class ParcelSettings:
     overdue_days: int = 3
     #: Takeaway waiting longer than this (minutes) is shown in red.
     takeaway_late_min: int = 30
+    #: A second camera at the pickup shelf, in a lane camera's ``source`` syntax
+    #: (``"/dev/video2"``, ``"/dev/v4l/by-id/..."``, ``"picamera2"``, ``"sim"`` on simulated
+    #: hardware): a household's pass shown to it marks that household's parcels collected.
+    #: ``""``: no shelf camera (the guard marks parcels collected).
+    shelf_camera: str = ""
 
     def __post_init__(self) -> None:
         check(
@@ -439,7 +444,18 @@ class ParcelSettings:
             "parcels",
             (1 <= self.overdue_days <= 60, "overdue_days", "from 1 to 60"),
             (1 <= self.takeaway_late_min <= 24 * 60, "takeaway_late_min", "from 1 to 1440"),
+            (
+                self.shelf_camera == self.shelf_camera.strip(),
+                "shelf_camera",
+                'a camera source without spaces around it, or "" for none',
+            ),
         )
+
+    @property
+    def shelf(self) -> CameraSettings | None:
+        """The shelf camera's settings (a lane camera's defaults, this source), or ``None``
+        when there is no shelf camera."""
+        return CameraSettings(source=self.shelf_camera) if self.shelf_camera else None
 
 
 @dataclass(frozen=True)
@@ -663,6 +679,7 @@ def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         if lanes_raw is not None:
             cfg = dataclasses.replace(cfg, lanes=lanes)
         problems += _lane_problems(cfg, lanes_raw or {}, where)
+        problems += _shelf_problems(cfg, where)
     if problems:
         raise ConfigError("\n".join(problems))
     return dataclasses.replace(cfg, path=path.resolve() if path else None)
@@ -687,3 +704,23 @@ def _lane_problems(cfg: Config, lanes_raw: dict, where: str) -> list[str]:
                 f"{t.address:#04x} is already used by lane {other!r}"
             )
     return problems
+
+
+def _shelf_problems(cfg: Config, where: str) -> list[str]:
+    """The shelf camera: the simulated one only on simulated hardware, and never a device a
+    lane reads already (two readers cannot share one camera)."""
+    source = cfg.parcels.shelf_camera
+    if not source:
+        return []
+    if source == "sim" and cfg.gate.hardware != "sim":
+        return [
+            f"{where}: [parcels] shelf_camera: 'sim' needs [gate] hardware = 'sim'; on a Pi "
+            'name the camera, e.g. "/dev/video2"'
+        ]
+    for name, lane in cfg.lanes.items():
+        if source != "sim" and lane.camera.source.strip() == source:
+            return [
+                f"{where}: [parcels] shelf_camera: {source!r} is already the camera of lane "
+                f"{name!r}; the shelf needs a camera of its own"
+            ]
+    return []

@@ -2,17 +2,18 @@
 
 Startup reads like a list (:meth:`Kiosk.__init__` runs ``_setup_hardware``,
 ``_setup_journal``, ``_setup_roster``, ``_setup_alarms``, ``_setup_rules``, ``_setup_lanes``,
-``_setup_voice``, ``_setup_drift``, ``_setup_uplink``, ``_setup_facade`` in order); each
-step registers what it opened, and closing turns every relay off, then closes in reverse.
-The hardware comes from a provider the caller chose once (:mod:`kiosk.hardware`). There are
-no module-level globals: everything hangs off one :class:`Kiosk`.
+``_setup_shelf``, ``_setup_voice``, ``_setup_drift``, ``_setup_uplink``, ``_setup_facade`` in
+order); each step registers what it opened, and closing turns every relay off, then closes in
+reverse. The hardware comes from a provider the caller chose once (:mod:`kiosk.hardware`).
+There are no module-level globals: everything hangs off one :class:`Kiosk`.
 
 The rooms it builds: the journal and registrations, the roster holder
 (:mod:`kiosk.roster_holder`), fever alarms (:mod:`kiosk.fevers`), today's counts
 (:mod:`kiosk.counts`), the pickup point's parcels (:mod:`kiosk.parcels`), each lane's parts
-(:class:`LaneUnit`), the voice (:mod:`kiosk.voice`), maintenance
-(:mod:`kiosk.maintenance`), housekeeping (:mod:`kiosk.housekeeping`), the uplink, and the one
-object the screens talk to, :attr:`Kiosk.facade` (:mod:`kiosk.facade`).
+(:class:`LaneUnit`), the pickup shelf's camera (:mod:`kiosk.shelf`), the voice
+(:mod:`kiosk.voice`), maintenance (:mod:`kiosk.maintenance`), housekeeping
+(:mod:`kiosk.housekeeping`), the uplink, and the one object the screens talk to,
+:attr:`Kiosk.facade` (:mod:`kiosk.facade`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from kiosk.camera.reader import PassReader
 from kiosk.camera.scanner import Scanner
 from kiosk.clock import SystemClock
 from kiosk.counts import TodayCounts
-from kiosk.errors import ConfigError, KioskError, StopTimeout
+from kiosk.errors import CameraError, ConfigError, KioskError, StopTimeout
 from kiosk.events import SensorStatus
 from kiosk.facade import Facade
 from kiosk.fevers import FeverAlarms
@@ -45,6 +46,7 @@ from kiosk.sensors.calibration import CalibrationStore, DriftSettings, DriftWatc
 from kiosk.sensors.inputs import DoorInputs
 from kiosk.sensors.mlx90614 import MLX90614
 from kiosk.sensors.thermometer import Thermometer
+from kiosk.shelf import PickupShelf
 from kiosk.threads import PollThread
 from kiosk.timesync import TimeSync
 
@@ -92,6 +94,9 @@ class Kiosk:
         self.units: dict[str, LaneUnit] = {}
         self.uplink = None
         self.voice = None
+        self.shelf: PickupShelf | None = None
+        self.shelf_reader: PassReader | None = None
+        self.shelf_thread: PollThread | None = None
         self._running = False
         self._closed = False
         self._closers = contextlib.ExitStack()  # what setup opened, closed in reverse
@@ -103,6 +108,7 @@ class Kiosk:
                 self._setup_alarms,
                 self._setup_rules,
                 self._setup_lanes,
+                self._setup_shelf,
                 self._setup_voice,
                 self._setup_drift,
                 self._setup_uplink,
@@ -178,6 +184,37 @@ class Kiosk:
     def _setup_lanes(self) -> None:
         for name, settings in self.config.lanes.items():
             self.units[name] = self._build_unit(name, settings)
+
+    def _setup_shelf(self) -> None:
+        """The pickup shelf's camera, when ``[parcels] shelf_camera`` names one: read by the
+        lanes' reader and scanner on a thread of its own; it touches no relay."""
+        settings = self.config.parcels.shelf
+        if settings is None:
+            return
+        try:
+            source = self.hardware.shelf_camera(settings)
+        except CameraError as exc:
+            where = self.config.path or "<config>"
+            raise ConfigError(f"{where}: [parcels] shelf_camera: {exc}") from None
+        self._closers.callback(_close_camera, source, "shelf")
+        reader = PassReader(
+            source, Scanner(backend=settings.backend), self.clock, "shelf", settings
+        )
+        self.shelf = PickupShelf(
+            self.parcels,
+            self.journal,
+            self.clock,
+            verify_pass=self.rosters.verify,
+            roster=self.rosters.current,
+            accept_without_roster=self.config.screening.accept_without_roster,
+            rules=self.config.rules,
+            clock_synchronised=self.time_sync.synchronised,
+            fault=lambda: reader.fault,
+        )
+        self.shelf_reader = reader
+        self.shelf_thread = PollThread(
+            "shelf-camera", reader.poll, self.shelf.handle, self.hardware.camera_interval(settings)
+        )
 
     def _setup_uplink(self) -> None:
         if not self.config.uplink.url:
@@ -398,12 +435,16 @@ class Kiosk:
                 "relay": "open" if snap.relay_open else "ok",
             }
         alive, problems = self.alive() if self._running else (True, [])
-        return {
+        health = {
             "ok": alive,
             "problems": problems,
             "lanes": lanes,
             "journal": self.journal.status(),
         }
+        if self.shelf is not None:
+            thread = self.shelf_thread.alive if self._running else None
+            health["shelf"] = {**self.shelf.status(), "thread": thread}
+        return health
 
     def alive(self) -> tuple[bool, list[str]]:
         """Whether the watchdog may ping: every lane thread turning, every relay timer
@@ -445,6 +486,8 @@ class Kiosk:
             self.uplink.start()
         if self.voice is not None:
             self.voice_thread.start()
+        if self.shelf_thread is not None:
+            self.shelf_thread.start()
         self._running = True
         self._fevers_changed()  # alarms left open before a restart sound again
 
@@ -467,6 +510,8 @@ class Kiosk:
             workers = [w for u in self.units.values() for w in (*u.threads, u.runner)]
             if self.voice is not None:
                 workers.append(self.voice_thread)
+            if self.shelf_thread is not None:
+                workers.append(self.shelf_thread)
             for worker in workers:
                 try:
                     worker.stop()

@@ -124,8 +124,9 @@ class Facade:
         return self._health()
 
     def badges(self) -> dict[str, str]:
-        """Health of thermometer, camera, relay, uplink and clock for the guard screen:
-        ``ok``, ``warn``, ``fault`` or ``off`` (not fitted / not configured)."""
+        """Health of thermometer, camera, relay, uplink, clock, voice and (with a shelf
+        camera) the pickup shelf's camera for the guard screen: ``ok``, ``warn``, ``fault``
+        or ``off`` (not fitted / not configured)."""
         lanes = self._health()["lanes"].values()
         badges = {
             part: "fault" if any(v[part] == "fault" for v in lanes) else "ok"
@@ -140,6 +141,9 @@ class Facade:
             badges["uplink"] = {"ok": "ok", "backing_off": "warn"}.get(state, "fault")
         badges["clock"] = self._clock_badge()
         badges["audio"] = self._audio_badge()
+        shelf = self._health().get("shelf")
+        if shelf is not None:  # only at a gate with a shelf camera: its fault is no lane's
+            badges["shelf"] = "fault" if shelf["camera"] == "fault" else "ok"
         return badges
 
     def _audio_badge(self) -> str:
@@ -344,7 +348,9 @@ class Facade:
     def parcels_state(self) -> dict:
         """The pickup point for the guard: ``waiting`` parcels (takeaway first, each with how
         long it waited and ``late`` for takeaway past ``takeaway_late_min``), ``overdue``
-        ones (uncollected after ``overdue_days``), and how many ``items`` wait."""
+        ones (uncollected after ``overdue_days``), how many ``items`` wait, the parcels
+        ``collected`` today (newest first, each with ``how``: ``guard`` or ``shelf``), and
+        whether the gate has a ``shelf`` camera."""
         settings = self._config.parcels
         store = self._kiosk.parcels
         now = self.clock.now()
@@ -355,6 +361,8 @@ class Facade:
                 {**p.view(now), "late": p.urgent and p.waited_s(now) > late_s} for p in waiting
             ],
             "overdue": [p.view(now) for p in store.overdue(settings.overdue_days)],
+            "collected": store.collected(since=now.date().isoformat()),
+            "shelf": self._kiosk.shelf is not None,
             "items": sum(p.count for p in waiting),
             "overdue_days": settings.overdue_days,
             "takeaway_late_min": settings.takeaway_late_min,
@@ -491,6 +499,19 @@ class Facade:
         else:
             raise KioskError(f"no simulated part named {part!r}")
         return scene.state()
+
+    def simulate_shelf(self, text: str | None) -> dict:
+        """Someone holds *text* (a pass) up to the pickup shelf's camera, or with ``None``
+        takes it away; returns what the shelf camera sees now.
+
+        :raises KioskError: not simulated hardware, or no simulated shelf camera.
+        """
+        world = self._kiosk.hardware.world
+        shelf = self._config.parcels.shelf
+        if world is None or shelf is None or shelf.source != "sim":
+            raise KioskError("no simulated pickup shelf camera")
+        world.shelf.show(text)
+        return world.shelf.state()
 
 
 def _masked(data: dict) -> dict:

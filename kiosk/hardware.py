@@ -10,6 +10,9 @@ A provider gives the kiosk, lane by lane, what its drivers need and nothing else
     default, the Pi's GPIO).
 ``camera(lane, settings)``
     The lane's :class:`~kiosk.camera.capture.FrameSource`; nothing is opened yet.
+``shelf_camera(settings)``
+    The pickup shelf's :class:`~kiosk.camera.capture.FrameSource` (``[parcels]
+    shelf_camera``, as :class:`~kiosk.config.CameraSettings`); nothing is opened yet.
 ``camera_interval(settings)``
     Seconds between two camera reads. A real camera's ``read()`` blocks until its next frame
     (0 s); a source that does not block is paced at the configured frame rate.
@@ -92,6 +95,13 @@ class PiHardware:
         :raises ConfigError: ``source = "sim"``, which only the simulated world has.
         """
         return open_source(settings, lane=lane)
+
+    def shelf_camera(self, settings) -> FrameSource:
+        """The frame source ``[parcels] shelf_camera`` names (never ``"sim"`` here).
+
+        :raises CameraError: the source names neither a camera nor an existing file.
+        """
+        return open_source(settings)
 
     def camera_interval(self, settings) -> float:
         """0 s: a camera's ``read()`` waits for its next frame by itself."""

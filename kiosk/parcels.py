@@ -12,6 +12,9 @@ The store: the journal's events ``parcel.received`` and ``parcel.collected`` are
 of them, kept by a journal listener and caught up from the events at start, so a crash
 between the event and the row loses nothing. Waiting parcels are also held in memory by
 household, so a lane can ask at every scan without touching the disk.
+
+A parcel is collected by the guard's tap or, at a gate with a shelf camera, by the household's
+pass shown there (:mod:`kiosk.shelf`); ``parcel.collected`` says which (``how``).
 """
 
 from __future__ import annotations
@@ -291,37 +294,53 @@ class ParcelStore:
             self._waiting.setdefault(parcel_id, parcel)
         return parcel
 
-    def collect(self, parcel_id: str, *, by: str, how: str = "guard") -> Parcel:
+    def collect(
+        self, parcel_id: str, *, by: str, how: str = "guard", pass_id: str | None = None
+    ) -> Parcel:
         """Mark *parcel_id* collected: journals ``parcel.collected`` with how long it waited.
 
-        :param how: ``guard`` (one tap on the guard screen) or ``pickup_scan`` (the
-            household's pass shown at the pickup shelf).
+        :param by: the guard's name, or ``shelf``.
+        :param how: ``guard`` (one tap on the guard screen) or ``shelf`` (the household's
+            pass shown to the pickup shelf's camera, :mod:`kiosk.shelf`).
+        :param pass_id: the pass shown at the shelf (recorded with the event).
         :raises KioskError: no such parcel waiting.
         """
         with self._lock:
             parcel = self._waiting.get(parcel_id)
         if parcel is None:
             raise KioskError(f"no parcel {parcel_id!r} waiting")
-        self.journal.append(
-            "parcel.collected",
-            {
-                "parcel_id": parcel.id,
-                "household": parcel.household,
-                "count": parcel.count,
-                "slot": parcel.slot,
-                "kind": parcel.kind,
-                "by": by,
-                "how": how,
-                "waited_s": round(parcel.waited_s(self.clock.now())),
-            },
-        )
+        data = {
+            "parcel_id": parcel.id,
+            "household": parcel.household,
+            "count": parcel.count,
+            "slot": parcel.slot,
+            "kind": parcel.kind,
+            "by": by,
+            "how": how,
+            "waited_s": round(parcel.waited_s(self.clock.now())),
+        }
+        if pass_id:
+            data["pass_id"] = pass_id
+        self.journal.append("parcel.collected", data)
         with self._lock:  # the listener has done it, unless the disk held the event back
             self._waiting.pop(parcel_id, None)
         return parcel
 
-    def collect_household(self, household: str, *, by: str, how: str = "guard") -> list[Parcel]:
-        """Mark every parcel waiting for *household* collected (one tap); returns them."""
-        return [self.collect(p.id, by=by, how=how) for p in self.waiting(household)]
+    def collect_household(
+        self, household: str, *, by: str, how: str = "guard", pass_id: str | None = None
+    ) -> list[Parcel]:
+        """Mark every parcel waiting for *household* collected (one tap, or one showing of
+        its pass at the shelf); returns them. A parcel the guard collected meanwhile is
+        skipped."""
+        done = []
+        for parcel in self.waiting(household):
+            try:
+                done.append(self.collect(parcel.id, by=by, how=how, pass_id=pass_id))
+            except KioskError:
+                with self._lock:
+                    if parcel.id in self._waiting:
+                        raise  # not collected meanwhile: the journal refused
+        return done
 
     # -- what the screens ask --------------------------------------------------------------
 
@@ -339,6 +358,26 @@ class ParcelStore:
         if not household:
             return None
         return notice(self.waiting(household))
+
+    def collected(self, since: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Parcels collected since *since* (an ISO date or time), newest first, as the guard
+        screen lists them: ``how`` they went (``guard``: marked by a guard; ``shelf``: the
+        household's pass at the shelf camera) and when."""
+        out = []
+        for event in self.journal.recent(limit, types=("parcel.collected",), since=since):
+            data = event.data
+            out.append(
+                {
+                    "id": data.get("parcel_id"),
+                    "household": data.get("household"),
+                    "count": data.get("count"),
+                    "slot": data.get("slot"),
+                    "kind": data.get("kind"),
+                    "how": "shelf" if data.get("how") == "shelf" else "guard",
+                    "collected_at": event.ts,
+                }
+            )
+        return out
 
     def overdue(self, days: float) -> list[Parcel]:
         """Parcels uncollected after *days*, oldest first."""

@@ -325,35 +325,9 @@ def screen_pass(
     def deny(reason: Reason, detail: str = "") -> Decision:
         return decision(False, reason, detail)
 
-    untrusted = clock_synchronised is False and rules is not None
-    if untrusted and rules.untrusted_clock == "deny":
-        return deny(Reason.CLOCK_UNTRUSTED, "the system clock is not synchronised")
-    try:
-        reason = Reason(check.reason)
-    except ValueError:
-        return deny(Reason.PASS_MALFORMED, f"unknown check result {check.reason!r}")
-    if (
-        reason in VALIDITY_REASONS
-        and untrusted
-        and rules.untrusted_clock == "ignore_validity"
-        and claims is not None
-    ):
-        warnings.append(str(reason))  # the clock, not the pass, may be wrong
-        reason = Reason.GRANTED
-    if reason != Reason.GRANTED or claims is None:
-        if reason == Reason.GRANTED:
-            reason = Reason.PASS_MALFORMED
-        return deny(reason, getattr(check, "detail", ""))
-    status = roster.pass_status(pass_id)
-    if status == "revoked":
-        return deny(Reason.PASS_REVOKED)
-    if status == "suspended":
-        return deny(Reason.PASS_SUSPENDED)
-    unknown = kind == "resident" and status is None
-    if unknown and (roster.loaded or not accept_without_roster):
-        return deny(Reason.PASS_UNKNOWN)
-    if status not in (None, "active"):
-        return deny(Reason.PASS_SUSPENDED, f"roster status {status!r}")
+    refused = _invalid(check, roster, accept_without_roster, rules, clock_synchronised, warnings)
+    if refused is not None:
+        return deny(*refused)
     if rules is None:
         observed = _home_observation(roster, now, direction, household, deny, "deny")
         return observed or decision(True, Reason.GRANTED)
@@ -385,6 +359,62 @@ def screen_pass(
         if passback:
             warnings.append(str(Reason.ANTI_PASSBACK))
     return decision(True, Reason.GRANTED)
+
+
+def valid_pass(
+    check,
+    roster: Roster,
+    *,
+    accept_without_roster: bool = True,
+    rules=None,
+    clock_synchronised: bool | None = None,
+) -> tuple[Reason, str]:
+    """Whether a checked pass is a good pass of this gate, whatever lane it is shown at:
+    the verifier's result (signature, site, validity window), the clock-trust rule
+    (``untrusted_clock``) and the roster (revoked, suspended, unknown). The first rules of
+    :func:`screen_pass`, with nothing of passing through (hours, home observation, quota,
+    anti-passback): the pickup shelf checks a pass with it. Never raises.
+
+    :return: ``(Reason.GRANTED, "")`` for a good pass, else the denial's reason and detail.
+    """
+    refused = _invalid(check, roster, accept_without_roster, rules, clock_synchronised, [])
+    return refused if refused is not None else (Reason.GRANTED, "")
+
+
+def _invalid(check, roster, accept_without_roster, rules, clock_synchronised, warnings):
+    """``(reason, detail)`` when the pass itself is refused, else ``None``; a validity error
+    ignored under ``untrusted_clock = "ignore_validity"`` is appended to *warnings*."""
+    claims = getattr(check, "claims", None)
+    untrusted = clock_synchronised is False and rules is not None
+    if untrusted and rules.untrusted_clock == "deny":
+        return Reason.CLOCK_UNTRUSTED, "the system clock is not synchronised"
+    try:
+        reason = Reason(check.reason)
+    except ValueError:
+        return Reason.PASS_MALFORMED, f"unknown check result {check.reason!r}"
+    if (
+        reason in VALIDITY_REASONS
+        and untrusted
+        and rules.untrusted_clock == "ignore_validity"
+        and claims is not None
+    ):
+        warnings.append(str(reason))  # the clock, not the pass, may be wrong
+        reason = Reason.GRANTED
+    if reason != Reason.GRANTED or claims is None:
+        if reason == Reason.GRANTED:
+            reason = Reason.PASS_MALFORMED
+        return reason, getattr(check, "detail", "")
+    status = roster.pass_status(getattr(claims, "pass_id", None))
+    if status == "revoked":
+        return Reason.PASS_REVOKED, ""
+    if status == "suspended":
+        return Reason.PASS_SUSPENDED, ""
+    unknown = kind_name(getattr(claims, "kind", None)) == "resident" and status is None
+    if unknown and (roster.loaded or not accept_without_roster):
+        return Reason.PASS_UNKNOWN, ""
+    if status not in (None, "active"):
+        return Reason.PASS_SUSPENDED, f"roster status {status!r}"
+    return None
 
 
 def _home_observation(roster, now, direction, household, deny, mode) -> Decision | None:

@@ -2,7 +2,8 @@
 
 Checks, per lane where it applies: the MLX90614 answers on I2C with a valid PEC and a valid
 temperature; the camera opens and delivers frames; the relay pin can be claimed (and is left
-off); the door contact and exit button can be read; then the data folder's free space and
+off); the door contact and exit button can be read; the pickup shelf's camera delivers frames
+(with ``[parcels] shelf_camera``); then the data folder's free space and
 that it takes writes, the system clock's synchronisation (the check ``[rules] clock_check``
 names, as the daemon asks it), and the committee server with the gate's token (through
 :mod:`kiosk.uplink`; skipped when no ``url`` is configured).
@@ -19,6 +20,7 @@ import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from kiosk.clock import SystemClock
@@ -46,9 +48,12 @@ def run(cfg, hardware, *, clock=None) -> list[Check]:
     try:
         for name, lane in cfg.lanes.items():
             checks.append(_thermometer(name, lane, hardware))
-            checks.append(_camera(name, lane, hardware))
+            checks.append(_camera(name, lane.camera, partial(hardware.camera, name, lane.camera)))
             checks.append(_relay(name, lane, clock, hardware))
             checks.append(_inputs(name, lane, clock, hardware))
+        shelf = cfg.parcels.shelf
+        if shelf is not None:
+            checks.append(_camera("shelf", shelf, partial(hardware.shelf_camera, shelf)))
         checks.extend(_disk(cfg))
         checks.append(_clock(cfg, hardware))
         checks.append(_committee(cfg, clock))
@@ -74,9 +79,10 @@ def _thermometer(name, lane, hardware) -> Check:
     return Check("thermometer (I2C, PEC)", name, OK, detail)
 
 
-def _camera(name, lane, hardware) -> Check:
+def _camera(name, settings, open_source) -> Check:
+    """*open_source()* (a lane's camera, or the pickup shelf's) delivers frames."""
     try:
-        source = hardware.camera(name, lane.camera)
+        source = open_source()
     except KioskError as exc:
         return Check("camera", name, FAIL, str(exc))
     frames, shape = 0, None
@@ -88,13 +94,13 @@ def _camera(name, lane, hardware) -> Check:
                 if frames >= FRAMES:
                     break
     except (KioskError, OSError) as exc:
-        return Check("camera", name, FAIL, f"{lane.camera.source}: {exc}")
+        return Check("camera", name, FAIL, f"{settings.source}: {exc}")
     finally:
         with contextlib.suppress(Exception):
             source.close()
     if frames < FRAMES:
-        return Check("camera", name, FAIL, f"{lane.camera.source}: {frames} frames delivered")
-    return Check("camera", name, OK, f"{lane.camera.source}: {frames} frames {shape[1]}x{shape[0]}")
+        return Check("camera", name, FAIL, f"{settings.source}: {frames} frames delivered")
+    return Check("camera", name, OK, f"{settings.source}: {frames} frames {shape[1]}x{shape[0]}")
 
 
 def _relay(name, lane, clock, hardware) -> Check:

@@ -53,6 +53,13 @@ class SimHardware:
             return self.world.lane(lane).camera
         return open_source(settings, lane=lane)
 
+    def shelf_camera(self, settings) -> FrameSource:
+        """The pickup shelf's rendering camera for ``source = "sim"``; any other source is
+        opened as on a Pi."""
+        if settings.source.strip() == "sim":
+            return self.world.shelf.camera
+        return open_source(settings)
+
     def camera_interval(self, settings) -> float:
         """The rendering camera never blocks, so it is read at the configured frame rate."""
         return 1.0 / settings.fps

@@ -3,12 +3,14 @@ a camera that renders what is held up to it. Only the lowest layer is replaced; 
 scanner, lanes and everything above run as in production.
 
 A person in front of a lane is two facts: the forehead temperature the IR sensor sees, and the
-text held up to the camera (a pass, or anything else).
+text held up to the camera (a pass, or anything else). The pickup shelf has a camera of its own
+(:class:`SimShelf`), for a gate configured with a shelf camera.
 """
 
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
 from kiosk.errors import ConfigError
 from kiosk.sim.audio import SimAudio
@@ -126,6 +128,23 @@ class SimLane:
             }
 
 
+class SimShelf:
+    """The pickup shelf's simulated surroundings: a camera a resident holds a pass up to.
+
+    :param camera: the shelf's :class:`~kiosk.sim.camera.SimCamera`.
+    """
+
+    def __init__(self, camera: SimCamera) -> None:
+        self.camera = camera
+
+    def show(self, text: str | None) -> None:
+        """Hold *text* (a pass) up to the shelf camera; ``None`` takes it away."""
+        self.camera.present(text)
+
+    def state(self) -> dict:
+        return {"text": self.camera.text}
+
+
 class SimWorld:
     """Every lane's surroundings, built from the lanes' settings.
 
@@ -152,6 +171,13 @@ class SimWorld:
             self.lanes[name] = SimLane(
                 name, sensor, camera, door=getattr(settings, "door", None), pin_factory=pin_factory
             )
+        self._seed = seed
+
+    @cached_property
+    def shelf(self) -> SimShelf:
+        """The pickup shelf, for ``[parcels] shelf_camera = "sim"`` (its camera is rendered
+        when first asked for)."""
+        return SimShelf(SimCamera(seed=self._seed + len(self.lanes)))
 
     def bus(self, number: int) -> FakeSMBus:
         return self.buses[number]

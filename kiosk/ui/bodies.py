@@ -151,6 +151,14 @@ class TemporaryPass(Body):
     }
 
 
+class ShelfShow(Body):
+    """``POST /api/sim/shelf`` (demo): a pass held up to the pickup shelf's camera (no
+    ``text``: taken away)."""
+
+    text: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    message: ClassVar[str] = "sim.error.step_in"
+
+
 class StepIn(Body):
     """``POST /api/sim/<lane>/step_in`` (demo): someone steps in front of a lane."""
 

@@ -39,7 +39,7 @@ def _refused(key: str, detail: str, status: int = 400):
     return (
         jsonify(
             error=key,
-            message=i18n.translate(f"maint.{key}", g.get("lang", "zh")),
+            message=i18n.translate(f"maint.{key}", getattr(g, "lang", "zh")),
             message_zh=i18n.translate(f"maint.{key}", "zh"),
             message_en=i18n.translate(f"maint.{key}", "en"),
             detail=detail,

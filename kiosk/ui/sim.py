@@ -1,5 +1,6 @@
 """Demo only: the "simulate" panel drives the simulated world (never real hardware), through
-:meth:`kiosk.facade.Facade.simulate`."""
+:meth:`kiosk.facade.Facade.simulate` (a lane) and :meth:`kiosk.facade.Facade.simulate_shelf`
+(the pickup shelf's camera)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,15 @@ def part(lane: str):
     except KioskError:
         return jsonify(error="no such lane"), 404
     return jsonify(ok=True, lane=state)
+
+
+@bp.post("/shelf")
+@login_required()
+def shelf():
+    """Hold ``text`` up to the pickup shelf's camera; no ``text`` (or null) takes it away."""
+    text = bodies.parse(bodies.ShelfShow).text or None
+    try:
+        scene = current_app.extensions["kiosk"].simulate_shelf(text)
+    except KioskError:
+        return jsonify(error="no simulated shelf camera"), 404
+    return jsonify(ok=True, shelf=scene)

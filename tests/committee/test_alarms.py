@@ -135,3 +135,27 @@ def test_a_committee_cannot_acknowledge_another_sites_alarm(client, db, clock):
     with db.transaction() as session:
         (alarm,) = alarms.open_alarms(session)
     assert post_form(client, f"/alarms/{alarm.id}/ack", {"outcome": "checked"}).status_code == 404
+
+
+def test_a_sensor_fault_is_named_by_the_part_that_failed(client, db, clock):
+    token = add_gate(db, clock)
+    shelf = event(1, "alert.sensor_fault", source="shelf_camera", state="fault", message="x")
+    shelf["lane"] = None  # the pickup shelf's camera belongs to no lane
+    _push(
+        client,
+        token,
+        [
+            shelf,
+            event(2, "alert.sensor_fault", source="camera", state="fault", message="no frame"),
+            event(3, "alert.sensor_fault", source="thermometer", state="fault", message="PEC"),
+            event(4, "alert.sensor_fault", source="audio", state="fault", message="gone"),
+        ],
+    )
+    with db.transaction() as session:
+        shown = [alarms.view(a) for a in alarms.open_alarms(session)]
+    assert [(a["what"], a["lane"]) for a in shown] == [
+        ("alarm.alert.sensor_fault.shelf_camera", None),
+        ("alarm.alert.sensor_fault.camera", "main"),
+        ("alarm.alert.sensor_fault.thermometer", "main"),
+        ("alarm.alert.sensor_fault", "main"),
+    ]

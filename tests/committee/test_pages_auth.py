@@ -163,6 +163,7 @@ def test_every_word_the_templates_use_is_in_the_catalogue():
     from committee import alarms, live, report
 
     built = [f"alarm.{k}" for k in alarms.KINDS] + [f"event.{t}" for t in live.SHOWN]
+    built += [alarms.what(alarms.SENSOR, s) for s in alarms.SENSOR_SOURCES]
     built += [f"outcome.{o}" for o in (*alarms.FEVER_OUTCOMES, *alarms.OTHER_OUTCOMES)]
     built += [f"outcome.{s}" for s in report.FEVER_STATES]
     built += [f"reg.kind.{k}" for k in KINDS] + [f"reg.outcome.{o}" for o in OUTCOMES]

@@ -127,8 +127,14 @@ def test_fit_fever_alarm_beside_the_other_lane(screens, live, lang):
 def test_fit_guard_screen_with_its_panel_and_dialogs(screens, live, lang):
     page = guard_screen(screens, lang)
     page.click("#sim-toggle")
-    sim = "#sim select, #sim input, #sim button"
+    sim = "#sim select, #sim input, #sim button:not([hidden])"
     assert problems(page, f"{GUARD.replace(', #parcel-toggle', '')}, {sim}") == []
+    page.select_option("#sim-pass", index=1)
+    page.click("#sim-shelf-show")  # the pass held at the shelf: its button takes it away
+    expect(page.locator("#sim-shelf-away")).to_be_visible()
+    assert problems(page, sim) == []
+    page.click("#sim-shelf-away")
+    expect(page.locator("#sim-shelf-show")).to_be_visible()
     page.click("#sim-close")
     for opener, dialog, must_see in (
         ('.open-gate[data-lane="main"]', "#open-dialog", "input, button"),

@@ -88,3 +88,74 @@ def test_parcel_takeaway_first_and_overdue_listed(page, live):
     expect(page.locator("#parcel-waiting li")).to_have_count(1)
     page.click("#parcel-close")
     kiosk.parcels.collect_household("8-0301", by="guard")
+
+
+def test_parcel_collected_at_the_shelf_leaves_the_pickup_page(page, live):
+    kiosk = live.kiosk
+    shelf = kiosk.world.shelf
+    shelf.show(None)
+    expect(page.locator('[data-badge="shelf"]')).to_have_class(re.compile(r"\bdot-ok\b"))
+    page.click("#parcel-toggle")
+    page.fill("#parcel-household", "8-0301")
+    page.click('#parcel-form label.tap:has(input[name="count"][value="3"])')
+    page.fill("#parcel-slot", "C5")
+    page.click("#parcel-record")
+    waiting = page.locator("#parcel-waiting li")
+    expect(waiting).to_have_count(1)
+    expect(waiting.first).to_contain_text("8-0301 · 3 件 · 快递 · C5")
+    expect(page.locator("#parcel-collected li.how-shelf")).to_have_count(0)
+
+    # the resident holds the pass up to the shelf camera (real frames, the real scanner)
+    shelf.show(live.token("8-0301"))
+    expect(page.locator("#parcel-waiting li.parcel-empty")).to_have_text("没有待取的快递")
+    expect(page.locator("#parcel-collected-title")).to_be_visible()
+    done = page.locator("#parcel-collected li.how-shelf")
+    expect(done).to_have_count(1)
+    expect(done).to_contain_text("8-0301 · 3 件 · 快递 · C5")
+    expect(done).to_contain_text("取件架扫码")
+    expect(page.locator('#counts [data-count="parcels"]')).to_have_text("0")
+    (collected,) = kiosk.journal.recent(1, types=("parcel.collected",))
+    assert collected.data["by"] == "shelf" and collected.data["how"] == "shelf"
+    assert collected.data["household"] == "8-0301"
+    page.click("#parcel-close")
+
+    # the demo's simulate panel shows a pass at the shelf and takes it away
+    shelf.show(None)
+    page.click("#sim-toggle")
+    page.select_option("#sim-pass", label="7-1201 出入证 (valid)")
+    page.click("#sim-shelf-show")
+    for _ in range(100):
+        if shelf.camera.text == live.token("7-1201"):
+            break
+        page.wait_for_timeout(50)
+    assert shelf.camera.text == live.token("7-1201")
+    page.click("#sim-shelf-away")
+    for _ in range(100):
+        if shelf.camera.text is None:
+            break
+        page.wait_for_timeout(50)
+    assert shelf.camera.text is None
+    page.click("#sim-close")
+
+
+def test_parcel_shelf_camera_fault_is_shown_to_the_guard_and_no_lane_s(page, live):
+    kiosk = live.kiosk
+    camera = kiosk.world.shelf.camera
+    mark = page.locator("#parcel-shelf-fault")
+    expect(mark).to_be_hidden()
+    camera.unplug()
+    try:
+        expect(mark).to_be_visible()  # after no_frame_fault_s without a frame
+        expect(mark).to_have_text("取件架摄像故障")
+        expect(page.locator('[data-badge="shelf"]')).to_have_class(re.compile(r"\bdot-fault\b"))
+        expect(page.locator('[data-badge="camera"]')).to_have_class(re.compile(r"\bdot-ok\b"))
+        expect(page.locator("#lane-main .flags")).to_have_text("")
+        # the lanes go on deciding
+        lane = kiosk.world.lanes["main"]
+        lane.step_in(NORMAL_FOREHEAD_C, live.token("7-1201"))
+        expect(page.locator("#lane-main")).to_have_class(re.compile(r"\bstate-granted\b"))
+        lane.leave()
+    finally:
+        camera.replug()
+    expect(mark).to_be_hidden()
+    expect(page.locator('[data-badge="shelf"]')).to_have_class(re.compile(r"\bdot-ok\b"))

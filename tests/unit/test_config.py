@@ -208,3 +208,33 @@ def test_config_https_needs_a_certificate_and_its_key(tmp_path):
     assert cfg.ui.https
     assert cfg.resolve(cfg.ui.tls_cert_file) == tmp_path / "a.crt"
     assert not config.load(write(tmp_path, '[gate]\nhardware = "sim"\n')).ui.https
+
+
+def test_config_shelf_camera_is_optional_and_takes_a_lane_camera_source(tmp_path):
+    base = '[lanes.main.camera]\nsource = "/dev/video0"\n'
+    assert config.load(write(tmp_path, base)).parcels.shelf is None
+    cfg = config.load(write(tmp_path, base + '[parcels]\nshelf_camera = "/dev/video2"\n'))
+    assert cfg.parcels.shelf_camera == "/dev/video2"
+    assert cfg.parcels.shelf == config.CameraSettings(source="/dev/video2")
+    demo = config.load(ROOT / "config" / "demo.toml")
+    assert demo.parcels.shelf is not None and demo.parcels.shelf.source == "sim"
+
+
+def test_config_shelf_camera_errors_name_file_and_key(tmp_path):
+    base = '[lanes.main.camera]\nsource = "/dev/video0"\n'
+    path = write(tmp_path, base + "[parcels]\nshelf_camara = '/dev/video2'\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert str(path) in str(err.value) and "did you mean 'shelf_camera'" in str(err.value)
+    with pytest.raises(ConfigError, match=r"k.toml.*parcels.shelf_camera"):
+        config.load(write(tmp_path, base + "[parcels]\nshelf_camera = 2\n"))
+    with pytest.raises(ConfigError, match=r"\[parcels\] shelf_camera: 'sim' needs"):
+        config.load(write(tmp_path, base + '[parcels]\nshelf_camera = "sim"\n'))
+    with pytest.raises(ConfigError, match=r"already the camera of lane 'main'"):
+        config.load(write(tmp_path, base + '[parcels]\nshelf_camera = "/dev/video0"\n'))
+    with pytest.raises(
+        ConfigError, match=r"k.toml: \[parcels\] shelf_camera: a camera source without"
+    ):
+        config.load(write(tmp_path, base + '[parcels]\nshelf_camera = " /dev/video2"\n'))
+    sim = '[gate]\nhardware = "sim"\n[parcels]\nshelf_camera = "sim"\n'
+    assert config.load(write(tmp_path, sim)).parcels.shelf.source == "sim"

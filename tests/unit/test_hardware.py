@@ -125,3 +125,45 @@ def test_sim_hardware_switches_faults_and_refuses_unknown_ones(clock):
     assert sensor.bad_pec is True and sensor.oserror_rate == 0.5
     with pytest.raises(ConfigError, match="LANE:FAULT"):
         hardware.switch_faults(["exit:bad_pec"])
+
+
+def test_daemon_on_pi_hardware_reads_the_shelf_camera_it_names(tmp_path, clock):
+    import dataclasses
+
+    from kiosk.camera.capture import FileSource
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "a.png"), np.zeros((48, 64, 3), np.uint8))
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    cv2.imwrite(str(shelf / "b.png"), np.zeros((48, 64, 3), np.uint8))
+    cfg = pi_config(tmp_path, frames)
+    with_shelf = dataclasses.replace(
+        cfg, parcels=config_mod.ParcelSettings(shelf_camera=str(shelf))
+    )
+    kiosk = Kiosk(
+        with_shelf, PiHardware(pin_factory=MockFactory(), bus_factory=Buses(clock)), clock=clock
+    )
+    try:
+        assert isinstance(kiosk.shelf_reader.source, FileSource)
+        assert kiosk.shelf_reader.source is not kiosk.units["main"].reader.source
+    finally:
+        kiosk.close()
+    missing = dataclasses.replace(
+        cfg, parcels=config_mod.ParcelSettings(shelf_camera=str(tmp_path / "nowhere"))
+    )
+    with pytest.raises(ConfigError, match=r"\[parcels\] shelf_camera: .*no such file"):
+        Kiosk(missing, PiHardware(pin_factory=MockFactory(), bus_factory=Buses(clock)), clock=clock)
+
+
+def test_sim_hardware_gives_the_shelf_its_own_rendering_camera(clock):
+    from kiosk.config import CameraSettings
+
+    cfg = config_mod.from_dict({"gate": {"hardware": "sim"}})
+    hardware = SimHardware(clock, cfg.lanes)
+    camera = hardware.shelf_camera(CameraSettings(source="sim"))
+    assert camera is hardware.world.shelf.camera
+    assert camera is not hardware.camera("main", cfg.lanes["main"].camera)
+    hardware.world.shelf.show("P-TEXT")
+    assert camera.text == "P-TEXT" and camera.corners is not None

@@ -219,3 +219,24 @@ def test_parcels_disk_full_keeps_the_parcel_on_the_list(tmp_path, clock):
     assert journal.read("SELECT id FROM parcels") == [(parcel.id,)]
     assert clock.now() - parcel.received_at < timedelta(seconds=1)
     journal.close()
+
+
+def test_parcels_collected_today_say_how(store, clock):
+    at_shelf = store.receive(form(), by="guard")
+    by_guard = store.receive(form(household="8-0301", count=1, slot="B1"), by="guard")
+    store.collect_household("7-1201", by="shelf", how="shelf", pass_id="P0007120101")
+    store.collect(by_guard.id, by="guard1")
+    today = clock.now().date().isoformat()
+    listed = store.collected(since=today)
+    assert [(p["id"], p["how"]) for p in listed] == [(by_guard.id, "guard"), (at_shelf.id, "shelf")]
+    assert listed[1]["household"] == "7-1201" and listed[1]["slot"] == "A3"
+    tomorrow = (clock.now().date() + timedelta(days=1)).isoformat()
+    assert store.collected(since=tomorrow) == []
+
+
+def test_parcels_collect_household_records_the_pass_shown(store, journal):
+    store.receive(form(), by="guard")
+    store.collect_household("7-1201", by="shelf", how="shelf", pass_id="P0007120101")
+    (event,) = journal.recent(1, types=("parcel.collected",))
+    assert event.data["pass_id"] == "P0007120101"
+    assert event.data["by"] == "shelf" and event.data["how"] == "shelf"

@@ -56,3 +56,65 @@ def test_parcels_api_refuses_a_bad_form_field_by_field(client, kiosk):  # noqa: 
     assert post(client, "/api/parcels", ["not", "a", "form"]).status_code == 400
     assert post(client, "/api/parcels/collect", {}).status_code == 400
     assert kiosk.parcels.waiting() == []
+
+
+def shelf_client(tmp_path, clock, **parcels):
+    """A signed-in client of a demo kiosk (keys made before it starts, the demo roster)
+    whose ``[parcels]`` are *parcels*; returns ``(client, kiosk)``."""
+    import dataclasses
+
+    from kiosk import config as config_mod
+    from kiosk.accounts import Accounts
+    from kiosk.sim import demo
+    from kiosk.sim.hardware import simulated_kiosk
+    from kiosk.ui import create_app
+    from tests.unit.test_ui import PASSWORD, _config
+
+    cfg = _config(tmp_path)
+    cfg = dataclasses.replace(cfg, parcels=config_mod.ParcelSettings(**parcels))
+    demo.ensure_keys(cfg.keys_dir)
+    k = simulated_kiosk(cfg, clock)
+    k.rosters.replace(demo.roster(cfg.gate.site, clock.now().date()))
+    Accounts(k.journal).add("guard", PASSWORD, "guard")
+    screen = create_app(
+        k.facade, secret_key=b"k" * 32, session_idle_min=30, maintenance_idle_min=10
+    )
+    c = screen.test_client()
+    login(c)
+    return c, k
+
+
+def test_parcels_api_lists_parcels_collected_at_the_shelf(tmp_path, clock):
+    from kiosk.sim import demo
+
+    c, k = shelf_client(tmp_path, clock, shelf_camera="sim")
+    try:
+        good = demo.demo_passes(k.config.keys_dir, k.config.gate.site, clock.now())[0]
+        page = c.get("/").get_data(as_text=True)
+        assert 'data-badge="shelf"' in page and 'id="sim-shelf-show"' in page
+        post(c, "/api/parcels", {"household": good.household, "count": "2", "slot": "A3"})
+        shown = post(c, "/api/sim/shelf", {"text": good.token})
+        assert shown.status_code == 200 and shown.get_json()["shelf"]["text"] == good.token
+        for _ in range(3):  # the shelf camera's thread, turn by turn
+            for event in k.shelf_reader.poll():
+                k.shelf.handle(event)
+            clock.advance(0.1)
+        state = c.get("/api/parcels").get_json()
+        assert state["waiting"] == [] and state["items"] == 0 and state["shelf"] is True
+        (done,) = state["collected"]
+        assert done["household"] == good.household and done["how"] == "shelf"
+        away = post(c, "/api/sim/shelf", {"text": None})
+        assert away.get_json()["shelf"]["text"] is None
+        assert post(c, "/api/sim/shelf", ["not", "a", "body"]).status_code == 400
+    finally:
+        k.close()
+
+
+def test_parcels_sim_shelf_is_refused_without_a_simulated_shelf_camera(tmp_path, clock):
+    c, k = shelf_client(tmp_path, clock)
+    try:
+        assert post(c, "/api/sim/shelf", {"text": "x"}).status_code == 404
+        page = c.get("/").get_data(as_text=True)
+        assert 'data-badge="shelf"' not in page and "sim-shelf-show" not in page
+    finally:
+        k.close()

@@ -374,3 +374,62 @@ def test_policy_never_raises(text, reading, body, rules, direction, sync, minute
     )
     assert isinstance(got.reason, Reason)
     assert got.granted == (got.reason == Reason.GRANTED)
+
+
+# -- the pass alone, wherever it is shown (the pickup shelf) --------------------------------
+
+#: The reasons the pass and the roster give, before any rule of passing through (a single
+#: re-entry pass already used, PASS_USED, is a rule of passing: the pass itself is good).
+PASS_REASONS = {str(r) for r in Reason if r.startswith("PASS_")} - {"PASS_USED"} | {
+    "CLOCK_UNTRUSTED"
+}
+
+
+def valid(text, *, at=NOW, sync=None, rules=RULES):
+    check = passes.verify(text, KEYRING, site=SITE, now=at)
+    return policy.valid_pass(check, ROSTER, rules=rules, clock_synchronised=sync)
+
+
+def test_policy_valid_pass_refuses_what_the_table_refuses_for_the_pass_itself():
+    """Every row of the decision table: where a lane refuses the pass itself, valid_pass
+    gives the same reason; where a lane refuses for a rule of passing (hours, home
+    observation, quota, anti-passback) or the temperature, the pass is good."""
+    for label, kwargs, inward, outward in TABLE:
+        reason, _ = valid(
+            kwargs["text"],
+            at=kwargs.get("at", NOW),
+            sync=kwargs.get("sync"),
+            rules=kwargs.get("rules", RULES),
+        )
+        expected = {inward, outward} & PASS_REASONS
+        assert {str(reason)} == (expected or {"GRANTED"}), label
+
+
+def test_policy_valid_pass_applies_the_clock_trust_rule():
+    lenient = dataclasses.replace(RULES, untrusted_clock="ignore_validity")
+    assert valid(token(end=NOW), sync=False, rules=lenient) == (Reason.GRANTED, "")
+    assert valid(token(end=NOW), sync=True, rules=lenient)[0] == Reason.PASS_EXPIRED
+    deny = dataclasses.replace(RULES, untrusted_clock="deny")
+    assert valid(GOOD, sync=False, rules=deny)[0] == Reason.CLOCK_UNTRUSTED
+    assert valid(token("P9"))[0] == Reason.PASS_UNKNOWN  # not on the loaded roster
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=_texts,
+    body=_bodies,
+    rules=st.one_of(st.none(), _rules),
+    sync=st.sampled_from([None, True, False]),
+)
+def test_policy_valid_pass_never_raises_and_agrees_with_screen_pass(text, body, rules, sync):
+    check = passes.verify(text, KEYRING, site=SITE, now=NOW)
+    roster = Roster.from_body(body)
+    reason, _ = policy.valid_pass(check, roster, rules=rules, clock_synchronised=sync)
+    assert isinstance(reason, Reason)
+    lane = policy.screen_pass(
+        check, roster, now=NOW, direction="in", rules=rules, clock_synchronised=sync
+    )
+    if reason != Reason.GRANTED:
+        assert lane.reason == reason and not lane.granted
+    else:
+        assert str(lane.reason) not in PASS_REASONS

@@ -43,7 +43,20 @@ def test_selftest_demo_passes(cfg):
     assert by_name(checks, "camera").result == "ok"
     assert by_name(checks, "relay").result == "ok"
     assert by_name(checks, "committee", "-").result == "skip"
-    assert {c.lane for c in checks} == {"main", "exit", "-"}
+    assert by_name(checks, "camera", "shelf").result == "ok"  # the demo has a shelf camera
+    assert {c.lane for c in checks} == {"main", "exit", "shelf", "-"}
+
+
+def test_selftest_checks_the_shelf_camera_apart_from_the_lanes(cfg):
+    hardware = SimHardware(SystemClock(), cfg.lanes)
+    hardware.world.shelf.camera.unplug()
+    checks = selftest.run(cfg, hardware)
+    assert selftest.failed(checks)
+    bad = by_name(checks, "camera", "shelf")
+    assert bad.result == "FAIL" and "unplugged" in bad.detail
+    assert by_name(checks, "camera", "main").result == "ok"
+    no_shelf = dataclasses.replace(cfg, parcels=config_mod.ParcelSettings())
+    assert "shelf" not in {c.lane for c in run(no_shelf)}
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,7 @@ def test_ui_bodies_every_json_endpoint_is_found(client):
         "/maintenance/main/calibration/preview",
         "/maintenance/main/emissivity",
         "/api/passes/temporary",
+        "/api/sim/shelf",
     ):
         assert ("POST", expected) in found
 

@@ -71,14 +71,14 @@
     node.dataset.alarm = a.id;
     node.dataset.live = "1";
     node.classList.add("alarm-" + a.kind.replace(/\./g, "-"));
-    node.querySelector(".what").textContent = w("alarm." + a.kind);
+    node.querySelector(".what").textContent = w(a.what);
     node.querySelector(".where").textContent = place(a);
     const time = node.querySelector("time");
     time.textContent = hhmmss(a.raised_at);
     time.dateTime = a.raised_at;
     if (a.temperature_c) node.querySelector(".value").textContent = celsius(a.temperature_c);
     else if (a.silent_s) node.querySelector(".value").textContent = ageText(a.silent_s);
-    else if (a.source) node.querySelector(".value").textContent = a.source;
+    else if (a.message) node.querySelector(".value").textContent = a.message;
     if (a.household) node.querySelector(".household").textContent = w("household") + " " + a.household;
     if (a.cleared_at) node.querySelector(".cleared").textContent = w("now.cleared") + " " + hhmmss(a.cleared_at);
     const form = node.querySelector("form.ack");

@@ -1,7 +1,8 @@
 // The pickup point (取件处) on the guard screen: the tile's notice when a household with
 // parcels shows its pass (one tap marks them collected), and the dialog to record a parcel
 // (household, a tap for how many, the shelf slot, a tap to record), list what waits
-// (takeaway first, with how long it has waited) and what is overdue.
+// (takeaway first, with how long it has waited), what is overdue, and what was collected today
+// (by a guard's tap, or by the household's pass at the shelf camera).
 "use strict";
 (function () {
   const words = JSON.parse(document.getElementById("words").textContent);
@@ -113,6 +114,26 @@
     const overdue = $("parcel-overdue");
     overdue.textContent = "";
     state.overdue.forEach((p) => overdue.append(item(p)));
+    const collected = $("parcel-collected");
+    collected.textContent = "";
+    $("parcel-collected-title").hidden = !(state.collected || []).length;
+    (state.collected || []).forEach((p) => collected.append(done(p)));
+  }
+
+  function done(p) {
+    const li = document.createElement("li");
+    li.className = "parcel collected how-" + p.how;
+    li.dataset.id = p.id;
+    li.dataset.how = p.how;
+    const span = document.createElement("span");
+    span.textContent = [p.household, p.count + " " + w("parcel.items"), w("parcel.kind." + p.kind), p.slot]
+      .filter(Boolean)
+      .join(" · ");
+    const how = document.createElement("small");
+    how.className = "parcel-how";
+    how.textContent = w("parcel.how." + p.how) + " " + (p.collected_at || "").slice(11, 16);
+    li.append(span, how);
+    return li;
   }
 
   function load() {
@@ -160,6 +181,15 @@
       .then((state) => state && setCount(state.items));
   }
 
+  // the shelf camera's fault stays in sight on the pickup button, whatever the status bar shows
+  const shelfFault = $("parcel-shelf-fault");
+  document.addEventListener("kiosk:event", (e) => {
+    const ev = e.detail;
+    if (!shelfFault || ev.type !== "alert.sensor_fault" || ev.lane) return;
+    if ((ev.data || {}).source !== "shelf_camera") return;
+    shelfFault.hidden = ev.data.state !== "fault";
+  });
+
   // a parcel recorded or collected anywhere (another guard screen too) updates the count
   let soon = null;
   document.addEventListener("kiosk:event", (e) => {
@@ -171,4 +201,22 @@
   });
   // how long each parcel has waited moves on
   setInterval(refresh, 30000);
+
+  // demo: hold the chosen pass up to the simulated shelf camera, or take it away (one of the
+  // two buttons at a time, so the simulate panel keeps to one row of buttons)
+  const shelfShow = $("sim-shelf-show");
+  if (shelfShow) {
+    const shelfAway = $("sim-shelf-away");
+    const held = (yes) => {
+      shelfShow.hidden = yes;
+      shelfAway.hidden = !yes;
+    };
+    shelfShow.addEventListener("click", () => {
+      const text = $("sim-text").value || $("sim-pass").value || null;
+      post("/api/sim/shelf", { text }).then(({ ok }) => ok && held(text !== null));
+    });
+    shelfAway.addEventListener("click", () =>
+      post("/api/sim/shelf", { text: null }).then(({ ok }) => ok && held(false)),
+    );
+  }
 })();
