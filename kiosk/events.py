@@ -25,6 +25,12 @@ class PassPresented(LaneInput):
 
 
 @dataclass(frozen=True)
+class CodeUnread(LaneInput):
+    """The camera keeps finding a code it cannot read (for ``HINT_AFTER_S`` or more): a pass
+    held too far away, or shown too small. Sent again about once a second while it lasts."""
+
+
+@dataclass(frozen=True)
 class PersonPresent(LaneInput):
     """The thermometer sees someone step in front of it."""
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from kiosk import policy
 from kiosk.errors import KioskError
-from kiosk.events import PassPresented, SensorStatus
+from kiosk.events import CodeUnread, PassPresented, SensorStatus
 from kiosk.reasons import Reason
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ class PickupShelf:
                 return None
             if isinstance(event, PassPresented):
                 return self._on_pass(event)
+            if isinstance(event, CodeUnread):
+                return None  # nobody at the shelf is asked to come closer
         except Exception:  # the shelf never stops: a bad report is logged and forgotten
             log.exception("pickup shelf: could not handle %r", type(event).__name__)
             return None

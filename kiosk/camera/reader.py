@@ -1,4 +1,5 @@
-"""The camera side of a lane: frames in, ``PassPresented`` and camera health events out.
+"""The camera side of a lane: frames in, ``PassPresented``, ``CodeUnread`` and camera health
+events out.
 
 :class:`PassReader` has no thread of its own. The daemon calls :meth:`PassReader.poll` in
 the camera thread's loop; each call grabs one frame, and returns the events to put on the
@@ -20,16 +21,25 @@ from kiosk.camera.capture import FrameSource
 from kiosk.camera.scanner import ChangeGate, Debouncer, Detection, Scanner, focus_measure, to_gray
 from kiosk.config import CameraSettings
 from kiosk.errors import CameraError
-from kiosk.events import PassPresented, SensorStatus
+from kiosk.events import CodeUnread, PassPresented, SensorStatus
 
 __all__ = ["PassReader", "ReaderSnapshot"]
 
 log = logging.getLogger(__name__)
 
-Event = PassPresented | SensorStatus
+Event = PassPresented | CodeUnread | SensorStatus
 
 UNREAD_RETRY_FRAMES = 15
 """Frames scanned in a row, even if unchanged, while something code-like stays unread."""
+
+HINT_AFTER_S = 0.4
+"""A code located but not read for this long (s) makes a :class:`~kiosk.events.CodeUnread`."""
+
+HINT_GAP_S = 0.7
+"""Scanned frames without a located code for longer than this (s) end the streak."""
+
+HINT_REPEAT_S = 1.0
+"""While the streak lasts, ``CodeUnread`` is sent again after this many seconds."""
 
 RECONNECT_FIRST_S = 0.5
 """First wait before reopening a failed camera, in seconds; it doubles after each failure."""
@@ -121,6 +131,9 @@ class PassReader:
         self._next_attempt = now
         self._reopened_t = now
         self._unread_streak = 0
+        self._located_since: float | None = None  # first frame of the streak (monotonic s)
+        self._located_last = 0.0
+        self._hinted: float | None = None  # when the last CodeUnread went out
         self._frame_times: deque[float] = deque(maxlen=32)
         self._frames = 0
         self._scans = 0
@@ -141,6 +154,9 @@ class PassReader:
 
         - :class:`~kiosk.events.PassPresented` for each code read whose text was not
           reported within ``debounce_s``.
+        - :class:`~kiosk.events.CodeUnread` when the scanner has located a code in its frames
+          for ``HINT_AFTER_S`` without reading any (gaps up to ``HINT_GAP_S``), then again
+          every ``HINT_REPEAT_S`` while that lasts.
         - ``SensorStatus(source="camera", ok=False)`` once, when no frame has arrived for
           ``no_frame_fault_s`` (the device failed, or delivers nothing); the source is then
           reopened with back-off from 0.5 s doubling to ``reconnect_max_s``.
@@ -181,7 +197,9 @@ class PassReader:
         detections: list[Detection] | None = None
         if self.gate.changed(gray, now):
             detections = self.scanner.scan(gray)
-            unread = not detections and self.scanner.stats.candidates > 0
+            stats = self.scanner.stats
+            unread = not detections and (stats.candidates > 0 or stats.located > 0)
+            events.extend(self._hint(now, bool(detections), stats.located > 0))
             self._unread_streak = self._unread_streak + 1 if unread else 0
             # Something code-like but unread (a pass still moving into focus): keep scanning
             # the next frames, up to UNREAD_RETRY_FRAMES, then let the gate rest.
@@ -204,6 +222,30 @@ class PassReader:
                     self._last_step = self.scanner.stats.step
                     self._last_read_t = now
         return events
+
+    def _hint(self, now: float, read: bool, located: bool) -> list[Event]:
+        """A :class:`CodeUnread` when a located, unread code has lasted ``HINT_AFTER_S``.
+
+        zxing locates a code it cannot decode in a third of the frames of a pass held too far
+        away, and in none of the benchmark's empty frames; asking for the streak to last
+        0.4 s keeps a single odd frame (a textured shirt going past) from prompting anyone.
+        """
+        if read:
+            self._located_since = self._hinted = None
+            return []
+        if not located:
+            if self._located_since is not None and now - self._located_last > HINT_GAP_S:
+                self._located_since = self._hinted = None
+            return []
+        if self._located_since is None or now - self._located_last > HINT_GAP_S:
+            self._located_since, self._hinted = now, None
+        self._located_last = now
+        if now - self._located_since < HINT_AFTER_S:
+            return []
+        if self._hinted is not None and now - self._hinted < HINT_REPEAT_S:
+            return []
+        self._hinted = now
+        return [CodeUnread(self.lane, now)]
 
     def _failed(self, now: float, message: str) -> None:
         """The source failed: remember why and schedule the next reopen."""

@@ -99,9 +99,16 @@ class ZxingBackend:
         self._binarizer = getattr(zxingcpp.Binarizer, binarizer)
         self._try_downscale = try_downscale
         self._try_invert = try_invert
+        self._checksum = zxingcpp.ErrorType.Checksum
+        self.located = 0
 
     def decode(self, gray: np.ndarray) -> list[Detection]:
-        """Read every QR code in *gray* (2-D uint8)."""
+        """Read every QR code in *gray* (2-D uint8).
+
+        A code whose finder patterns, format and grid zxing found but whose data failed its
+        error correction (``ErrorType.Checksum``: a code too small, soft or smeared to sample)
+        is not a detection; it adds one to :attr:`located`, which the caller resets.
+        """
         results = self._zx.read_barcodes(
             gray,
             formats=self._formats,
@@ -110,10 +117,13 @@ class ZxingBackend:
             try_invert=self._try_invert,
             text_mode=self._zx.TextMode.Plain,
             binarizer=self._binarizer,
+            return_errors=True,
         )
         found = []
         for barcode in results:
             if not barcode.valid:
+                if barcode.error.type == self._checksum:
+                    self.located += 1
                 continue
             pos = barcode.position
             corners = (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
@@ -210,6 +220,10 @@ class ScanStats:
         no region, at half size).
     :param candidates: how many code-like regions the cheap look found (0 means the ladder
         was skipped).
+    :param located: how many times, in a scan that read nothing, zxing found a code (finder
+        patterns, format and grid) whose data it could not recover: a code in view but too
+        small, soft or smeared to read (held too far away). 0 after a read, and always 0
+        with the pyzbar backend, which reports no such thing.
     :param scans: scans since the scanner was made.
     :param steps: how often each step read a code, by step name.
     """
@@ -217,6 +231,7 @@ class ScanStats:
     ms: float = 0.0
     step: str | None = None
     candidates: int = 0
+    located: int = 0
     scans: int = 0
     steps: dict[str, int] = field(default_factory=dict)
 
@@ -290,6 +305,11 @@ class Scanner:
         )
         self._both = ZxingBackend(try_invert=True) if zxing else None
         self._zbar = PyzbarBackend() if zxing else None
+        self._locators = [
+            b
+            for b in (self.backend, self._global, self._global_both, self._both)
+            if isinstance(b, ZxingBackend)
+        ]
 
     def scan(self, frame: np.ndarray) -> list[Detection]:
         """The QR codes readable in *frame* (BGR or greyscale uint8); empty if none.
@@ -299,6 +319,8 @@ class Scanner:
         the pixels' sake: a frame of any content or size gives a (possibly empty) list.
         """
         start = time.perf_counter()
+        for backend in self._locators:
+            backend.located = 0
         gray = to_gray(frame)
         regions = self.candidate_regions(gray)
         step: str | None = None
@@ -317,6 +339,7 @@ class Scanner:
         stats.ms = (time.perf_counter() - start) * 1000.0
         stats.step = step
         stats.candidates = len(regions)
+        stats.located = 0 if found else sum(b.located for b in self._locators)
         stats.scans += 1
         if step is not None:
             stats.steps[step] = stats.steps.get(step, 0) + 1
