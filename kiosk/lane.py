@@ -5,7 +5,9 @@ and :meth:`Lane.tick` (time passing); :class:`LaneThread` runs both from a queue
 and the simulator calls them directly on a fake clock.
 
 States: ``idle`` -> ``measuring`` (a good pass waits for a temperature) -> ``granted`` (relay
-pulsed) | ``denied`` -> ``idle``, with a timeout at each step.
+pulsed) | ``denied`` -> ``idle``, with a timeout at each step. While idle, a camera that keeps
+seeing a code it cannot read (:class:`~kiosk.events.CodeUnread`) raises the snapshot's
+``closer`` guidance until a pass is read, the person leaves or :data:`CLOSER_FORGET_S` passes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from kiosk import policy
 from kiosk.errors import JournalError
 from kiosk.events import (
+    CodeUnread,
     DoorClosed,
     DoorOpened,
     ExitRequested,
@@ -40,6 +43,9 @@ IDLE, MEASURING, GRANTED, DENIED = "idle", "measuring", "granted", "denied"
 MANUAL_TEMPERATURE_TIMEOUT_S = 90.0
 #: How long a pass denial waits for the person's temperature, so that the record carries it.
 DENIAL_WAIT_S = 1.5
+#: The "hold your pass closer" hint ends this long (s) after the camera last reported a code
+#: it could not read; until then it stays up, so one person is asked once.
+CLOSER_FORGET_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,9 @@ class LaneSnapshot:
     #: The household's parcels waiting at the pickup point (``kiosk.parcels.Notice`` as a
     #: dict), for the guard's tile; the resident is only told that there are some.
     parcels: dict | None = None
+    #: Nobody's pass is read yet, but the camera keeps seeing a code it cannot read (held
+    #: too far away): the person is asked to hold the pass closer.
+    closer: bool = False
     version: int = 0
 
     def to_dict(self) -> dict:
@@ -146,6 +155,7 @@ class Lane:
         self._faults: dict[str, str] = {}
         self._door_open_since: float | None = None  # door contact open since (monotonic)
         self._door_alarm: str | None = None  # "door.forced" / "door.held_open" while raised
+        self._closer_t = 0.0  # when the camera last reported a code it could not read
         self._snapshot = LaneSnapshot(name, settings.direction)
 
     # -- inputs ----------------------------------------------------------------------------
@@ -165,7 +175,10 @@ class Lane:
             self._unstable = None
             if self.state == IDLE:
                 self._snapshot = replace(self._snapshot, temperature_c=None)
+            self._snapshot = replace(self._snapshot, closer=False)
             self._publish()
+        elif isinstance(event, CodeUnread):
+            self._on_code_unread(event)
         elif isinstance(event, SensorStatus):
             self._on_sensor_status(event)
         elif isinstance(event, ManualOpen):
@@ -179,6 +192,9 @@ class Lane:
         """Let time pass: end timeouts and result displays."""
         now = self.clock.monotonic()
         self._tick_door(now)
+        if self._snapshot.closer and now - self._closer_t >= CLOSER_FORGET_S:
+            self._snapshot = replace(self._snapshot, closer=False)
+            self._publish()
         if self._deadline is None or now < self._deadline:
             return
         if self.state == MEASURING and self._denial is not None:
@@ -211,9 +227,20 @@ class Lane:
 
     # -- handlers --------------------------------------------------------------------------
 
+    def _on_code_unread(self, event: CodeUnread) -> None:
+        """A code in view that the camera cannot read: ask for the pass closer, while
+        nobody's pass is being handled (never over a measurement or a result)."""
+        if self.state != IDLE:
+            return
+        self._closer_t = event.t
+        if not self._snapshot.closer:
+            self._snapshot = replace(self._snapshot, closer=True)
+            self._publish()
+
     def _on_pass(self, event: PassPresented) -> None:
         if event.text == self._last_text and self.state != IDLE:
             return  # the same code still in view
+        self._snapshot = replace(self._snapshot, closer=False)  # read: no need to come closer
         now = self.clock.now()
         check = self.verify_pass(event.text, now)
         claims = check.claims

@@ -23,6 +23,13 @@ CAMERA_AT = {
     "left": ("请将二维码对准左侧摄像头", "Hold the QR code to the camera on the left", "←"),
     "right": ("请将二维码对准右侧摄像头", "Hold the QR code to the camera on the right", "→"),
 }
+#: Where the camera is, for the "hold your pass closer" hint.
+CAMERA_IS = {
+    "below": ("摄像头在下方", "The camera is below"),
+    "above": ("摄像头在上方", "The camera is above"),
+    "left": ("摄像头在左侧", "The camera is on the left"),
+    "right": ("摄像头在右侧", "The camera is on the right"),
+}
 #: Reasons shown amber rather than red: the thermometer, not the person, is the problem.
 AMBER_REASONS = ("SENSOR_FAULT",)
 
@@ -100,6 +107,11 @@ def _view(lane: dict[str, Any], camera_at: str) -> dict[str, Any]:
     words, words_en, arrow = CAMERA_AT.get(camera_at, CAMERA_AT["below"])
     out["title"], out["title_en"] = show.zh, show.en
     out["action"], out["action_en"], out["arrow"] = words, words_en, arrow
+    if lane.get("closer"):  # a code in view the camera cannot read: held too far away
+        closer = CATALOGUE["closer"]
+        out["colour"] = BUSY
+        out["title"], out["title_en"] = closer.zh, closer.en
+        out["action"], out["action_en"] = CAMERA_IS.get(camera_at, CAMERA_IS["below"])
     if thermometer_down:
         manual = CATALOGUE["manual_measure"]
         out["colour"] = AMBER

@@ -272,6 +272,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "event.auth.login_failed": ("登录失败", "Failed sign-in"),
     # -- thermometer and camera maintenance --
     "ambient.low": ("环境温度低：请测手腕", "Ambient low: measure the wrist"),
+    "lane.closer": ("已提示：出入证靠近摄像头", "Asked to hold the pass closer"),
     "event.calibration.changed": ("测温仪校准", "Thermometer calibrated"),
     "maint.title": ("设备维护", "Maintenance"),
     "maint.thermometer": ("测温仪", "Thermometer"),

@@ -53,6 +53,7 @@ class Prompt:
 _ALL = (
     # guidance
     Prompt("show_pass", "请出示出入证", "Please show your pass", GUIDE, 1.0),
+    Prompt("closer", "请将出入证靠近摄像头", "Hold your pass closer to the camera", GUIDE),
     Prompt("look_at_sensor", "请看测温区", "Please look at the thermometer", GUIDE, 0.8),
     Prompt(
         "manual_measure", "请配合保安手动测温", "Please let the guard take your temperature", GUIDE
@@ -223,6 +224,8 @@ def cues(prev, snap, now: float) -> list[Cue]:
       then, when granted, ``parcel_waiting`` if the household has parcels at the pickup point;
     - the lane starts measuring: ``look_at_sensor`` (after a short delay), or
       ``manual_measure`` when the thermometer is faulty;
+    - the idle lane's camera sees a code it cannot read (``closer`` rises): ``closer``, at
+      once (the camera has already watched it for 0.4 s); the lane raises it once a person;
     - someone steps up to an idle lane: ``show_pass`` (after a delay, so a person who shows
       the pass at once never hears it).
     """
@@ -240,6 +243,8 @@ def cues(prev, snap, now: float) -> list[Cue]:
         if not was and not snap.manual_temperature:
             return [_cue(snap, CATALOGUE["look_at_sensor"], now, GUIDE_STALE_S)]
         return []
+    if snap.state == IDLE and snap.closer and not (prev is not None and prev.closer):
+        return [_cue(snap, CATALOGUE["closer"], now, GUIDE_STALE_S)]
     if snap.state == IDLE and snap.present and not (prev is not None and prev.present):
         return [_cue(snap, CATALOGUE["show_pass"], now, GUIDE_STALE_S)]
     return []
@@ -248,8 +253,9 @@ def cues(prev, snap, now: float) -> list[Cue]:
 def wanted(cue: Cue, snap) -> bool:
     """Whether *cue*, still waiting, applies to its lane's latest snapshot *snap*.
 
-    Guidance holds while the lane stays in the state it was made for (and, for
-    ``show_pass``, while someone is there); a result or notice holds until the next result.
+    Guidance holds while the lane stays in the state it was made for (``closer`` while the
+    lane still asks for it; ``show_pass`` while someone is there and is not being asked to
+    come closer); a result or notice holds until the next result.
     """
     if snap.result_no != cue.result_no:
         return False
@@ -261,4 +267,6 @@ def wanted(cue: Cue, snap) -> bool:
         return snap.manual_temperature
     if cue.prompt.name == "look_at_sensor":
         return not snap.manual_temperature
-    return snap.present
+    if cue.prompt.name == "closer":
+        return snap.closer
+    return snap.present and not snap.closer

@@ -8,6 +8,7 @@ from kiosk import passes
 from kiosk.actuators import Relay
 from kiosk.config import LaneSettings, ScreeningSettings
 from kiosk.events import (
+    CodeUnread,
     ManualOpen,
     PassPresented,
     PersonLeft,
@@ -17,7 +18,7 @@ from kiosk.events import (
 )
 from kiosk.journal import Journal
 from kiosk.keys import init_keys, issue_pass, load_private_key, load_public_keys
-from kiosk.lane import DENIED, GRANTED, IDLE, MEASURING, Lane
+from kiosk.lane import CLOSER_FORGET_S, DENIED, GRANTED, IDLE, MEASURING, Lane
 from kiosk.roster import Roster
 
 SITE = "test-compound"
@@ -371,3 +372,55 @@ def test_lane_household_under_observation_coming_in_is_granted_with_the_date_to_
         assert granted.data["warnings"] == ["HOME_OBSERVATION"]  # the committee sees it too
     finally:
         next(lanes, None)
+
+
+def closer_changes(lane):
+    """The lane's ``closer`` guidance as published, each change once."""
+    out = []
+    for snap in lane.snapshots:
+        if not out or out[-1] != snap.closer:
+            out.append(snap.closer)
+    return out
+
+
+def test_lane_asks_for_the_pass_closer_until_it_is_read(rig, clock, keydir):
+    rig.handle(PersonPresent("main", clock.monotonic()))
+    rig.handle(CodeUnread("main", clock.monotonic()))
+    assert rig.state == IDLE and rig.snapshot().closer
+    assert rig.snapshot().to_dict()["closer"] is True
+    for _ in range(3):  # the camera goes on reporting it: still one request
+        clock.advance(1.0)
+        rig.handle(CodeUnread("main", clock.monotonic()))
+        rig.tick()
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    assert rig.state == MEASURING and not rig.snapshot().closer
+    rig.handle(reading(clock, 36.5))
+    assert rig.state == GRANTED and not rig.snapshot().closer
+    assert closer_changes(rig) == [False, True, False]
+    assert "pass.scanned" in types(rig)  # nothing journaled for the hint itself
+    assert len(types(rig)) == 3
+
+
+def test_lane_never_asks_for_the_pass_closer_over_a_measurement_or_a_result(rig, clock, keydir):
+    rig.handle(PassPresented("main", clock.monotonic(), token(keydir, clock)))
+    rig.handle(CodeUnread("main", clock.monotonic()))
+    assert rig.state == MEASURING and not rig.snapshot().closer
+    rig.handle(reading(clock, 36.5))
+    rig.handle(CodeUnread("main", clock.monotonic()))
+    assert rig.state == GRANTED and not rig.snapshot().closer
+
+
+def test_lane_closer_ends_when_the_person_leaves_or_the_code_is_gone(rig, clock):
+    rig.handle(PersonPresent("main", clock.monotonic()))
+    rig.handle(CodeUnread("main", clock.monotonic()))
+    rig.handle(PersonLeft("main", clock.monotonic()))
+    assert not rig.snapshot().closer
+    rig.handle(CodeUnread("main", clock.monotonic()))
+    assert rig.snapshot().closer
+    clock.advance(CLOSER_FORGET_S - 0.1)
+    rig.tick()
+    assert rig.snapshot().closer
+    clock.advance(0.1)
+    rig.tick()
+    assert not rig.snapshot().closer
+    assert closer_changes(rig) == [False, True, False, True, False]

@@ -45,6 +45,22 @@ def test_resident_view_idle_points_at_the_camera():
     assert view(lane(), camera_at="left")["arrow"] == "←"
 
 
+def test_resident_view_asks_for_the_pass_closer_and_says_where_the_camera_is():
+    shown = view(lane(closer=True))
+    assert (shown["colour"], shown["title"], shown["title_en"], shown["arrow"]) == (
+        "busy",
+        "请将出入证靠近摄像头",
+        "Hold your pass closer to the camera",
+        "↓",
+    )
+    assert (shown["action"], shown["action_en"]) == ("摄像头在下方", "The camera is below")
+    assert shown["long"]
+    above = view(lane(closer=True), camera_at="above")
+    assert (above["arrow"], above["action"]) == ("↑", "摄像头在上方")
+    # a pass read ends it: the lane measures
+    assert view(lane("measuring", closer=False))["title"] == "请看测温区"
+
+
 def test_resident_view_granted_with_temperature_and_parcels():
     parcels = {
         "household": "7-1201",

@@ -123,6 +123,40 @@ def test_prompts_guidance():
     assert prompts.cues(snap("granted", result_no=1, present=True), after, 4.0) == []
 
 
+def test_prompts_closer_is_said_at_once_when_the_lane_asks_and_once_only():
+    asked = snap("idle", present=True, closer=True)
+    (cue,) = prompts.cues(snap("idle", present=True), asked, 3.0)
+    assert cue.prompt.name == "closer" and cue.due == 3.0
+    assert (cue.prompt.zh, cue.prompt.en) == (
+        "请将出入证靠近摄像头",
+        "Hold your pass closer to the camera",
+    )
+    assert prompts.cues(asked, replace(asked, version=5), 3.5) == []
+    # the pass is read: the request is over, and a pending show_pass is not said over it
+    assert not prompts.wanted(cue, snap("measuring", present=True))
+    assert not prompts.wanted(cue, snap("idle", present=True))
+    (show,) = prompts.cues(snap("idle"), snap("idle", present=True), 0.0)
+    assert not prompts.wanted(show, asked)
+
+
+def test_voice_closer_interrupts_show_pass_and_a_result_interrupts_closer(speaker, clock):
+    voice, audio = speaker
+    voice.tell(snap("idle", present=True))
+    voice.step()
+    clock.advance(1.0)
+    voice.step()
+    assert heard(audio) == [(1.0, "main", "show_pass")]
+    clock.advance(0.2)
+    voice.tell(snap("idle", present=True, closer=True))
+    voice.step()
+    assert heard(audio)[-1] == (1.2, "main", "closer")
+    closer = voice._playing[1]
+    clock.advance(0.3)
+    voice.tell(snap("granted", result_no=1, reason="GRANTED", present=True))
+    voice.step()
+    assert closer.stopped and heard(audio)[-1] == (1.5, "main", "granted")
+
+
 def test_prompts_wanted_drops_what_the_lane_moved_past():
     (show,) = prompts.cues(snap("idle"), snap("idle", present=True), 0.0)
     assert prompts.wanted(show, snap("idle", present=True))

@@ -72,6 +72,7 @@
       flags.push(source === "door" ? w("event." + lane.faults.door) : w("fault") + ": " + w("badge." + source));
     }
     if (lane.ambient_low) flags.push(w("ambient.low"));
+    if (lane.closer) flags.push(w("lane.closer"));
     setField(tile, "flags", flags.join(" · "));
     tile.querySelector(".manual-temp").hidden = !lane.manual_temperature;
     countdowns[lane.name] = lane.hold_s > 0 ? Date.now() + lane.hold_s * 1000 : 0;
