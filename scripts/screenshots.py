@@ -1,7 +1,8 @@
 """Screenshots for the docs: the guard screen (idle, granted, a warning on the tile, the fever
 alarm beside the other lane, the live stream lost), the health form, the records, the
 maintenance page, and the resident screen (idle, granted with a parcel waiting, fever, a
-refused pass, the thermometer faulty), at the kiosk's 7-inch 800x480 screen and at 1280x800.
+refused pass, a pass held too far and asked closer, the thermometer faulty), at the kiosk's
+7-inch 800x480 screen and at 1280x800.
 
 Starts a demo kiosk (simulated hardware, a throw-away data folder) on a free loopback port,
 drives it with Playwright and Debian's Chromium, and writes PNG files to ``docs/``::
@@ -281,6 +282,11 @@ def shoot_resident(url: str, kiosk, passes, out: Path, chromium: str) -> list[Pa
             for fever in kiosk.facade.fevers():
                 kiosk.facade.acknowledge_fever(fever["seq"], "clinic", "screenshots")
             person(NORMAL_FOREHEAD_C, revoked, "red", "refused", page, size)
+            lane.step_in(NORMAL_FOREHEAD_C, token, held_cm=29)  # seen, too small to read
+            page.wait_for_selector('body[data-colour="busy"]', timeout=15000)
+            written.append(_save(page, out / f"resident-closer-{size}.png"))
+            lane.leave()
+            page.wait_for_selector('body[data-colour="idle"]', timeout=15000)
             lane.sensor.unplugged = True
             page.wait_for_selector('body[data-colour="amber"]', timeout=15000)
             lane.present(token)

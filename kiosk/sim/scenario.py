@@ -16,6 +16,9 @@ lane = "main"            # optional with one lane
 pass_id = "P0007120101"  # minted with the demo committee key
 object_c = 36.4          # what the IR sensor reads while the person stands there
 stay_s = 3.0
+held_cm = 30             # optional: the pass held this far from the camera (about 15 cm
+reacts_s = 0.8           # is where it is read); asked to come closer, the person brings it
+                         # to 15 cm this long after the hint (default 0.8 s)
 
 [[person]]
 at = 9.0
@@ -61,6 +64,8 @@ PERSON_KEYS = (
     "stay_s",
     "temporary",
     "single_reentry",
+    "held_cm",
+    "reacts_s",
 )
 TOP_KEYS = ("start", "config", "roster", "rules", "person", "step_s")
 
@@ -78,6 +83,8 @@ class Person:
     valid_until: datetime | None = None
     temporary: bool = False
     single_reentry: bool = True
+    held_cm: float | None = None
+    reacts_s: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,8 @@ def _person(entry: Any, where: str, lanes: list[str]) -> Person:
         else None,
         temporary=temporary,
         single_reentry=entry.get("single_reentry", True),
+        held_cm=_number(entry, "held_cm", where, lo=5, hi=100),
+        reacts_s=_number(entry, "reacts_s", where, 0.8, lo=0.1, hi=10),
     )
 
 
@@ -331,6 +340,8 @@ def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None])
     next_camera = dict.fromkeys(kiosk.units, 0.0)
     last_text: dict[str, str | None] = dict.fromkeys(kiosk.units)
     last_read = dict.fromkeys(kiosk.units, -1.0)
+    # a pass held too far: lane -> [person index, when they bring it closer (None: not asked)]
+    far: dict[str, list] = {}
     k = 0
     t = 0.0
     while t <= end:
@@ -340,12 +351,19 @@ def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None])
             lane = world.lanes[person.lane]
             if arriving:
                 if person.object_c is None:
-                    lane.present(texts[i])
+                    lane.present(texts[i], held_cm=person.held_cm)
                 else:
-                    lane.step_in(person.object_c, texts[i])
+                    lane.step_in(person.object_c, texts[i], held_cm=person.held_cm)
+                if person.held_cm is not None:
+                    far[person.lane] = [i, None]
+                else:
+                    far.pop(person.lane, None)
             else:
                 lane.leave()
+                if far.get(person.lane, [None])[0] == i:
+                    del far[person.lane]
             k += 1
+        _come_closer(kiosk, far, t, scenario, texts)
         busy = False
         for name, unit in kiosk.units.items():
             settings = kiosk.config.lanes[name]
@@ -381,6 +399,18 @@ def _drive(kiosk, clock: FakeClock, scenario: Scenario, texts: list[str | None])
                 next_camera[name] = max(next_camera[name], t)
         clock.advance(step)
         t += step
+
+
+def _come_closer(kiosk, far: dict[str, list], t: float, scenario: Scenario, texts) -> None:
+    """People holding the pass too far: asked to come closer (the lane's ``closer``), each
+    brings it to the distance the screen asks for after their reaction time."""
+    for name, entry in list(far.items()):
+        i, due = entry
+        if due is None and kiosk.units[name].lane.snapshot().closer:
+            entry[1] = t + scenario.people[i].reacts_s
+        elif due is not None and t >= due:
+            kiosk.world.lanes[name].present(texts[i])
+            del far[name]
 
 
 def run_file(path: str | Path) -> list[Event]:

@@ -14,7 +14,7 @@ from functools import cached_property
 
 from kiosk.errors import ConfigError
 from kiosk.sim.audio import SimAudio
-from kiosk.sim.camera import SimCamera
+from kiosk.sim.camera import SimCamera, held_at
 from kiosk.sim.mlx90614 import EmulatedMLX90614
 from kiosk.sim.smbus import FakeSMBus
 
@@ -88,19 +88,26 @@ class SimLane:
         pin.drive_low()
         pin.drive_high()
 
-    def step_in(self, object_c: float, text: str | None = None) -> None:
-        """A person steps in front of the sensor (forehead *object_c* °C), showing *text*."""
+    def step_in(
+        self, object_c: float, text: str | None = None, *, held_cm: float | None = None
+    ) -> None:
+        """A person steps in front of the sensor (forehead *object_c* °C), showing *text*
+        (held *held_cm* from the camera; ``None``: where the resident screen asks)."""
         with self._lock:
             self.person_c = float(object_c)
             self.sensor.object_c = float(object_c)
             self.text = text
-            self.camera.present(text)
+            self._show(text, held_cm)
 
-    def present(self, text: str | None) -> None:
-        """Hold *text* up to the camera (None: take it away)."""
+    def present(self, text: str | None, *, held_cm: float | None = None) -> None:
+        """Hold *text* up to the camera, *held_cm* from it (None: take it away)."""
         with self._lock:
             self.text = text
-            self.camera.present(text)
+            self._show(text, held_cm)
+
+    def _show(self, text: str | None, held_cm: float | None) -> None:
+        style = None if held_cm is None else held_at(self.camera.style, held_cm)
+        self.camera.present(text, style=style)
 
     def set_forehead(self, object_c: float | None) -> None:
         """Set what the IR sensor sees; None means nobody is there."""

@@ -109,6 +109,29 @@ def test_resident_screen_granted_with_parcel_then_idle(screen, live):
     live.kiosk.parcels.collect_household("7-1201", by=OPERATOR)
 
 
+def test_resident_screen_asks_for_a_far_pass_closer_then_shows_the_result(screen, live):
+    world = live.kiosk.world.lanes["main"]
+    before = len(live.kiosk.world.audio.played)
+    token = live.token("7-1201")
+    world.step_in(NORMAL_FOREHEAD_C, token, held_cm=29)  # seen, but too small to read
+    check(screen, live, "busy")
+    expect(screen.locator("#r-title")).to_have_text("请将出入证靠近摄像头")
+    expect(screen.locator("#r-title-en")).to_have_text("Hold your pass closer to the camera")
+    expect(screen.locator("#r-action")).to_have_text("摄像头在下方")
+    expect(screen.locator("#r-arrow")).to_have_text("↓")
+    started = time.monotonic()
+    world.present(token)  # brought to where the screen asks
+    check(screen, live, "green")
+    expect(screen.locator("#r-title")).to_have_text("请通行")
+    deadline = time.monotonic() + 10
+    said: list[str] = []
+    while "granted" not in said and time.monotonic() < deadline:
+        screen.wait_for_timeout(50)
+        said = [p.prompt for p in live.kiosk.world.audio.played[before:]]
+    assert said == ["closer", "granted"], said
+    back_to_idle(screen, live, started)
+
+
 def test_resident_screen_fever(screen, live):
     started = time.monotonic()
     live.kiosk.world.lanes["main"].step_in(FEVER_FOREHEAD_C, live.token("7-1201"))

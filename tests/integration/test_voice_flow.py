@@ -21,7 +21,7 @@ DECISIONS = ("access.granted", "access.denied")
 PROMPT_WITHIN_S = 0.15
 
 
-@pytest.mark.parametrize("name", ["basic.toml", "rules.toml"])
+@pytest.mark.parametrize("name", ["basic.toml", "rules.toml", "far.toml"])
 def test_voice_every_decision_gets_exactly_its_result_prompt(name, tmp_path):
     scenario = load(SCENARIOS / name)
     outcome = run_outcome(scenario, tmp_path)
@@ -63,6 +63,23 @@ def test_voice_simulate_prompts_prints_json_lines(tmp_path):
         "prompt": "granted",
         "text": "体温正常，请通行",
     }
+
+
+def test_voice_pass_held_too_far_is_asked_closer_once_then_read():
+    result = kiosk_cmd("simulate", "config/scenarios/far.toml", "--prompts")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    scenario = load(SCENARIOS / "far.toml")
+    far, near = scenario.people
+    assert far.held_cm == 30 and near.held_cm is None
+    said = [(line["prompt"], line["t"]) for line in lines]
+    assert [p for p, _ in said] == ["closer", "granted", "granted"]
+    assert lines[0]["text"] == "请将出入证靠近摄像头"
+    asked, granted = said[0][1], said[1][1]
+    # the camera watched the far code for 0.4 s first; read after the person came closer
+    assert far.at + 0.4 <= asked <= far.at + 1.0
+    assert asked + far.reacts_s <= granted <= asked + far.reacts_s + 0.5
+    assert said[2][1] < near.at + 1.0  # held where asked: read at once, never asked
 
 
 def test_voice_broken_speaker_is_a_badge_and_the_gate_still_opens(running_kiosk):
