@@ -197,8 +197,8 @@ def shoot_steps(url: str, kiosk, passes, out: Path, chromium: str, english=False
 
 
 def _pickup(page, kiosk, lane, token, pattern) -> list[Path]:
-    """The pickup point: a parcel's notice on the tile at the household's scan, and the
-    dialog with takeaway waiting."""
+    """The pickup point: a parcel's notice on the tile at the household's scan, the dialog
+    with takeaway waiting, and a parcel collected at the shelf camera."""
     from kiosk.parcels import ParcelForm
 
     page.wait_for_selector("#lane-main.state-idle", timeout=15000)
@@ -215,6 +215,13 @@ def _pickup(page, kiosk, lane, token, pattern) -> list[Path]:
     page.fill("#parcel-household", "8-0301")
     page.fill("#parcel-slot", "B2")
     shots.append(_save(page, Path(str(pattern).format("pickup"))))
+    # a parcel of the same household, collected when its pass is shown at the shelf camera
+    kiosk.parcels.receive(ParcelForm("7-1201", 3, "C5"), by="guard")
+    page.wait_for_selector("#parcel-waiting li:has-text('C5')")
+    kiosk.world.shelf.show(token)
+    page.wait_for_selector("#parcel-waiting li:has-text('C5')", state="detached")
+    kiosk.world.shelf.show(None)
+    shots.append(_save(page, Path(str(pattern).format("pickup-shelf"))))
     page.click("#parcel-close")
     kiosk.parcels.collect_household("9-0502", by="guard")
     return shots

@@ -117,6 +117,15 @@ def test_parcel_collected_at_the_shelf_leaves_the_pickup_page(page, live):
     (collected,) = kiosk.journal.recent(1, types=("parcel.collected",))
     assert collected.data["by"] == "shelf" and collected.data["how"] == "shelf"
     assert collected.data["household"] == "8-0301"
+    # with parcels waiting and today's collected list shown, closing needs no scrolling
+    for household, slot in (("9-0502", "T1"), ("7-1202", "B2")):
+        page.fill("#parcel-household", household)
+        page.fill("#parcel-slot", slot)
+        page.click("#parcel-record")
+        expect(page.locator("#parcel-waiting li", has_text=household)).to_have_count(1)
+    expect(page.locator("#parcel-close")).to_be_in_viewport(ratio=1)
+    for household in ("9-0502", "7-1202"):
+        kiosk.parcels.collect_household(household, by="guard")
     page.click("#parcel-close")
 
     # the demo's simulate panel shows a pass at the shelf and takes it away

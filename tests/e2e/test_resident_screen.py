@@ -4,6 +4,7 @@ thermometer faulty. Nothing on it names anyone; no text under 32 px; high contra
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -102,7 +103,8 @@ def test_resident_screen_granted_with_parcel_then_idle(screen, live):
     live.kiosk.world.lanes["main"].step_in(NORMAL_FOREHEAD_C, live.token("7-1201"))
     check(screen, live, "green")
     expect(screen.locator("#r-title")).to_have_text("请通行")
-    expect(screen.locator("#r-temp")).to_have_text("36.4 °C")
+    # the person's own reading: 36.4 °C within the simulated sensor's noise (sd 0.05 °C)
+    expect(screen.locator("#r-temp")).to_have_text(re.compile(r"^36\.[345] °C$"))
     expect(screen.locator("#r-parcel")).to_contain_text("您有快递在取件处")
     back_to_idle(screen, live, started)
     expect(screen.locator("#r-parcel")).to_be_hidden()
