@@ -86,7 +86,47 @@ def _scanner_rows(part: str, size: str, decoders: dict, checks: dict) -> list[st
             f"{_f(apart.get('still, 3 px a module or more', {}).get('decode_rate'), ' %')} "
             f"held still at 3 px a module or more | {words} | | |"
         )
+    located = ours.get("located")
+    if located:
+        rows.append(
+            f"| scanner {part} {size}: code located, not read (the hint's signal) | "
+            f"{located['empty_frames']} empty frames | of the missed frames "
+            f"{located['missed_located']}/{located['missed_frames']}, of those under 3 px a "
+            f"module {located['missed_under_3px_located']}/{located['missed_under_3px']} | "
+            f"0 empty frames | {'yes' if located['empty_frames'] == 0 else '**no**'} |"
+        )
     return rows
+
+
+def _prompt_rows(prompt: dict | None) -> list[str]:
+    """The per-person rows with and without "hold your pass closer", side by side."""
+    if not prompt:
+        return []
+
+    def words(f: dict) -> str:
+        shares = ", ".join(f"{_f(f.get(f'within_{s}s_percent'), ' %')}" for s in ("1", "2", "3"))
+        median = _f(f["median_s"], " s") if f.get("median_s") is not None else "never"
+        p95 = _f(f["p95_s"], " s") if f.get("p95_s") is not None else "never"
+        return f"within 1/2/3 s {shares}; median {median}, p95 {p95}"
+
+    out = []
+    clip = prompt.get("clip_s_after_code_in_view")
+    for group, label in (("all", "all"), ("held at under 3 px a module", "under 3 px a module")):
+        without, with_ = prompt["without"].get(group, {}), prompt["with"].get(group, {})
+        asked = prompt["prompted"].get(group, 0)
+        out.append(
+            f"| per person, {label} ({with_.get('people')}), with the prompt "
+            f"(clips {clip} s) | {_f(with_.get('within_1s_percent'), ' %')} within 1 s | "
+            f"with: {words(with_)}; without: {words(without)}; asked {asked} | | |"
+        )
+    hint = prompt.get("hint_after_code_in_view_s", {})
+    out.append(
+        f"| per person: code in view -> asked to come closer | {_f(hint.get('median'), ' s')} "
+        f"| p95 {_f(hint.get('p95'))} s; {hint.get('n', 0)} people asked, "
+        f"{prompt.get('prompted_before_code_in_view', 0)} before the whole code was in view "
+        f"| | |"
+    )
+    return out
 
 
 def rows(name: str, result: dict) -> list[str]:
@@ -126,6 +166,7 @@ def rows(name: str, result: dict) -> list[str]:
             f"those read, p95 {_f(read_p95)} s | median <= 0.2 s | "
             f"{'yes' if median is not None and median <= 0.2 else '**no**'} |"
         )
+        out += _prompt_rows(result.get("prompt"))
     elif name == "gate":
         met = result["met"]
         out.append(

@@ -34,9 +34,23 @@ MEDIAN_MS_TARGET = {"640x480": 3.0, "1280x720": 6.0}
 """Median ms per frame with a code that kiosk-zxing should stay under, by frame size."""
 
 
+class _Kiosk:
+    """kiosk's :class:`Scanner`; :attr:`located` says whether its last scan located a code it
+    could not read (what makes the reader's "hold your pass closer" hint)."""
+
+    def __init__(self, backend: str) -> None:
+        self.scanner = Scanner(backend)
+
+    def __call__(self, frame: np.ndarray, path: str) -> list[str]:
+        return [d.text for d in self.scanner.scan(frame)]
+
+    @property
+    def located(self) -> bool:
+        return self.scanner.stats.located > 0
+
+
 def _kiosk(backend: str) -> Decoder:
-    scanner = Scanner(backend)
-    return lambda frame, path: [d.text for d in scanner.scan(frame)]
+    return _Kiosk(backend)
 
 
 def _zxing() -> Decoder:
@@ -102,7 +116,7 @@ def _tags(entry: dict) -> tuple[str, ...]:
 
 def _summary(rows: list[tuple]) -> dict:
     """rows: (kind or None for an empty frame, read correctly / something read, ms, subset
-    names)."""
+    names, a code located but not read)."""
     coded = [r for r in rows if r[0] is not None]
     empty = [r for r in rows if r[0] is None]
     ms_all = [r[2] for r in rows]
@@ -127,6 +141,21 @@ def _summary(rows: list[tuple]) -> dict:
             for name in SUBSETS
             if (mine := [r for r in coded if name in r[3]])
         },
+        "located": _located(coded, empty),
+    }
+
+
+def _located(coded: list[tuple], empty: list[tuple]) -> dict:
+    """How often the scanner located a code it could not read: on empty frames (each one a
+    false hint, were it sustained), and on the frames with a code it missed."""
+    missed = [r for r in coded if not r[1]]
+    small = [r for r in missed if "under 3 px a module" in r[3]]
+    return {
+        "empty_frames": sum(1 for r in empty if r[4]),
+        "missed_frames": len(missed),
+        "missed_located": sum(1 for r in missed if r[4]),
+        "missed_under_3px": len(small),
+        "missed_under_3px_located": sum(1 for r in small if r[4]),
     }
 
 
@@ -175,7 +204,8 @@ def run(
             expected = entry["text"]
             ok = expected in texts if expected is not None else bool(texts)
             per = rows.setdefault(entry["part"], {}).setdefault(size, {})
-            per.setdefault(name, []).append((entry["kind"], ok, ms, _tags(entry)))
+            located = bool(getattr(decode, "located", False))
+            per.setdefault(name, []).append((entry["kind"], ok, ms, _tags(entry), located))
     results = {
         part: {size: {name: _summary(r) for name, r in per.items()} for size, per in sizes.items()}
         for part, sizes in rows.items()

@@ -110,21 +110,29 @@ def test_reader_gives_no_hint_for_a_readable_pass_or_an_empty_or_textured_scene(
     assert [type(e) for _, e in run(reader, clock, 2.0)] == [PassPresented]
 
 
+class Frames:
+    """A frame source that delivers ``next_frame(n)`` for the n-th frame read (from 1)."""
+
+    name = "frames"
+
+    def __init__(self, next_frame) -> None:
+        self.next_frame = next_frame
+        self.n = 0
+
+    def read(self):
+        self.n += 1
+        return self.next_frame(self.n)
+
+    def reopen(self):
+        pass
+
+    def close(self):
+        pass
+
+
 def test_reader_gives_no_hint_for_a_textured_scene(clock):
-    class Still:
-        name = "still"
-        frame = textured_frame()
-
-        def read(self):
-            return self.frame.copy()
-
-        def reopen(self):
-            pass
-
-        def close(self):
-            pass
-
-    reader = PassReader(Still(), Scanner(), clock, "east", SETTINGS)
+    still = textured_frame()
+    reader = PassReader(Frames(lambda n: still.copy()), Scanner(), clock, "east", SETTINGS)
     assert run(reader, clock, 3.0) == []
 
 
@@ -133,22 +141,10 @@ def test_reader_a_single_located_frame_is_not_a_hint(clock):
     far.present(TOKEN, style=held_at(PHONE, 29))
     empty = SimCamera(seed=0)
 
-    class Passing:
+    def passing(n: int):
         """Something code-like goes past in one frame a second (a shirt, a bag): never for
         as long as the hint waits."""
+        return far.read() if n % 16 == 0 else empty.read()
 
-        name = "passing"
-        n = 0
-
-        def read(self):
-            self.n += 1
-            return far.read() if self.n % 16 == 0 else empty.read()
-
-        def reopen(self):
-            pass
-
-        def close(self):
-            pass
-
-    reader = PassReader(Passing(), Scanner(), clock, "east", SETTINGS)
+    reader = PassReader(Frames(passing), Scanner(), clock, "east", SETTINGS)
     assert run(reader, clock, 4.0) == []
