@@ -98,6 +98,9 @@ def test_resident_screen_granted_with_parcel_then_idle(screen, live):
     check(screen, live, "idle")
     expect(screen.locator("#r-title")).to_have_text("请出示出入证")
     expect(screen.locator("#r-arrow")).to_be_visible()
+    # the camera is below the screen: the arrow stands under the words, pointing at it
+    arrow, words = screen.locator("#r-arrow").bounding_box(), screen.locator("#r-action-en")
+    assert arrow["y"] >= words.bounding_box()["y"] + words.bounding_box()["height"]
     live.kiosk.parcels.receive(ParcelForm("7-1201", 2, "A3"), by=OPERATOR)
     started = time.monotonic()
     live.kiosk.world.lanes["main"].step_in(NORMAL_FOREHEAD_C, live.token("7-1201"))

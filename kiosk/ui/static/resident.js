@@ -14,6 +14,7 @@
 
   function render(view) {
     root.dataset.colour = view.colour;
+    root.dataset.arrow = view.arrow || "";
     put("r-arrow", view.arrow);
     const title = document.getElementById("r-title");
     title.textContent = view.title;
