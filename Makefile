@@ -25,8 +25,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check kiosk committee tests bench scripts
 	$(BIN)/ruff format --check kiosk committee tests bench scripts
 
+# Three workers, a test file each at a time: most of the suite waits on browsers, servers and
+# the simulated world's hold times rather than on the CPU, so three share two cores well.
+# PYTEST_ARGS="-n 0" runs it in one process.
+PYTEST_WORKERS ?= 3
 test: setup-test lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup-test
 	$(BIN)/python -m bench $(ARGS)

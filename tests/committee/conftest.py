@@ -71,6 +71,9 @@ def template(request, tmp_path_factory) -> Template:
     pg = None
     if request.param == "postgresql":
         pg = request.getfixturevalue("postgresql")
+        # pytest may set a parametrized session fixture up again when the order of the
+        # tests switches engines (as under pytest-xdist): start from no template
+        pg.drop_database("committee_template")
         url = pg.create_database("committee_template")
     else:
         url = f"sqlite:///{folder / 'template.db'}"
