@@ -25,10 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check kiosk committee tests bench scripts
 	$(BIN)/ruff format --check kiosk committee tests bench scripts
 
-# Three workers, a test file each at a time: most of the suite waits on browsers, servers and
-# the simulated world's hold times rather than on the CPU, so three share two cores well.
-# PYTEST_ARGS="-n 0" runs it in one process.
-PYTEST_WORKERS ?= 3
+# One process by default. `make test PYTEST_WORKERS=3` runs three pytest-xdist workers, a
+# test file each at a time: about half the time on 2 cores (the suite waits more than it
+# computes), but the browser tests of the resident screen, timed against the simulated
+# world's hold times, are not yet steady under that load.
 test: setup-test lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
