@@ -29,6 +29,7 @@ lint: $(STAMP)
 # test file each at a time: about half the time on 2 cores (the suite waits more than it
 # computes), but the browser tests of the resident screen, timed against the simulated
 # world's hold times, are not yet steady under that load.
+PYTEST_WORKERS ?= 0
 test: setup-test lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
