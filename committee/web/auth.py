@@ -25,6 +25,7 @@ from flask import (
 
 from committee import accounts
 from committee.web import i18n
+from kiosk.weburl import local_path
 
 bp = Blueprint("auth", __name__)
 
@@ -94,10 +95,7 @@ def login():
             session.permanent = True
             session["sid"] = sid
             session["lang"] = lang if lang in i18n.LANGUAGES else "zh"
-            target = request.args.get("next") or "/"
-            if not target.startswith("/") or target.startswith("//"):
-                target = "/"
-            return redirect(target)
+            return redirect(local_path(request.args.get("next")))
     response = make_response(render_template("login.html", error=error, wait=round(wait)), status)
     if wait:
         response.headers["Retry-After"] = str(max(1, round(wait)))

@@ -20,7 +20,6 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -38,6 +37,7 @@ from itsdangerous import BadSignature
 from werkzeug.http import parse_cookie
 
 from kiosk.ui import i18n
+from kiosk.weburl import local_path
 
 bp = Blueprint("auth", __name__)
 
@@ -187,24 +187,6 @@ def is_local(address: str | None) -> bool:
         return False
 
 
-def local_path(target: str | None) -> str:
-    """*target* if it is a path on this site, as the browser will read it, else ``"/"``.
-
-    A browser drops tabs and newlines anywhere in a URL, trims leading and trailing control
-    characters and spaces, and reads a backslash as a slash: ``/%09/evil.example`` (a tab)
-    and ``/%5Cevil.example`` (a backslash) both lead to another host. The check runs on what
-    the browser would see, and that is what is returned.
-    """
-    text = (target or "").translate({9: None, 10: None, 13: None})
-    text = text.strip("".join(map(chr, range(33)))).replace("\\", "/")
-    if not text.startswith("/") or text.startswith("//"):
-        return "/"
-    parts = urlsplit(text)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return text
-
-
 def _sessions() -> Sessions:
     return current_app.extensions["kiosk.sessions"]
 
@@ -333,11 +315,4 @@ def switch_language():
     sent by the form itself: the pages send no referrer). What was typed on the page is kept
     by the page's script (common.js)."""
     session["lang"] = "en" if g.lang == "zh" else "zh"
-    return redirect(_local_path(request.form.get("next")) or "/")
-
-
-def _local_path(target: str | None) -> str | None:
-    """*target* if it is a path on this site (``/records/?lane=main``), else None."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    return target
+    return redirect(local_path(request.form.get("next")))

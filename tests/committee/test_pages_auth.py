@@ -70,6 +70,25 @@ def test_sign_in_makes_a_server_side_session_that_sign_out_ends(client, db, cloc
     assert client.get("/now/state").status_code == 401
 
 
+@pytest.mark.parametrize(
+    "target", ["/%09/evil.example/phish", "/%5Cevil.example", "//evil.example", "https://x.example"]
+)
+def test_sign_in_never_sends_the_browser_to_another_site(client, db, clock, site, target):
+    add_account(db, clock, "ann", "committee", [SITE])
+    token = csrf_token(client)
+    data = {"user": "ann", "password": PASSWORD, "csrf_token": token}
+    reply = client.post(f"/login?next={target}", data=data)
+    assert reply.status_code == 302 and reply.headers["Location"] == "/"
+
+
+def test_sign_in_comes_back_to_the_page_asked_for(client, db, clock, site):
+    add_account(db, clock, "ann", "committee", [SITE])
+    token = csrf_token(client)
+    data = {"user": "ann", "password": PASSWORD, "csrf_token": token}
+    reply = client.post("/login?next=/report?day=2020-02-04", data=data)
+    assert reply.headers["Location"] == "/report?day=2020-02-04"
+
+
 def test_wrong_passwords_throttle_the_account_not_the_others(client, db, clock, site):
     add_account(db, clock, "ann", "committee", [SITE])
     add_account(db, clock, "bo", "street")

@@ -220,7 +220,14 @@ def test_language_switch_comes_back_to_the_page_it_was_asked_from(ui):
     login(ui)
     switched = ui.post("/lang", data={"csrf_token": token(ui, "/"), "next": "/records/?lane=main"})
     assert switched.status_code == 302 and switched.location == "/records/?lane=main"
-    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil", "", None):
+    for elsewhere in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil",
+        "/\t/evil.example",
+        "",
+        None,
+    ):
         data = {"csrf_token": token(ui, "/")}
         if elsewhere is not None:
             data["next"] = elsewhere
